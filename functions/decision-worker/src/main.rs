@@ -1,0 +1,14 @@
+//! Lambda entrypoint for the SQS decision worker (partial batch failures).
+
+use approvals::worker::DecisionWorker;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    approvals::telemetry::init();
+    let worker = &DecisionWorker::from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(worker.handle(event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,24 @@
+//! Adapters: the ports implemented over DynamoDB, SQS, Secrets Manager and HTTP.
+
+pub mod dynamo;
+pub mod secrets;
+pub mod slack_http;
+pub mod sqs;
+pub mod webhook_http;
+
+/// The SDK configuration from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Keeps the full SDK error chain in the message, which `Display` alone drops.
+pub(crate) fn sdk_error_text<E: std::error::Error>(error: &E) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

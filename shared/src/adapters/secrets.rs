@@ -1,0 +1,19 @@
+//! Reads the application secret from Secrets Manager, once per cold start.
+
+use crate::config::{AppSecrets, ConfigError};
+
+pub async fn load_app_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<AppSecrets, ConfigError> {
+    let answer = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| ConfigError::SecretUnavailable(super::sdk_error_text(&e)))?;
+    let json = answer
+        .secret_string()
+        .ok_or_else(|| ConfigError::MalformedSecret("the secret has no SecretString".into()))?;
+    AppSecrets::from_json(json)
+}

@@ -1,0 +1,128 @@
+//! Tokens at rest: AES-256-GCM with a random nonce and a key id kept for rotation.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine as _;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A token in memory. Debug never shows it; only adapters read it, to call Slack.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretToken(String);
+
+impl SecretToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretToken(***)")
+    }
+}
+
+/// What is stored instead of a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedToken {
+    pub key_id: String,
+    pub nonce: String,
+    pub ciphertext: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("token was encrypted with key {0}, which this deployment does not hold")]
+    UnknownKey(String),
+    #[error("stored token is corrupt or was encrypted with another key")]
+    Undecryptable,
+}
+
+/// Encrypts and decrypts tokens; the key id is a fingerprint of the key, so rotating
+/// `token_encryption_key` is detectable per record.
+#[derive(Clone)]
+pub struct TokenCipher {
+    cipher: Aes256Gcm,
+    key_id: String,
+}
+
+impl TokenCipher {
+    pub fn new(key: [u8; 32]) -> Self {
+        use sha2::Digest;
+        let key_id = hex::encode(&sha2::Sha256::digest(key)[..4]);
+        Self {
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)),
+            key_id,
+        }
+    }
+
+    pub fn encrypt(&self, token: &SecretToken) -> EncryptedToken {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), token.expose().as_bytes())
+            .expect("AES-GCM encryption of a short token cannot fail");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        EncryptedToken {
+            key_id: self.key_id.clone(),
+            nonce: b64.encode(nonce),
+            ciphertext: b64.encode(ciphertext),
+        }
+    }
+
+    pub fn decrypt(&self, stored: &EncryptedToken) -> Result<SecretToken, CryptoError> {
+        if stored.key_id != self.key_id {
+            return Err(CryptoError::UnknownKey(stored.key_id.clone()));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let nonce = b64
+            .decode(&stored.nonce)
+            .ok()
+            .filter(|n| n.len() == 12)
+            .ok_or(CryptoError::Undecryptable)?;
+        let ciphertext = b64
+            .decode(&stored.ciphertext)
+            .map_err(|_| CryptoError::Undecryptable)?;
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(&nonce), ciphertext.as_ref())
+            .map_err(|_| CryptoError::Undecryptable)?;
+        String::from_utf8(plain)
+            .map(SecretToken)
+            .map_err(|_| CryptoError::Undecryptable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_hides_the_token() {
+        let cipher = TokenCipher::new([7; 32]);
+        let sealed = cipher.encrypt(&SecretToken::new("xoxb-123-abc"));
+        assert!(!format!("{sealed:?}").contains("xoxb"));
+        assert_eq!(cipher.decrypt(&sealed).unwrap().expose(), "xoxb-123-abc");
+        assert_eq!(format!("{:?}", SecretToken::new("xoxb-1")), "SecretToken(***)");
+    }
+
+    #[test]
+    fn another_key_cannot_read_it() {
+        let sealed = TokenCipher::new([7; 32]).encrypt(&SecretToken::new("xoxb-1"));
+        assert!(matches!(
+            TokenCipher::new([8; 32]).decrypt(&sealed),
+            Err(CryptoError::UnknownKey(_))
+        ));
+        let mut tampered = sealed.clone();
+        tampered.ciphertext = base64::engine::general_purpose::STANDARD.encode(b"garbage-bytes-here!");
+        assert!(matches!(
+            TokenCipher::new([7; 32]).decrypt(&tampered),
+            Err(CryptoError::Undecryptable)
+        ));
+    }
+}

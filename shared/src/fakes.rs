@@ -1,0 +1,222 @@
+//! In-memory fakes of the ports, for unit tests of the use cases.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::blocks::SlackMessage;
+use crate::crypto::SecretToken;
+use crate::domain::{
+    Approval, ApprovalRequest, ApprovalStatus, DecisionRecord, Installation, Requester,
+    SlackMessageRef,
+};
+use crate::ports::*;
+
+pub fn installation(team_id: &str) -> Installation {
+    Installation {
+        team_id: Some(team_id.into()),
+        team_name: Some("Acme".into()),
+        enterprise_id: None,
+        enterprise_name: None,
+        is_enterprise_install: false,
+        bot_user_id: "UBOT".into(),
+        app_id: "A1".into(),
+        scopes: vec!["chat:write".into()],
+        installed_by: Some("UADMIN".into()),
+        installed_at: 1,
+        bot_token: SecretToken::new(format!("xoxb-{team_id}")),
+    }
+}
+
+pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
+    ApprovalRequest {
+        tenant_id: "acme".into(),
+        external_id: external_id.into(),
+        kind: "deal_registration".into(),
+        title: "Deal registration: Initech".into(),
+        fields: vec![],
+        notes: None,
+        link: None,
+        requester: Requester { name: "Pat".into(), email: None },
+        channel_id: channel_id.map(str::to_owned),
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    approvals: Mutex<HashMap<String, Approval>>,
+    claims: Mutex<HashSet<String>>,
+    channels: Mutex<HashMap<(String, String), String>>,
+    installations: Mutex<HashMap<String, Installation>>,
+    links: Mutex<HashMap<String, String>>,
+}
+
+impl MemoryStore {
+    pub fn connect(&self, tenant_id: &str, installation: Installation) {
+        let id = installation.id().to_owned();
+        self.installations.lock().unwrap().insert(id.clone(), installation);
+        self.links.lock().unwrap().insert(tenant_id.into(), id);
+    }
+
+    pub fn approval(&self, id: &str) -> Option<Approval> {
+        self.approvals.lock().unwrap().get(id).cloned()
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for MemoryStore {
+    async fn insert_if_absent(&self, approval: &Approval) -> Result<Option<Approval>, StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        if let Some(existing) = approvals.get(&approval.id) {
+            return Ok(Some(existing.clone()));
+        }
+        approvals.insert(approval.id.clone(), approval.clone());
+        Ok(None)
+    }
+    async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
+        Ok(self.approval(approval_id))
+    }
+    async fn record_message(&self, id: &str, message: &SlackMessageRef) -> Result<(), StoreError> {
+        if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
+            approval.message = Some(message.clone());
+        }
+        Ok(())
+    }
+    async fn delete_unposted(&self, id: &str) -> Result<(), StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        if approvals.get(id).is_some_and(|a| a.message.is_none()) {
+            approvals.remove(id);
+        }
+        Ok(())
+    }
+    async fn decide(&self, id: &str, record: &DecisionRecord) -> Result<DecisionWrite, StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        let approval = approvals.get_mut(id).ok_or_else(|| StoreError::Corrupt(id.into()))?;
+        if approval.status != ApprovalStatus::Pending {
+            return Ok(DecisionWrite::Lost(Box::new(approval.clone())));
+        }
+        approval.status = record.decision.status();
+        approval.decision = Some(record.clone());
+        Ok(DecisionWrite::Won)
+    }
+    async fn mark_done(&self, id: &str, command_id: &str, effect: SideEffect) -> Result<(), StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        if let Some(record) = approvals.get_mut(id).and_then(|a| a.decision.as_mut()) {
+            if record.command_id == command_id {
+                match effect {
+                    SideEffect::SlackMessageUpdated => record.slack_message_updated = true,
+                    SideEffect::WebhookDelivered => record.webhook_delivered = true,
+                }
+            }
+        }
+        Ok(())
+    }
+    async fn claim_once(&self, key: &str, _expires_at: i64) -> Result<bool, StoreError> {
+        Ok(self.claims.lock().unwrap().insert(key.into()))
+    }
+}
+
+#[async_trait]
+impl TenantStore for MemoryStore {
+    async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.channels.lock().unwrap().get(&(tenant_id.into(), kind.into())).cloned())
+    }
+    async fn set_channel(&self, tenant_id: &str, kind: &str, channel_id: &str) -> Result<(), StoreError> {
+        self.channels
+            .lock()
+            .unwrap()
+            .insert((tenant_id.into(), kind.into()), channel_id.into());
+        Ok(())
+    }
+    async fn installation_for_tenant(&self, tenant_id: &str) -> Result<Option<Installation>, StoreError> {
+        let link = self.links.lock().unwrap().get(tenant_id).cloned();
+        Ok(link.and_then(|id| self.installations.lock().unwrap().get(&id).cloned()))
+    }
+    async fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
+        Ok(self.installations.lock().unwrap().get(id).cloned())
+    }
+    async fn save_installation(&self, installation: &Installation) -> Result<(), StoreError> {
+        self.installations
+            .lock()
+            .unwrap()
+            .insert(installation.id().into(), installation.clone());
+        Ok(())
+    }
+    async fn link_tenant(&self, tenant_id: &str, installation_id: &str, _now: i64) -> Result<(), StoreError> {
+        self.links.lock().unwrap().insert(tenant_id.into(), installation_id.into());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeSlack {
+    post_error: Option<String>,
+    posted: Mutex<Vec<(String, SlackMessage)>>,
+    updates: Mutex<Vec<(SlackMessageRef, SlackMessage)>>,
+    responses: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl FakeSlack {
+    pub fn failing_posts(code: &str) -> Self {
+        Self { post_error: Some(code.into()), ..Self::default() }
+    }
+    pub fn posted(&self) -> Vec<(String, SlackMessage)> {
+        self.posted.lock().unwrap().clone()
+    }
+    pub fn updates(&self) -> Vec<(SlackMessageRef, SlackMessage)> {
+        self.updates.lock().unwrap().clone()
+    }
+    pub fn responses(&self) -> Vec<(String, serde_json::Value)> {
+        self.responses.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl SlackApi for FakeSlack {
+    async fn post_message(&self, _token: &SecretToken, channel_id: &str, message: &SlackMessage) -> Result<SlackMessageRef, SlackError> {
+        if let Some(code) = &self.post_error {
+            return Err(SlackError::Api { method: "chat.postMessage".into(), code: code.clone() });
+        }
+        let mut posted = self.posted.lock().unwrap();
+        posted.push((channel_id.into(), message.clone()));
+        Ok(SlackMessageRef { channel_id: channel_id.into(), message_ts: format!("1700000000.{:06}", posted.len()) })
+    }
+    async fn update_message(&self, _token: &SecretToken, at: &SlackMessageRef, message: &SlackMessage) -> Result<(), SlackError> {
+        self.updates.lock().unwrap().push((at.clone(), message.clone()));
+        Ok(())
+    }
+    async fn respond(&self, response_url: &str, body: &serde_json::Value) -> Result<(), SlackError> {
+        self.responses.lock().unwrap().push((response_url.into(), body.clone()));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeWebhooks {
+    failures_left: Mutex<u32>,
+    events: Mutex<Vec<HostEvent>>,
+}
+
+impl FakeWebhooks {
+    pub fn failing_times(times: u32) -> Self {
+        Self { failures_left: Mutex::new(times), ..Self::default() }
+    }
+    /// Every attempt, failed ones included.
+    pub fn events(&self) -> Vec<HostEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl WebhookSink for FakeWebhooks {
+    async fn deliver(&self, event: &HostEvent) -> Result<(), WebhookError> {
+        self.events.lock().unwrap().push(event.clone());
+        let mut failures_left = self.failures_left.lock().unwrap();
+        if *failures_left > 0 {
+            *failures_left -= 1;
+            return Err(WebhookError::Status(503));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Creating an approval: idempotent per tenant and external id, posted to Slack once.
+
+use crate::blocks::pending_message;
+use crate::domain::{Approval, ApprovalRequest, ValidationError};
+use crate::ports::{ApprovalStore, SlackApi, SlackError, StoreError, TenantStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateApprovalError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("the tenant has no active Slack installation")]
+    NotConnected,
+    #[error("no channel_id was given and none is configured for kind {0}")]
+    NoChannel(String),
+    #[error("an approval with this external_id exists with a different payload")]
+    Conflict,
+    #[error("Slack refused the channel: {0}")]
+    ChannelUnavailable(String),
+    #[error("Slack refused the message: {0}")]
+    SlackRejected(String),
+    #[error("Slack is unavailable right now: {0}")]
+    SlackUnavailable(SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// Posted now: answer 201.
+    New(Approval),
+    /// The same request was made before: answer 200 with the same body.
+    Existing(Approval),
+}
+
+pub struct CreateApproval<'a> {
+    pub approvals: &'a dyn ApprovalStore,
+    pub tenants: &'a dyn TenantStore,
+    pub slack: &'a dyn SlackApi,
+}
+
+impl CreateApproval<'_> {
+    pub async fn run(
+        &self,
+        request: ApprovalRequest,
+        now: i64,
+    ) -> Result<Created, CreateApprovalError> {
+        let installation = self
+            .tenants
+            .installation_for_tenant(&request.tenant_id)
+            .await?
+            .ok_or(CreateApprovalError::NotConnected)?;
+        let channel_id = match &request.channel_id {
+            Some(channel_id) => channel_id.clone(),
+            None => self
+                .tenants
+                .channel_for(&request.tenant_id, &request.kind)
+                .await?
+                .ok_or_else(|| CreateApprovalError::NoChannel(request.kind.clone()))?,
+        };
+        let fresh = Approval::new(request, installation.id().to_owned(), now);
+        let mut approval = match self.approvals.insert_if_absent(&fresh).await? {
+            None => fresh,
+            Some(existing) if existing.fingerprint != fresh.fingerprint => {
+                return Err(CreateApprovalError::Conflict)
+            }
+            Some(existing) if existing.message.is_some() => return Ok(Created::Existing(existing)),
+            // An earlier attempt stored it but died before posting: finish that attempt.
+            Some(existing) => existing,
+        };
+
+        let message = pending_message(&approval);
+        let posted = match self
+            .slack
+            .post_message(&installation.bot_token, &channel_id, &message)
+            .await
+        {
+            Ok(posted) => posted,
+            Err(error) => {
+                if let Err(cleanup) = self.approvals.delete_unposted(&approval.id).await {
+                    tracing::warn!(approval_id = %approval.id, error = %cleanup, "could not remove unposted approval");
+                }
+                return Err(classify_post_error(error));
+            }
+        };
+        self.approvals.record_message(&approval.id, &posted).await?;
+        approval.message = Some(posted);
+        Ok(Created::New(approval))
+    }
+}
+
+fn classify_post_error(error: SlackError) -> CreateApprovalError {
+    if error.is_retryable() {
+        return CreateApprovalError::SlackUnavailable(error);
+    }
+    match error.code().unwrap_or_default() {
+        "channel_not_found" | "not_in_channel" | "is_archived" | "channel_is_archived" => {
+            CreateApprovalError::ChannelUnavailable(error.code().unwrap_or_default().to_owned())
+        }
+        "not_authed" | "invalid_auth" | "account_inactive" | "token_revoked" | "token_expired"
+        | "no_permission" | "team_access_not_granted" => CreateApprovalError::NotConnected,
+        other => CreateApprovalError::SlackRejected(if other.is_empty() {
+            error.to_string()
+        } else {
+            other.to_owned()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{installation, request, FakeSlack, MemoryStore};
+
+    #[tokio::test]
+    async fn given_a_connected_tenant_when_created_twice_then_one_message_is_posted() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        let slack = FakeSlack::default();
+        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+
+        let first = use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
+        let again = use_case.run(request("DR-1", Some("C1")), 11).await.unwrap();
+
+        assert!(matches!(first, Created::New(_)));
+        let Created::Existing(existing) = again else { panic!("expected the existing approval") };
+        assert_eq!(existing.message.unwrap().channel_id, "C1");
+        assert_eq!(slack.posted().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_an_existing_approval_when_the_payload_differs_then_conflict() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        let slack = FakeSlack::default();
+        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
+
+        let mut changed = request("DR-1", Some("C1"));
+        changed.title = "Another title".into();
+        let result = use_case.run(changed, 11).await;
+
+        assert!(matches!(result, Err(CreateApprovalError::Conflict)));
+        assert_eq!(slack.posted().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_no_installation_then_not_connected_and_nothing_stored() {
+        let store = MemoryStore::default();
+        let slack = FakeSlack::default();
+        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+
+        let result = use_case.run(request("DR-1", Some("C1")), 10).await;
+
+        assert!(matches!(result, Err(CreateApprovalError::NotConnected)));
+        assert!(store.approval(&request("DR-1", None).approval_id()).is_none());
+    }
+
+    #[tokio::test]
+    async fn given_slack_refuses_the_channel_then_nothing_is_kept() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        let slack = FakeSlack::failing_posts("channel_not_found");
+        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+
+        let result = use_case.run(request("DR-1", Some("C404")), 10).await;
+
+        assert!(matches!(result, Err(CreateApprovalError::ChannelUnavailable(code)) if code == "channel_not_found"));
+        assert!(store.approval(&request("DR-1", None).approval_id()).is_none());
+    }
+
+    #[tokio::test]
+    async fn given_no_channel_id_then_the_kinds_channel_is_used() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        store.set_channel("acme", "deal_registration", "C777").await.unwrap();
+        let slack = FakeSlack::default();
+        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+
+        use_case.run(request("DR-1", None), 10).await.unwrap();
+
+        assert_eq!(slack.posted()[0].0, "C777");
+    }
+}

@@ -1,0 +1,6 @@
+//! Use cases: one module per thing a user or the host can make happen.
+
+pub mod ack_click;
+pub mod create_approval;
+pub mod decide;
+pub mod set_channel;
