@@ -105,7 +105,10 @@ fn body_blocks(approval: &Approval) -> Vec<Value> {
             .map(|field| {
                 let label = escape_truncated(&field.label, slack_limits::SECTION_FIELD_TEXT / 4);
                 let budget = slack_limits::SECTION_FIELD_TEXT - label.chars().count() - 4;
-                mrkdwn_raw(&format!("*{label}*\n{}", escape_truncated(&field.value, budget)))
+                mrkdwn_raw(&format!(
+                    "*{label}*\n{}",
+                    escape_truncated(&field.value, budget)
+                ))
             })
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
@@ -152,7 +155,11 @@ pub fn escape_truncated(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max * 4));
     let mut count = 0;
     let total_escaped: usize = text.chars().map(escaped_len).sum();
-    let budget = if total_escaped <= max { max } else { max.saturating_sub(1) };
+    let budget = if total_escaped <= max {
+        max
+    } else {
+        max.saturating_sub(1)
+    };
     for c in text.chars() {
         let len = escaped_len(c);
         if count + len > budget {
@@ -190,11 +197,17 @@ mod tests {
             kind: "deal_registration".into(),
             title: title.into(),
             fields: (0..fields)
-                .map(|i| Field { label: format!("L{i}"), value: "v".repeat(2500) })
+                .map(|i| Field {
+                    label: format!("L{i}"),
+                    value: "v".repeat(2500),
+                })
                 .collect(),
             notes: Some("<!channel> & friends".into()),
             link: link.map(str::to_owned),
-            requester: Requester { name: "Pat".into(), email: None },
+            requester: Requester {
+                name: "Pat".into(),
+                email: None,
+            },
             channel_id: None,
         };
         Approval::new(request, "T1".into(), 0)
@@ -239,8 +252,16 @@ mod tests {
         let header = message.blocks[0]["text"]["text"].as_str().unwrap();
         assert_eq!(header.chars().count(), 150);
         assert!(header.ends_with('…'));
-        let sections: Vec<_> = message.blocks.iter().filter(|b| b.get("fields").is_some()).collect();
-        assert_eq!(sections.len(), 2, "13 fields need two sections of at most 10");
+        let sections: Vec<_> = message
+            .blocks
+            .iter()
+            .filter(|b| b.get("fields").is_some())
+            .collect();
+        assert_eq!(
+            sections.len(),
+            2,
+            "13 fields need two sections of at most 10"
+        );
         for section in sections {
             for field in section["fields"].as_array().unwrap() {
                 let text = field["text"].as_str().unwrap();
@@ -253,7 +274,9 @@ mod tests {
     #[test]
     fn host_text_cannot_ping_the_channel() {
         let message = pending_message(&approval("Deal", 0, None));
-        assert!(texts(&message).iter().any(|t| t == "&lt;!channel&gt; &amp; friends"));
+        assert!(texts(&message)
+            .iter()
+            .any(|t| t == "&lt;!channel&gt; &amp; friends"));
         assert!(!texts(&message).iter().any(|t| t.contains("<!channel>")));
     }
 
@@ -280,8 +303,13 @@ mod tests {
         };
         let message = decided_message(&approval, &record);
         assert!(message.blocks.iter().all(|b| b["type"] != "actions"));
-        let outcome = message.blocks.last().unwrap()["text"]["text"].as_str().unwrap();
-        assert!(outcome.starts_with("✅ Approved by <@U42> on <!date^1764000000^"), "{outcome}");
+        let outcome = message.blocks.last().unwrap()["text"]["text"]
+            .as_str()
+            .unwrap();
+        assert!(
+            outcome.starts_with("✅ Approved by <@U42> on <!date^1764000000^"),
+            "{outcome}"
+        );
         assert!(outcome.contains("|2025-11-24 16:00 UTC>"), "{outcome}");
     }
 }

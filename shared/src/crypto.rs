@@ -108,7 +108,10 @@ mod tests {
         let sealed = cipher.encrypt(&SecretToken::new("xoxb-123-abc"));
         assert!(!format!("{sealed:?}").contains("xoxb"));
         assert_eq!(cipher.decrypt(&sealed).unwrap().expose(), "xoxb-123-abc");
-        assert_eq!(format!("{:?}", SecretToken::new("xoxb-1")), "SecretToken(***)");
+        assert_eq!(
+            format!("{:?}", SecretToken::new("xoxb-1")),
+            "SecretToken(***)"
+        );
     }
 
     #[test]
@@ -119,7 +122,8 @@ mod tests {
             Err(CryptoError::UnknownKey(_))
         ));
         let mut tampered = sealed.clone();
-        tampered.ciphertext = base64::engine::general_purpose::STANDARD.encode(b"garbage-bytes-here!");
+        tampered.ciphertext =
+            base64::engine::general_purpose::STANDARD.encode(b"garbage-bytes-here!");
         assert!(matches!(
             TokenCipher::new([7; 32]).decrypt(&tampered),
             Err(CryptoError::Undecryptable)

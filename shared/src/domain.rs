@@ -126,8 +126,16 @@ impl ApprovalRequest {
             ));
         }
         for (index, field) in self.fields.iter().enumerate() {
-            check_text(&format!("fields[{index}].label"), &field.label, limits::FIELD_LABEL)?;
-            check_text(&format!("fields[{index}].value"), &field.value, limits::FIELD_VALUE)?;
+            check_text(
+                &format!("fields[{index}].label"),
+                &field.label,
+                limits::FIELD_LABEL,
+            )?;
+            check_text(
+                &format!("fields[{index}].value"),
+                &field.value,
+                limits::FIELD_VALUE,
+            )?;
         }
         if let Some(notes) = &self.notes {
             if notes.chars().count() > limits::NOTES {
@@ -143,7 +151,10 @@ impl ApprovalRequest {
         check_text("requester.name", &self.requester.name, limits::NAME)?;
         if let Some(email) = &self.requester.email {
             if !looks_like_email(email) {
-                return Err(ValidationError::new("requester.email", "must be an email address"));
+                return Err(ValidationError::new(
+                    "requester.email",
+                    "must be an email address",
+                ));
             }
         }
         if let Some(channel_id) = &self.channel_id {
@@ -189,7 +200,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Vali
             _ if path == "." => "body".to_owned(),
             _ => path,
         };
-        let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         ValidationError::new(field, message)
     })
 }
@@ -206,7 +221,10 @@ pub fn check_identifier(field: &str, value: &str) -> Result<(), ValidationError>
     } else {
         Err(ValidationError::new(
             field,
-            format!("must be 1 to {} characters of A-Z, a-z, 0-9, '_', '-', '.'", limits::ID),
+            format!(
+                "must be 1 to {} characters of A-Z, a-z, 0-9, '_', '-', '.'",
+                limits::ID
+            ),
         ))
     }
 }
@@ -222,7 +240,10 @@ pub fn check_channel_id(field: &str, value: &str) -> Result<(), ValidationError>
     if valid {
         Ok(())
     } else {
-        Err(ValidationError::new(field, "must be a Slack channel id such as C0123ABC"))
+        Err(ValidationError::new(
+            field,
+            "must be a Slack channel id such as C0123ABC",
+        ))
     }
 }
 
@@ -231,10 +252,19 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationErro
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -243,7 +273,10 @@ fn check_link(link: &str) -> Result<(), ValidationError> {
     let parsed = url::Url::parse(link)
         .map_err(|_| ValidationError::new("link", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ValidationError::new("link", "must be an absolute http(s) URL"));
+        return Err(ValidationError::new(
+            "link",
+            "must be an absolute http(s) URL",
+        ));
     }
     if parsed.as_str().len() > limits::LINK {
         return Err(ValidationError::new(
@@ -423,14 +456,20 @@ mod tests {
         body["requester"].as_object_mut().unwrap().remove("name");
         assert_eq!(field_of(body), "requester.name");
 
-        assert_eq!(ApprovalRequest::from_json(b"not json").unwrap_err().field, "body");
+        assert_eq!(
+            ApprovalRequest::from_json(b"not json").unwrap_err().field,
+            "body"
+        );
     }
 
     #[test]
     fn the_id_depends_on_tenant_and_external_id_only() {
         assert_eq!(approval_id_for("a", "1"), approval_id_for("a", "1"));
         assert_ne!(approval_id_for("a", "1"), approval_id_for("b", "1"));
-        assert_ne!(approval_id_for("a", "b\u{0}c"), approval_id_for("a\u{0}b", "c"));
+        assert_ne!(
+            approval_id_for("a", "b\u{0}c"),
+            approval_id_for("a\u{0}b", "c")
+        );
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         fields: vec![],
         notes: None,
         link: None,
-        requester: Requester { name: "Pat".into(), email: None },
+        requester: Requester {
+            name: "Pat".into(),
+            email: None,
+        },
         channel_id: channel_id.map(str::to_owned),
     }
 }
@@ -55,7 +58,10 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn connect(&self, tenant_id: &str, installation: Installation) {
         let id = installation.id().to_owned();
-        self.installations.lock().unwrap().insert(id.clone(), installation);
+        self.installations
+            .lock()
+            .unwrap()
+            .insert(id.clone(), installation);
         self.links.lock().unwrap().insert(tenant_id.into(), id);
     }
 
@@ -92,7 +98,9 @@ impl ApprovalStore for MemoryStore {
     }
     async fn decide(&self, id: &str, record: &DecisionRecord) -> Result<DecisionWrite, StoreError> {
         let mut approvals = self.approvals.lock().unwrap();
-        let approval = approvals.get_mut(id).ok_or_else(|| StoreError::Corrupt(id.into()))?;
+        let approval = approvals
+            .get_mut(id)
+            .ok_or_else(|| StoreError::Corrupt(id.into()))?;
         if approval.status != ApprovalStatus::Pending {
             return Ok(DecisionWrite::Lost(Box::new(approval.clone())));
         }
@@ -100,7 +108,12 @@ impl ApprovalStore for MemoryStore {
         approval.decision = Some(record.clone());
         Ok(DecisionWrite::Won)
     }
-    async fn mark_done(&self, id: &str, command_id: &str, effect: SideEffect) -> Result<(), StoreError> {
+    async fn mark_done(
+        &self,
+        id: &str,
+        command_id: &str,
+        effect: SideEffect,
+    ) -> Result<(), StoreError> {
         let mut approvals = self.approvals.lock().unwrap();
         if let Some(record) = approvals.get_mut(id).and_then(|a| a.decision.as_mut()) {
             if record.command_id == command_id {
@@ -120,16 +133,29 @@ impl ApprovalStore for MemoryStore {
 #[async_trait]
 impl TenantStore for MemoryStore {
     async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.channels.lock().unwrap().get(&(tenant_id.into(), kind.into())).cloned())
+        Ok(self
+            .channels
+            .lock()
+            .unwrap()
+            .get(&(tenant_id.into(), kind.into()))
+            .cloned())
     }
-    async fn set_channel(&self, tenant_id: &str, kind: &str, channel_id: &str) -> Result<(), StoreError> {
+    async fn set_channel(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        channel_id: &str,
+    ) -> Result<(), StoreError> {
         self.channels
             .lock()
             .unwrap()
             .insert((tenant_id.into(), kind.into()), channel_id.into());
         Ok(())
     }
-    async fn installation_for_tenant(&self, tenant_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn installation_for_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<Installation>, StoreError> {
         let link = self.links.lock().unwrap().get(tenant_id).cloned();
         Ok(link.and_then(|id| self.installations.lock().unwrap().get(&id).cloned()))
     }
@@ -143,8 +169,16 @@ impl TenantStore for MemoryStore {
             .insert(installation.id().into(), installation.clone());
         Ok(())
     }
-    async fn link_tenant(&self, tenant_id: &str, installation_id: &str, _now: i64) -> Result<(), StoreError> {
-        self.links.lock().unwrap().insert(tenant_id.into(), installation_id.into());
+    async fn link_tenant(
+        &self,
+        tenant_id: &str,
+        installation_id: &str,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        self.links
+            .lock()
+            .unwrap()
+            .insert(tenant_id.into(), installation_id.into());
         Ok(())
     }
 }
@@ -159,7 +193,10 @@ pub struct FakeSlack {
 
 impl FakeSlack {
     pub fn failing_posts(code: &str) -> Self {
-        Self { post_error: Some(code.into()), ..Self::default() }
+        Self {
+            post_error: Some(code.into()),
+            ..Self::default()
+        }
     }
     pub fn posted(&self) -> Vec<(String, SlackMessage)> {
         self.posted.lock().unwrap().clone()
@@ -174,20 +211,46 @@ impl FakeSlack {
 
 #[async_trait]
 impl SlackApi for FakeSlack {
-    async fn post_message(&self, _token: &SecretToken, channel_id: &str, message: &SlackMessage) -> Result<SlackMessageRef, SlackError> {
+    async fn post_message(
+        &self,
+        _token: &SecretToken,
+        channel_id: &str,
+        message: &SlackMessage,
+    ) -> Result<SlackMessageRef, SlackError> {
         if let Some(code) = &self.post_error {
-            return Err(SlackError::Api { method: "chat.postMessage".into(), code: code.clone() });
+            return Err(SlackError::Api {
+                method: "chat.postMessage".into(),
+                code: code.clone(),
+            });
         }
         let mut posted = self.posted.lock().unwrap();
         posted.push((channel_id.into(), message.clone()));
-        Ok(SlackMessageRef { channel_id: channel_id.into(), message_ts: format!("1700000000.{:06}", posted.len()) })
+        Ok(SlackMessageRef {
+            channel_id: channel_id.into(),
+            message_ts: format!("1700000000.{:06}", posted.len()),
+        })
     }
-    async fn update_message(&self, _token: &SecretToken, at: &SlackMessageRef, message: &SlackMessage) -> Result<(), SlackError> {
-        self.updates.lock().unwrap().push((at.clone(), message.clone()));
+    async fn update_message(
+        &self,
+        _token: &SecretToken,
+        at: &SlackMessageRef,
+        message: &SlackMessage,
+    ) -> Result<(), SlackError> {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((at.clone(), message.clone()));
         Ok(())
     }
-    async fn respond(&self, response_url: &str, body: &serde_json::Value) -> Result<(), SlackError> {
-        self.responses.lock().unwrap().push((response_url.into(), body.clone()));
+    async fn respond(
+        &self,
+        response_url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        self.responses
+            .lock()
+            .unwrap()
+            .push((response_url.into(), body.clone()));
         Ok(())
     }
 }
@@ -200,7 +263,10 @@ pub struct FakeWebhooks {
 
 impl FakeWebhooks {
     pub fn failing_times(times: u32) -> Self {
-        Self { failures_left: Mutex::new(times), ..Self::default() }
+        Self {
+            failures_left: Mutex::new(times),
+            ..Self::default()
+        }
     }
     /// Every attempt, failed ones included.
     pub fn events(&self) -> Vec<HostEvent> {

@@ -118,7 +118,10 @@ impl SlackError {
             Self::Transport { .. } | Self::RateLimited { .. } | Self::Server { .. } => true,
             Self::Api { code, .. } => matches!(
                 code.as_str(),
-                "ratelimited" | "internal_error" | "fatal_error" | "service_unavailable"
+                "ratelimited"
+                    | "internal_error"
+                    | "fatal_error"
+                    | "service_unavailable"
                     | "request_timeout"
             ),
             Self::InvalidResponse { .. } => false,

@@ -148,7 +148,11 @@ mod tests {
     fn slacks_official_vector_verifies() {
         let ts = OFFICIAL_TS.to_string();
         assert_eq!(
-            sign_slack(OFFICIAL_SECRET.as_bytes(), OFFICIAL_TS, OFFICIAL_BODY.as_bytes()),
+            sign_slack(
+                OFFICIAL_SECRET.as_bytes(),
+                OFFICIAL_TS,
+                OFFICIAL_BODY.as_bytes()
+            ),
             OFFICIAL_SIGNATURE
         );
         verify_slack(
@@ -164,7 +168,11 @@ mod tests {
     #[test]
     fn slacks_second_vector_verifies() {
         assert_eq!(
-            sign_slack(b"fa2c05deeef5a4077494e89f54394de0", OFFICIAL_TS, b"test-body"),
+            sign_slack(
+                b"fa2c05deeef5a4077494e89f54394de0",
+                OFFICIAL_TS,
+                b"test-body"
+            ),
             "v0=baa91ef62d346e56607bbdd278a8acd570b91226854f15a382f43d33be42f666"
         );
     }
@@ -187,7 +195,13 @@ mod tests {
             Err(SignatureError::MissingSignature)
         );
         assert_eq!(
-            verify_slack(secret, Some("soon"), Some(OFFICIAL_SIGNATURE), body, OFFICIAL_TS),
+            verify_slack(
+                secret,
+                Some("soon"),
+                Some(OFFICIAL_SIGNATURE),
+                body,
+                OFFICIAL_TS
+            ),
             Err(SignatureError::MalformedTimestamp)
         );
         assert_eq!(
@@ -197,11 +211,23 @@ mod tests {
         let mut tampered = body.to_vec();
         tampered[6] ^= 1;
         assert_eq!(
-            verify_slack(secret, Some(&ts), Some(OFFICIAL_SIGNATURE), &tampered, OFFICIAL_TS),
+            verify_slack(
+                secret,
+                Some(&ts),
+                Some(OFFICIAL_SIGNATURE),
+                &tampered,
+                OFFICIAL_TS
+            ),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify_slack(b"wrong-secret", Some(&ts), Some(OFFICIAL_SIGNATURE), body, OFFICIAL_TS),
+            verify_slack(
+                b"wrong-secret",
+                Some(&ts),
+                Some(OFFICIAL_SIGNATURE),
+                body,
+                OFFICIAL_TS
+            ),
             Err(SignatureError::Mismatch)
         );
     }
@@ -213,15 +239,27 @@ mod tests {
             verify_host_request(b"k", Some("100"), Some(&signed), method, path, body, 100)
         };
         assert_eq!(ok("POST", "/v1/approvals", b"{}"), Ok(()));
-        assert_eq!(ok("PUT", "/v1/approvals", b"{}"), Err(SignatureError::Mismatch));
-        assert_eq!(ok("POST", "/v1/approvals?x=1", b"{}"), Err(SignatureError::Mismatch));
-        assert_eq!(ok("POST", "/v1/approvals", b"{ }"), Err(SignatureError::Mismatch));
+        assert_eq!(
+            ok("PUT", "/v1/approvals", b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            ok("POST", "/v1/approvals?x=1", b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            ok("POST", "/v1/approvals", b"{ }"),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
     fn webhook_signatures_round_trip() {
         let signature = sign_webhook(b"hook", 50, b"body");
-        assert_eq!(verify_webhook(b"hook", Some("50"), Some(&signature), b"body", 60), Ok(()));
+        assert_eq!(
+            verify_webhook(b"hook", Some("50"), Some(&signature), b"body", 60),
+            Ok(())
+        );
         assert_eq!(
             verify_webhook(b"other", Some("50"), Some(&signature), b"body", 60),
             Err(SignatureError::Mismatch)

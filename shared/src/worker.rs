@@ -41,12 +41,16 @@ impl DecisionWorker {
             approvals: store.clone(),
             tenants: store,
             slack: Arc::new(SlackHttpClient::new(slack_api_base_url())),
-            webhooks: Arc::new(HttpWebhookSink::new(webhook_url, secrets.host_webhook_secret)),
+            webhooks: Arc::new(HttpWebhookSink::new(
+                webhook_url,
+                secrets.host_webhook_secret,
+            )),
         })
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes = futures::future::join_all(event.records.iter().map(|r| self.process(r))).await;
+        let outcomes =
+            futures::future::join_all(event.records.iter().map(|r| self.process(r))).await;
         let mut answer = SqsBatchResponse::default();
         for (record, ok) in event.records.iter().zip(outcomes) {
             if !ok {

@@ -95,8 +95,14 @@ impl ApprovalStore for DynamoStore {
         item.insert("pk".into(), s(approval_pk(&approval.id)));
         item.insert("sk".into(), s(APPROVAL_SK));
         if approval.status == ApprovalStatus::Pending {
-            item.insert("gsi1pk".into(), s(format!("PENDING#{}", approval.installation_id)));
-            item.insert("gsi1sk".into(), s(format!("{:012}#{}", approval.created_at, approval.id)));
+            item.insert(
+                "gsi1pk".into(),
+                s(format!("PENDING#{}", approval.installation_id)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                s(format!("{:012}#{}", approval.created_at, approval.id)),
+            );
         }
         let put = self
             .client
@@ -266,7 +272,9 @@ struct StoredInstallation {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        let item = self.get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}")).await?;
+        let item = self
+            .get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}"))
+            .await?;
         Ok(item
             .as_ref()
             .and_then(|item| item.get("channel_id"))

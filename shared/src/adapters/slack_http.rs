@@ -75,7 +75,9 @@ impl SlackHttpClient {
         let parsed: Value = answer
             .json()
             .await
-            .map_err(|_| SlackError::InvalidResponse { method: method.into() })?;
+            .map_err(|_| SlackError::InvalidResponse {
+                method: method.into(),
+            })?;
         match parsed.get("ok").and_then(Value::as_bool) {
             Some(true) => Ok(parsed),
             Some(false) => Err(SlackError::Api {
@@ -86,7 +88,9 @@ impl SlackHttpClient {
                     .unwrap_or("unknown_error")
                     .to_owned(),
             }),
-            None => Err(SlackError::InvalidResponse { method: method.into() }),
+            None => Err(SlackError::InvalidResponse {
+                method: method.into(),
+            }),
         }
     }
 
@@ -112,11 +116,18 @@ impl SlackHttpClient {
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .unwrap_or(1);
                     let wait = Duration::from_secs(retry_after_secs);
-                    let error = SlackError::RateLimited { method: method.into(), retry_after_secs };
+                    let error = SlackError::RateLimited {
+                        method: method.into(),
+                        retry_after_secs,
+                    };
                     if last || wait > self.retry.max_wait {
                         return Err(error);
                     }
-                    tracing::info!(method, retry_after_secs, "Slack rate limit; waiting as told");
+                    tracing::info!(
+                        method,
+                        retry_after_secs,
+                        "Slack rate limit; waiting as told"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                     continue;
@@ -162,7 +173,9 @@ impl SlackApi for SlackHttpClient {
                 channel_id: channel_id.to_owned(),
                 message_ts: message_ts.to_owned(),
             }),
-            _ => Err(SlackError::InvalidResponse { method: "chat.postMessage".into() }),
+            _ => Err(SlackError::InvalidResponse {
+                method: "chat.postMessage".into(),
+            }),
         }
     }
 

@@ -83,9 +83,14 @@ impl ApprovalsApi {
                     Err(SetChannelError::Store(error)) => internal(&error),
                 }
             }
-            (_, ["v1", "approvals"] | ["v1", "approvals", _] | ["v1", "tenants", _, "channels", _]) => {
-                error_response(405, "method_not_allowed", format!("{method} is not allowed on {path}"))
-            }
+            (
+                _,
+                ["v1", "approvals"] | ["v1", "approvals", _] | ["v1", "tenants", _, "channels", _],
+            ) => error_response(
+                405,
+                "method_not_allowed",
+                format!("{method} is not allowed on {path}"),
+            ),
             _ => error_response(404, "not_found", format!("no route for {method} {path}")),
         }
     }
@@ -109,14 +114,22 @@ impl ApprovalsApi {
 
     async fn get(&self, id: &str, tenant_id: Option<&str>) -> ApiGatewayV2httpResponse {
         let Some(tenant_id) = tenant_id.filter(|t| !t.is_empty()) else {
-            return error_response(400, "invalid_request", "tenant_id: query parameter is required");
+            return error_response(
+                400,
+                "invalid_request",
+                "tenant_id: query parameter is required",
+            );
         };
         match self.approvals.get(id).await {
             // Another tenant's approval is reported exactly like a missing one.
             Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {
                 json_response(200, &approval_body(&approval))
             }
-            Ok(_) => error_response(404, "not_found", format!("no approval {id} for tenant {tenant_id}")),
+            Ok(_) => error_response(
+                404,
+                "not_found",
+                format!("no approval {id} for tenant {tenant_id}"),
+            ),
             Err(error) => internal(&error),
         }
     }
@@ -135,14 +148,20 @@ fn create_error_response(error: CreateApprovalError) -> ApiGatewayV2httpResponse
             error_response(400, "invalid_request", format!("channel_id: {message}"))
         }
         CreateApprovalError::SlackRejected(_) => error_response(502, "slack_error", message),
-        CreateApprovalError::SlackUnavailable(_) => error_response(503, "slack_unavailable", message),
+        CreateApprovalError::SlackUnavailable(_) => {
+            error_response(503, "slack_unavailable", message)
+        }
         CreateApprovalError::Store(error) => internal(&error),
     }
 }
 
 fn internal(error: &dyn std::error::Error) -> ApiGatewayV2httpResponse {
     tracing::error!(%error, "request failed on our side");
-    error_response(500, "internal_error", "the request could not be completed; retry it")
+    error_response(
+        500,
+        "internal_error",
+        "the request could not be completed; retry it",
+    )
 }
 
 /// The approval as the host sees it.

@@ -26,7 +26,10 @@ pub fn raw_body(event: &ApiGatewayV2httpRequest) -> Result<Cow<'_, [u8]>, base64
 
 /// Header lookup; `HeaderMap` names are case-insensitive.
 pub fn header<'a>(event: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
-    event.headers.get(name).and_then(|value| value.to_str().ok())
+    event
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }
 
 /// The path (and `?query` when present) the host signed.
@@ -42,13 +45,18 @@ pub fn path_and_query(event: &ApiGatewayV2httpRequest) -> String {
     }
 }
 
-pub fn response(status: u16, content_type: Option<&str>, body: Option<String>) -> ApiGatewayV2httpResponse {
+pub fn response(
+    status: u16,
+    content_type: Option<&str>,
+    body: Option<String>,
+) -> ApiGatewayV2httpResponse {
     let mut answer = ApiGatewayV2httpResponse::default();
     answer.status_code = i64::from(status);
     if let Some(content_type) = content_type {
-        answer
-            .headers
-            .insert("content-type", HeaderValue::from_str(content_type).expect("static content type"));
+        answer.headers.insert(
+            "content-type",
+            HeaderValue::from_str(content_type).expect("static content type"),
+        );
     }
     answer.body = body.map(Body::Text);
     answer
@@ -59,7 +67,11 @@ pub fn json_response(status: u16, body: &Value) -> ApiGatewayV2httpResponse {
 }
 
 /// Every API error has this shape: `{"error": "<code>", "message": "…"}`.
-pub fn error_response(status: u16, code: &str, message: impl Into<String>) -> ApiGatewayV2httpResponse {
+pub fn error_response(
+    status: u16,
+    code: &str,
+    message: impl Into<String>,
+) -> ApiGatewayV2httpResponse {
     json_response(status, &json!({"error": code, "message": message.into()}))
 }
 

@@ -41,7 +41,11 @@ impl SlackInteractions {
         self.handle_at(event, crate::unix_now()).await
     }
 
-    pub async fn handle_at(&self, event: &ApiGatewayV2httpRequest, now: i64) -> ApiGatewayV2httpResponse {
+    pub async fn handle_at(
+        &self,
+        event: &ApiGatewayV2httpRequest,
+        now: i64,
+    ) -> ApiGatewayV2httpResponse {
         let Ok(body) = raw_body(event) else {
             return error_response(400, "invalid_body", "the body is not valid base64");
         };
@@ -65,7 +69,11 @@ impl SlackInteractions {
             }
             Err(error @ AckError::Queue(_)) => {
                 tracing::error!(%error, "could not enqueue the decision");
-                error_response(500, "queue_unavailable", "the decision could not be queued; try again")
+                error_response(
+                    500,
+                    "queue_unavailable",
+                    "the decision could not be queued; try again",
+                )
             }
         }
     }

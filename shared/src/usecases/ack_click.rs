@@ -65,7 +65,10 @@ pub fn decision_commands(form_body: &[u8]) -> Result<Vec<DecisionCommand>, AckEr
     let (Some(team), Some(user)) = (payload.team, payload.user) else {
         return Ok(Vec::new());
     };
-    let team_id = user.team_id.filter(|_| team.id.is_empty()).unwrap_or(team.id);
+    let team_id = user
+        .team_id
+        .filter(|_| team.id.is_empty())
+        .unwrap_or(team.id);
     Ok(payload
         .actions
         .into_iter()
@@ -134,15 +137,25 @@ mod tests {
 
     #[test]
     fn unknown_actions_and_foreign_values_are_ignored() {
-        assert!(decision_commands(&form(click("open", "apr_00ff"))).unwrap().is_empty());
-        assert!(decision_commands(&form(click("approve", "DROP TABLE"))).unwrap().is_empty());
+        assert!(decision_commands(&form(click("open", "apr_00ff")))
+            .unwrap()
+            .is_empty());
+        assert!(decision_commands(&form(click("approve", "DROP TABLE")))
+            .unwrap()
+            .is_empty());
         let modal = serde_json::json!({"type": "view_submission"});
         assert!(decision_commands(&form(modal)).unwrap().is_empty());
     }
 
     #[test]
     fn a_body_without_payload_is_malformed() {
-        assert!(matches!(decision_commands(b"foo=bar"), Err(AckError::MalformedPayload(_))));
-        assert!(matches!(decision_commands(b"payload=%7Bnot"), Err(AckError::MalformedPayload(_))));
+        assert!(matches!(
+            decision_commands(b"foo=bar"),
+            Err(AckError::MalformedPayload(_))
+        ));
+        assert!(matches!(
+            decision_commands(b"payload=%7Bnot"),
+            Err(AckError::MalformedPayload(_))
+        ));
     }
 }

@@ -96,8 +96,13 @@ fn classify_post_error(error: SlackError) -> CreateApprovalError {
         "channel_not_found" | "not_in_channel" | "is_archived" | "channel_is_archived" => {
             CreateApprovalError::ChannelUnavailable(error.code().unwrap_or_default().to_owned())
         }
-        "not_authed" | "invalid_auth" | "account_inactive" | "token_revoked" | "token_expired"
-        | "no_permission" | "team_access_not_granted" => CreateApprovalError::NotConnected,
+        "not_authed"
+        | "invalid_auth"
+        | "account_inactive"
+        | "token_revoked"
+        | "token_expired"
+        | "no_permission"
+        | "team_access_not_granted" => CreateApprovalError::NotConnected,
         other => CreateApprovalError::SlackRejected(if other.is_empty() {
             error.to_string()
         } else {
@@ -116,13 +121,19 @@ mod tests {
         let store = MemoryStore::default();
         store.connect("acme", installation("T1"));
         let slack = FakeSlack::default();
-        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+        };
 
         let first = use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
         let again = use_case.run(request("DR-1", Some("C1")), 11).await.unwrap();
 
         assert!(matches!(first, Created::New(_)));
-        let Created::Existing(existing) = again else { panic!("expected the existing approval") };
+        let Created::Existing(existing) = again else {
+            panic!("expected the existing approval")
+        };
         assert_eq!(existing.message.unwrap().channel_id, "C1");
         assert_eq!(slack.posted().len(), 1);
     }
@@ -132,7 +143,11 @@ mod tests {
         let store = MemoryStore::default();
         store.connect("acme", installation("T1"));
         let slack = FakeSlack::default();
-        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+        };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
 
         let mut changed = request("DR-1", Some("C1"));
@@ -147,12 +162,18 @@ mod tests {
     async fn given_no_installation_then_not_connected_and_nothing_stored() {
         let store = MemoryStore::default();
         let slack = FakeSlack::default();
-        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+        };
 
         let result = use_case.run(request("DR-1", Some("C1")), 10).await;
 
         assert!(matches!(result, Err(CreateApprovalError::NotConnected)));
-        assert!(store.approval(&request("DR-1", None).approval_id()).is_none());
+        assert!(store
+            .approval(&request("DR-1", None).approval_id())
+            .is_none());
     }
 
     #[tokio::test]
@@ -160,21 +181,36 @@ mod tests {
         let store = MemoryStore::default();
         store.connect("acme", installation("T1"));
         let slack = FakeSlack::failing_posts("channel_not_found");
-        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+        };
 
         let result = use_case.run(request("DR-1", Some("C404")), 10).await;
 
-        assert!(matches!(result, Err(CreateApprovalError::ChannelUnavailable(code)) if code == "channel_not_found"));
-        assert!(store.approval(&request("DR-1", None).approval_id()).is_none());
+        assert!(
+            matches!(result, Err(CreateApprovalError::ChannelUnavailable(code)) if code == "channel_not_found")
+        );
+        assert!(store
+            .approval(&request("DR-1", None).approval_id())
+            .is_none());
     }
 
     #[tokio::test]
     async fn given_no_channel_id_then_the_kinds_channel_is_used() {
         let store = MemoryStore::default();
         store.connect("acme", installation("T1"));
-        store.set_channel("acme", "deal_registration", "C777").await.unwrap();
+        store
+            .set_channel("acme", "deal_registration", "C777")
+            .await
+            .unwrap();
         let slack = FakeSlack::default();
-        let use_case = CreateApproval { approvals: &store, tenants: &store, slack: &slack };
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+        };
 
         use_case.run(request("DR-1", None), 10).await.unwrap();
 

@@ -115,13 +115,23 @@ impl Decide<'_> {
         if !record.slack_message_updated {
             self.update_message(approval, record).await?;
             self.approvals
-                .mark_done(&approval.id, &record.command_id, SideEffect::SlackMessageUpdated)
+                .mark_done(
+                    &approval.id,
+                    &record.command_id,
+                    SideEffect::SlackMessageUpdated,
+                )
                 .await?;
         }
         if !record.webhook_delivered {
-            self.webhooks.deliver(&decided_event(approval, record)).await?;
+            self.webhooks
+                .deliver(&decided_event(approval, record))
+                .await?;
             self.approvals
-                .mark_done(&approval.id, &record.command_id, SideEffect::WebhookDelivered)
+                .mark_done(
+                    &approval.id,
+                    &record.command_id,
+                    SideEffect::WebhookDelivered,
+                )
                 .await?;
         }
         Ok(())
@@ -142,7 +152,11 @@ impl Decide<'_> {
         };
         match self
             .slack
-            .update_message(&installation.bot_token, at, &decided_message(approval, record))
+            .update_message(
+                &installation.bot_token,
+                at,
+                &decided_message(approval, record),
+            )
             .await
         {
             Ok(()) => Ok(()),
@@ -165,7 +179,11 @@ impl Decide<'_> {
             return Ok(());
         };
         let guard = format!("NOTE#{}", command.command_id);
-        if !self.approvals.claim_once(&guard, now + NOTE_GUARD_SECS).await? {
+        if !self
+            .approvals
+            .claim_once(&guard, now + NOTE_GUARD_SECS)
+            .await?
+        {
             return Ok(());
         }
         let body = json!({
@@ -203,7 +221,10 @@ pub fn decided_event(approval: &Approval, record: &DecisionRecord) -> HostEvent 
 pub fn rfc3339(epoch_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| epoch_seconds.to_string())
 }
 
@@ -216,10 +237,14 @@ mod tests {
 
     async fn posted_approval(store: &MemoryStore, slack: &FakeSlack) -> String {
         store.connect("acme", installation("T1"));
-        CreateApproval { approvals: store, tenants: store, slack }
-            .run(request("DR-1", Some("C1")), 10)
-            .await
-            .unwrap();
+        CreateApproval {
+            approvals: store,
+            tenants: store,
+            slack,
+        }
+        .run(request("DR-1", Some("C1")), 10)
+        .await
+        .unwrap();
         request("DR-1", None).approval_id()
     }
 
@@ -237,9 +262,18 @@ mod tests {
 
     #[tokio::test]
     async fn given_a_pending_approval_when_clicked_then_decided_updated_and_host_told() {
-        let (store, slack, hooks) = (MemoryStore::default(), FakeSlack::default(), FakeWebhooks::default());
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide { approvals: &store, tenants: &store, slack: &slack, webhooks: &hooks };
+        let decide = Decide {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: &hooks,
+        };
 
         let outcome = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
@@ -254,9 +288,18 @@ mod tests {
 
     #[tokio::test]
     async fn given_a_decided_approval_when_another_user_clicks_then_only_a_note() {
-        let (store, slack, hooks) = (MemoryStore::default(), FakeSlack::default(), FakeWebhooks::default());
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide { approvals: &store, tenants: &store, slack: &slack, webhooks: &hooks };
+        let decide = Decide {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: &hooks,
+        };
         decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
         let late = click(&id, "U2", "T1");
@@ -276,23 +319,44 @@ mod tests {
         let (store, slack) = (MemoryStore::default(), FakeSlack::default());
         let hooks = FakeWebhooks::failing_times(1);
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide { approvals: &store, tenants: &store, slack: &slack, webhooks: &hooks };
+        let decide = Decide {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: &hooks,
+        };
         let command = click(&id, "U1", "T1");
 
         assert!(decide.run(&command, 20).await.is_err());
         decide.run(&command, 25).await.unwrap();
 
-        assert_eq!(slack.updates().len(), 1, "the message update is not repeated");
+        assert_eq!(
+            slack.updates().len(),
+            1,
+            "the message update is not repeated"
+        );
         let events = hooks.events();
         assert_eq!(events.len(), 2, "one failed attempt, one delivered");
-        assert_eq!(events[0].id, events[1].id, "the same event id on every retry");
+        assert_eq!(
+            events[0].id, events[1].id,
+            "the same event id on every retry"
+        );
     }
 
     #[tokio::test]
     async fn given_a_click_from_another_team_then_nothing_changes() {
-        let (store, slack, hooks) = (MemoryStore::default(), FakeSlack::default(), FakeWebhooks::default());
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide { approvals: &store, tenants: &store, slack: &slack, webhooks: &hooks };
+        let decide = Decide {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: &hooks,
+        };
 
         let outcome = decide.run(&click(&id, "U9", "T_EVIL"), 20).await.unwrap();
 

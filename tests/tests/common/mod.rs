@@ -1,0 +1,373 @@
+//! Test wiring: the real AWS SDK against the moto server `make test` started, the Slack
+//! sandbox and the host stand-in on loopback, and the handlers under test.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use approvals::adapters::dynamo::DynamoStore;
+use approvals::adapters::slack_http::{RetryPolicy, SlackHttpClient};
+use approvals::adapters::sqs::SqsDecisionQueue;
+use approvals::adapters::webhook_http::HttpWebhookSink;
+use approvals::config::AppSecrets;
+use approvals::crypto::{SecretToken, TokenCipher};
+use approvals::domain::Installation;
+use approvals::http::approvals_api::ApprovalsApi;
+use approvals::http::slack_interactions::SlackInteractions;
+use approvals::ports::TenantStore;
+use approvals::signing::sign_host_request;
+use approvals::worker::DecisionWorker;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use base64::Engine as _;
+use sandbox::host::HostStandIn;
+use sandbox::slack::{SandboxConfig, SlackSandbox, User, Workspace};
+use serde_json::{json, Value};
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the integration tests through `make test`, which starts moto"
+        )
+    })
+}
+
+pub struct Stack {
+    pub aws: aws_config::SdkConfig,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub secrets: AppSecrets,
+    pub store: Arc<DynamoStore>,
+    pub slack: Arc<SlackSandbox>,
+    pub slack_base: String,
+    pub host: Arc<HostStandIn>,
+    pub queue_url: String,
+    pub api: ApprovalsApi,
+    pub interactions: SlackInteractions,
+    pub worker: DecisionWorker,
+    /// This test's own tenant and workspace, so tests share the table without meeting.
+    pub tenant_id: String,
+    pub team_id: String,
+    pub channel_id: String,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+    .to_uppercase()
+}
+
+impl Stack {
+    /// A connected tenant with a fresh workspace, queue, sandbox and host.
+    pub async fn start() -> Self {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let secrets_client = aws_sdk_secretsmanager::Client::new(&aws);
+        let secrets =
+            approvals::adapters::secrets::load_app_secrets(&secrets_client, &env("APP_SECRET_ID"))
+                .await
+                .expect("the provisioned secret loads");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let table = env("APP_TABLE");
+        let store = Arc::new(DynamoStore::new(
+            dynamodb.clone(),
+            table.clone(),
+            TokenCipher::new(secrets.encryption_key().unwrap()),
+        ));
+
+        let slack = SlackSandbox::new(SandboxConfig {
+            signing_secret: secrets.slack_signing_secret.clone(),
+            workspaces: Vec::new(),
+            ..SandboxConfig::default()
+        });
+        let slack_base = slack.start().await.expect("sandbox starts");
+        let host = HostStandIn::new(secrets.host_webhook_secret.clone());
+        let host_base = host.start().await.expect("host stand-in starts");
+
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("decisions-"))
+            .send()
+            .await
+            .expect("a test queue is created")
+            .queue_url
+            .unwrap();
+
+        let slack_client = Arc::new(SlackHttpClient::with_retry(
+            format!("{slack_base}/api"),
+            RetryPolicy {
+                first_backoff: Duration::from_millis(20),
+                ..RetryPolicy::default()
+            },
+        ));
+        let api = ApprovalsApi {
+            approvals: store.clone(),
+            tenants: store.clone(),
+            slack: slack_client.clone(),
+            host_api_secret: secrets.host_api_secret.clone(),
+        };
+        let interactions = SlackInteractions::new(
+            secrets.slack_signing_secret.clone(),
+            Arc::new(SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
+        );
+        let worker = DecisionWorker {
+            approvals: store.clone(),
+            tenants: store.clone(),
+            slack: slack_client,
+            webhooks: Arc::new(HttpWebhookSink::new(
+                format!("{host_base}/webhooks"),
+                secrets.host_webhook_secret.clone(),
+            )),
+        };
+
+        let team_id = unique("T");
+        let mut workspace = Workspace::named(&team_id, None);
+        workspace.users.extend((0..25).map(|i| User {
+            id: format!("U{i:03}{team_id}"),
+            name: format!("approver{i}"),
+            real_name: format!("Approver {i}"),
+            email: format!("approver{i}@sandbox.example"),
+            tz: "UTC".into(),
+            tz_offset: 0,
+        }));
+        slack.add_workspace(workspace);
+        let stack = Self {
+            tenant_id: unique("tenant-").to_lowercase(),
+            channel_id: "C0APPROVALS".into(),
+            team_id,
+            aws,
+            dynamodb,
+            sqs,
+            table,
+            secrets,
+            store,
+            slack,
+            slack_base,
+            host,
+            queue_url,
+            api,
+            interactions,
+            worker,
+        };
+        stack
+            .connect(&stack.tenant_id.clone(), &stack.team_id.clone())
+            .await;
+        stack
+    }
+
+    /// Stores an installation the way the OAuth callback will, and links the tenant.
+    pub async fn connect(&self, tenant_id: &str, team_id: &str) {
+        let token = self.slack.issue_bot_token(team_id);
+        let installation = Installation {
+            team_id: Some(team_id.into()),
+            team_name: Some(format!("Workspace {team_id}")),
+            enterprise_id: None,
+            enterprise_name: None,
+            is_enterprise_install: false,
+            bot_user_id: "U0BOT".into(),
+            app_id: "A0SANDBOX".into(),
+            scopes: vec!["chat:write".into()],
+            installed_by: Some("U0ANA".into()),
+            installed_at: approvals::unix_now(),
+            bot_token: SecretToken::new(token),
+        };
+        self.store.save_installation(&installation).await.unwrap();
+        self.store
+            .link_tenant(tenant_id, team_id, approvals::unix_now())
+            .await
+            .unwrap();
+    }
+
+    pub fn approval_body(&self, external_id: &str) -> Value {
+        json!({
+            "tenant_id": self.tenant_id, "external_id": external_id, "kind": "deal_registration",
+            "title": "Deal registration: Initech, $48,000",
+            "fields": [{"label": "Account", "value": "Initech"}, {"label": "Deal value", "value": "$48,000"},
+                       {"label": "Expected close", "value": "2026-12-15"}],
+            "notes": "Partner notes…", "link": "https://host.example/deals/1042",
+            "requester": {"name": "Pat Partner", "email": "pat@reseller.example"},
+            "channel_id": self.channel_id,
+        })
+    }
+
+    /// Calls the host API with a correctly signed request.
+    pub async fn host_call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let raw = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let timestamp = approvals::unix_now();
+        let signature = sign_host_request(
+            self.secrets.host_api_secret.as_bytes(),
+            timestamp,
+            method,
+            path_and_query,
+            &raw,
+        );
+        let event = http_event(
+            method,
+            path_and_query,
+            &[
+                ("X-Approvals-Timestamp", &timestamp.to_string()),
+                ("X-Approvals-Signature", &signature),
+            ],
+            &raw,
+            false,
+        );
+        parse_response(self.api.handle(&event).await)
+    }
+
+    /// Creates an approval and returns (id, channel, ts).
+    pub async fn create_approval(&self, external_id: &str) -> (String, String, String) {
+        let (status, body) = self
+            .host_call("POST", "/v1/approvals", &self.approval_body(external_id))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["id"].as_str().unwrap().into(),
+            body["slack"]["channel_id"].as_str().unwrap().into(),
+            body["slack"]["message_ts"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Clicks a button as a sandbox user and posts it, signed, to the interactions handler.
+    pub async fn click(&self, channel: &str, ts: &str, action_id: &str, user_id: &str) -> u16 {
+        let body = self
+            .slack
+            .click_payload(channel, ts, action_id, user_id)
+            .unwrap();
+        let (timestamp, signature) = self.slack.sign(&body);
+        let event = http_event(
+            "POST",
+            "/slack/interactions",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("X-Slack-Request-Timestamp", &timestamp),
+                ("X-Slack-Signature", &signature),
+            ],
+            body.as_bytes(),
+            false,
+        );
+        self.interactions.handle(&event).await.status_code as u16
+    }
+
+    /// Everything waiting in this test's queue (a bounded number of receives).
+    pub async fn drain_queue(&self) -> Vec<SqsMessage> {
+        let mut drained = Vec::new();
+        for _ in 0..20 {
+            let answer = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = answer.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            drained.extend(messages.into_iter().map(|m| {
+                let mut record = SqsMessage::default();
+                record.message_id = m.message_id;
+                record.receipt_handle = m.receipt_handle;
+                record.body = m.body;
+                record
+            }));
+        }
+        drained
+    }
+
+    pub async fn approval_item(&self, approval_id: &str) -> Value {
+        let item = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("APPROVAL#{approval_id}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("APPROVAL".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default();
+        serde_dynamo::from_item(item).unwrap()
+    }
+}
+
+pub fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+/// An API Gateway HTTP API (v2) event, as Lambda receives it.
+pub fn http_event(
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    base64_body: bool,
+) -> ApiGatewayV2httpRequest {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let query_parameters: serde_json::Map<String, Value> = url_pairs(query)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let body = if base64_body {
+        base64::engine::general_purpose::STANDARD.encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    };
+    serde_json::from_value(json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": query_parameters,
+        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                                     "sourceIp": "127.0.0.1", "userAgent": "test"},
+                           "requestId": "test", "routeKey": "$default", "stage": "$default",
+                           "timeEpoch": 0},
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }))
+    .expect("a valid API Gateway v2 event")
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+pub fn parse_response(response: ApiGatewayV2httpResponse) -> (u16, Value) {
+    let body = match response.body {
+        Some(Body::Text(text)) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        Some(Body::Binary(bytes)) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (response.status_code as u16, body)
+}

@@ -1,0 +1,38 @@
+//! The sample events in `events/` are what each function accepts.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../events/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn http_samples_are_api_gateway_v2_events_with_signatures() {
+    for (name, header) in [
+        ("approvals-api", "x-approvals-signature"),
+        ("slack-interactions", "x-slack-signature"),
+    ] {
+        let event: ApiGatewayV2httpRequest = serde_json::from_str(&read(name)).unwrap();
+        assert!(
+            event.headers.contains_key(header),
+            "{name} carries {header}"
+        );
+        assert_eq!(event.request_context.http.method, "POST");
+    }
+}
+
+#[test]
+fn the_worker_sample_is_an_sqs_batch_of_one_decision_command() {
+    let event: SqsEvent = serde_json::from_str(&read("decision-worker")).unwrap();
+    let command: approvals::domain::DecisionCommand =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        command.approval_id,
+        approvals::domain::approval_id_for("acme", "DR-1042")
+    );
+}

@@ -1,0 +1,172 @@
+//! A host application stand-in: receives decision webhooks and verifies their signatures.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+/// One webhook as received.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedWebhook {
+    pub signature_valid: bool,
+    pub answered: u16,
+    pub body: serde_json::Value,
+}
+
+pub struct HostStandIn {
+    secret: String,
+    received: Mutex<Vec<ReceivedWebhook>>,
+    failures_left: Mutex<u32>,
+    arrived: Notify,
+}
+
+impl HostStandIn {
+    pub fn new(webhook_secret: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            secret: webhook_secret.into(),
+            received: Mutex::new(Vec::new()),
+            failures_left: Mutex::new(0),
+            arrived: Notify::new(),
+        })
+    }
+
+    /// Answers 500 to the next `count` webhooks, as a host having a bad minute would.
+    pub fn fail_next(&self, count: u32) {
+        *self.failures_left.lock().unwrap() = count;
+    }
+
+    pub fn received(&self) -> Vec<ReceivedWebhook> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `count` webhooks arrived, or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: std::time::Duration,
+    ) -> Vec<ReceivedWebhook> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived.notified();
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.received();
+            }
+        }
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/webhooks", get(list).post(receive))
+            .route("/", get(page))
+            .with_state(self.clone())
+    }
+
+    /// Serves on a free loopback port; returns the base URL.
+    pub async fn start(self: &Arc<Self>) -> std::io::Result<String> {
+        let listener = crate::loopback_listener().await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let router = self.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok(base)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(timestamp), Some(signature)) = (
+            header("x-approvals-timestamp"),
+            header("x-approvals-signature"),
+        ) else {
+            return false;
+        };
+        let fresh = timestamp
+            .parse::<i64>()
+            .is_ok_and(|ts| (crate::unix_now() - ts).abs() <= 300);
+        let expected = format!(
+            "v1={}",
+            crate::hmac_hex(
+                self.secret.as_bytes(),
+                &[b"v1:", timestamp.as_bytes(), b":", body]
+            )
+        );
+        fresh && constant_time_eq(expected.as_bytes(), signature.as_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn receive(
+    State(host): State<Arc<HostStandIn>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let signature_valid = host.verify(&headers, &body);
+    let status = {
+        let mut failures_left = host.failures_left.lock().unwrap();
+        if !signature_valid {
+            StatusCode::UNAUTHORIZED
+        } else if *failures_left > 0 {
+            *failures_left -= 1;
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        }
+    };
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    host.received.lock().unwrap().push(ReceivedWebhook {
+        signature_valid,
+        answered: status.as_u16(),
+        body,
+    });
+    host.arrived.notify_waiters();
+    status
+}
+
+async fn list(State(host): State<Arc<HostStandIn>>) -> Json<Vec<ReceivedWebhook>> {
+    Json(host.received())
+}
+
+async fn page(State(host): State<Arc<HostStandIn>>) -> Html<String> {
+    let rows: String = host
+        .received()
+        .iter()
+        .rev()
+        .map(|hook| {
+            format!(
+                "<li><strong>{}</strong> signature {} · answered {}<pre>{}</pre></li>",
+                escape(hook.body["type"].as_str().unwrap_or("?")),
+                if hook.signature_valid {
+                    "valid ✔"
+                } else {
+                    "INVALID ✘"
+                },
+                hook.answered,
+                escape(&serde_json::to_string_pretty(&hook.body).unwrap_or_default())
+            )
+        })
+        .collect();
+    Html(format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta http-equiv=refresh content=2>\
+         <title>Host webhook log</title><body style='font-family:system-ui;max-width:60rem;margin:auto'>\
+         <h1>Host webhook log</h1><p>Decision webhooks received by the host stand-in, newest first.</p>\
+         <ul id=webhooks>{rows}</ul></body></html>"
+    ))
+}
+
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

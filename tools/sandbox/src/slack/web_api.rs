@@ -1,0 +1,497 @@
+//! HTTP surface: Slack's Web API methods, `response_url`s, and the test controls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::block_kit::{validate_blocks, MAX_MESSAGE_TEXT};
+use super::{Channel, Fault, Message, RecordedCall, SlackSandbox, State, TokenGrant, Workspace};
+
+type Shared = AxumState<Arc<SlackSandbox>>;
+
+pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
+    Router::new()
+        .route("/api/{method}", post(web_api).get(web_api))
+        .route("/response/{token}", post(response_url))
+        .route("/_sandbox/calls", get(list_calls))
+        .route("/_sandbox/faults", post(add_fault))
+        .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/messages", get(list_messages))
+        .with_state(sandbox)
+}
+
+/// A Web API answer: always HTTP 200 with `ok`, as Slack does.
+type ApiResult = Result<Value, &'static str>;
+
+async fn web_api(
+    AxumState(sandbox): Shared,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = parse_params(&headers, &body);
+    let token = bearer(&headers).or_else(|| params["token"].as_str().map(str::to_owned));
+    let fault = sandbox
+        .state()
+        .faults
+        .get_mut(&method)
+        .and_then(|queue| queue.pop_front());
+    let (status, answer, extra_header) = match fault {
+        Some(Fault::RateLimited { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"ok": false, "error": "ratelimited"}),
+            Some(("retry-after", retry_after_secs.to_string())),
+        ),
+        Some(Fault::ServerError { status }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Value::Null,
+            None,
+        ),
+        Some(Fault::Hang { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            (StatusCode::GATEWAY_TIMEOUT, Value::Null, None)
+        }
+        Some(Fault::Error { code }) => (StatusCode::OK, json!({"ok": false, "error": code}), None),
+        None => {
+            let answer = match dispatch(&sandbox, &method, token.as_deref(), &params) {
+                Ok(mut value) => {
+                    value["ok"] = json!(true);
+                    value
+                }
+                Err(code) => json!({"ok": false, "error": code}),
+            };
+            (StatusCode::OK, answer, None)
+        }
+    };
+    record(&sandbox, &method, redact(params), status.as_u16(), &answer);
+    let mut response = if answer.is_null() {
+        (status, "upstream trouble").into_response()
+    } else {
+        (status, Json(answer)).into_response()
+    };
+    if let Some((name, value)) = extra_header {
+        response.headers_mut().insert(
+            name,
+            value.parse().expect("digits are a valid header value"),
+        );
+    }
+    response
+}
+
+fn record(sandbox: &SlackSandbox, method: &str, params: Value, http_status: u16, answer: &Value) {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let error = if http_status != 200 {
+        Some(format!("http_{http_status}"))
+    } else {
+        answer["error"].as_str().map(str::to_owned)
+    };
+    sandbox.state().calls.push(RecordedCall {
+        method: method.into(),
+        at_ms,
+        params,
+        http_status,
+        error,
+    });
+    sandbox.changed();
+}
+
+/// Recorded calls keep no secrets, as a good log would.
+fn redact(mut params: Value) -> Value {
+    for key in ["token", "client_secret", "refresh_token"] {
+        if params.get(key).is_some() {
+            params[key] = json!("[redacted]");
+        }
+    }
+    params
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_owned())
+}
+
+/// JSON or form bodies, as Slack accepts both; form values holding JSON are decoded.
+fn parse_params(headers: &HeaderMap, body: &[u8]) -> Value {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return serde_json::from_slice(body).unwrap_or_else(|_| json!({}));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let mut map = Map::new();
+    for (key, value) in pairs {
+        let decoded = match key.as_str() {
+            "blocks" | "attachments" | "view" | "files" => {
+                serde_json::from_str(&value).unwrap_or(Value::String(value))
+            }
+            _ => Value::String(value),
+        };
+        map.insert(key, decoded);
+    }
+    Value::Object(map)
+}
+
+fn authorize<'a>(state: &'a State, token: Option<&str>) -> Result<&'a TokenGrant, &'static str> {
+    let token = token.filter(|t| !t.is_empty()).ok_or("not_authed")?;
+    let grant = state.tokens.get(token).ok_or("invalid_auth")?;
+    if grant.revoked {
+        return Err("token_revoked");
+    }
+    Ok(grant)
+}
+
+/// Workspaces a token may act in: its team, or every team of its enterprise.
+fn workspaces_of<'a>(
+    state: &'a mut State,
+    grant: &TokenGrant,
+) -> impl Iterator<Item = &'a mut Workspace> {
+    let grant = grant.clone();
+    state.workspaces.iter_mut().filter(move |w| {
+        if grant.is_enterprise_install {
+            w.enterprise_id.is_some() && w.enterprise_id == grant.enterprise_id
+        } else {
+            Some(&w.team_id) == grant.team_id.as_ref()
+        }
+    })
+}
+
+/// Resolves a channel id, or a user id to that user's DM channel (opening it).
+fn resolve_channel(
+    state: &mut State,
+    grant: &TokenGrant,
+    target: &str,
+) -> Result<String, &'static str> {
+    for workspace in workspaces_of(state, grant) {
+        if workspace.channels.iter().any(|c| c.id == target) {
+            return Ok(target.into());
+        }
+        if workspace.users.iter().any(|u| u.id == target) {
+            let dm = format!("D{}", target.trim_start_matches('U'));
+            if !workspace.channels.iter().any(|c| c.id == dm) {
+                workspace.channels.push(Channel {
+                    id: dm.clone(),
+                    name: format!("dm-{target}"),
+                    dm_user: Some(target.into()),
+                });
+            }
+            return Ok(dm);
+        }
+    }
+    Err("channel_not_found")
+}
+
+fn check_content(params: &Value, max_blocks: usize) -> Result<(String, Value), &'static str> {
+    let text = params["text"].as_str().unwrap_or_default().to_owned();
+    let blocks = params.get("blocks").cloned().unwrap_or(Value::Null);
+    if text.is_empty() && blocks.as_array().is_none_or(|b| b.is_empty()) {
+        return Err("no_text");
+    }
+    if text.chars().count() > MAX_MESSAGE_TEXT {
+        return Err("msg_too_long");
+    }
+    if !blocks.is_null() {
+        validate_blocks(&blocks, max_blocks).map_err(|_| "invalid_blocks")?;
+    }
+    Ok((text, blocks))
+}
+
+fn dispatch(
+    sandbox: &SlackSandbox,
+    method: &str,
+    token: Option<&str>,
+    params: &Value,
+) -> ApiResult {
+    let mut state = sandbox.state();
+    let answer = match method {
+        "api.test" => Ok(json!({})),
+        "auth.test" => auth_test(&mut state, token),
+        "auth.revoke" => {
+            authorize(&state, token)?;
+            if let Some(grant) = token.and_then(|t| state.tokens.get_mut(t)) {
+                grant.revoked = true;
+            }
+            Ok(json!({"revoked": true}))
+        }
+        "chat.postMessage" => post_message(&mut state, token, params),
+        "chat.update" => update_message(&mut state, token, params),
+        "chat.postEphemeral" => post_ephemeral(&mut state, token, params),
+        "conversations.open" => {
+            let grant = authorize(&state, token)?.clone();
+            let users = params["users"].as_str().ok_or("users_list_not_supplied")?;
+            let channel = resolve_channel(
+                &mut state,
+                &grant,
+                users.split(',').next().unwrap_or_default(),
+            )
+            .map_err(|_| "user_not_found")?;
+            Ok(json!({"channel": {"id": channel}}))
+        }
+        "users.info" => {
+            let grant = authorize(&state, token)?.clone();
+            let id = params["user"].as_str().unwrap_or_default();
+            let user = workspaces_of(&mut state, &grant)
+                .find_map(|w| w.users.iter().find(|u| u.id == id).cloned())
+                .ok_or("user_not_found")?;
+            Ok(json!({"user": user_json(&user)}))
+        }
+        "users.lookupByEmail" => {
+            let grant = authorize(&state, token)?.clone();
+            let email = params["email"].as_str().unwrap_or_default();
+            let user = workspaces_of(&mut state, &grant)
+                .find_map(|w| w.users.iter().find(|u| u.email == email).cloned())
+                .ok_or("users_not_found")?;
+            Ok(json!({"user": user_json(&user)}))
+        }
+        "users.list" => {
+            let grant = authorize(&state, token)?.clone();
+            let members: Vec<Value> = workspaces_of(&mut state, &grant)
+                .flat_map(|w| w.users.iter().map(user_json).collect::<Vec<_>>())
+                .collect();
+            Ok(json!({"members": members, "response_metadata": {"next_cursor": ""}}))
+        }
+        _ => Err("unknown_method"),
+    };
+    drop(state);
+    answer
+}
+
+fn user_json(user: &super::User) -> Value {
+    json!({"id": user.id, "name": user.name, "real_name": user.real_name, "tz": user.tz,
+           "tz_offset": user.tz_offset, "profile": {"email": user.email, "real_name": user.real_name}})
+}
+
+fn auth_test(state: &mut State, token: Option<&str>) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let team = workspaces_of(state, &grant)
+        .next()
+        .map(|w| (w.team_id.clone(), w.name.clone()));
+    Ok(
+        json!({"team_id": team.as_ref().map(|t| t.0.clone()), "team": team.map(|t| t.1),
+              "enterprise_id": grant.enterprise_id, "user_id": grant.bot_user_id,
+              "is_enterprise_install": grant.is_enterprise_install}),
+    )
+}
+
+fn next_ts(state: &mut State) -> String {
+    state.next_ts += 1;
+    format!("{}.{:06}", crate::unix_now(), state.next_ts)
+}
+
+fn post_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let target = params["channel"].as_str().ok_or("channel_not_found")?;
+    let channel = resolve_channel(state, &grant, target)?;
+    let (text, blocks) = check_content(params, 50)?;
+    let thread_ts = params["thread_ts"].as_str().map(str::to_owned);
+    if let Some(parent) = &thread_ts {
+        if !state
+            .messages
+            .iter()
+            .any(|m| m.channel == channel && &m.ts == parent)
+        {
+            return Err("thread_not_found");
+        }
+    }
+    let ts = next_ts(state);
+    let message = Message {
+        channel: channel.clone(),
+        ts: ts.clone(),
+        thread_ts,
+        user: grant.bot_user_id.clone(),
+        text,
+        blocks,
+        ephemeral_for: None,
+        edits: 0,
+    };
+    let echoed = json!({"type": "message", "text": message.text, "ts": ts, "user": message.user});
+    state.messages.push(message);
+    Ok(json!({"channel": channel, "ts": ts, "message": echoed}))
+}
+
+fn update_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let channel = params["channel"]
+        .as_str()
+        .ok_or("channel_not_found")?
+        .to_owned();
+    let ts = params["ts"].as_str().ok_or("message_not_found")?.to_owned();
+    resolve_channel(state, &grant, &channel)?;
+    let (text, blocks) = check_content(params, 50)?;
+    let message = state
+        .messages
+        .iter_mut()
+        .find(|m| m.channel == channel && m.ts == ts && m.ephemeral_for.is_none())
+        .ok_or("message_not_found")?;
+    if message.user != grant.bot_user_id {
+        return Err("cant_update_message");
+    }
+    message.text = text.clone();
+    message.blocks = blocks;
+    message.edits += 1;
+    Ok(json!({"channel": channel, "ts": ts, "text": text}))
+}
+
+fn post_ephemeral(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let channel = resolve_channel(
+        state,
+        &grant,
+        params["channel"].as_str().unwrap_or_default(),
+    )?;
+    let user = params["user"]
+        .as_str()
+        .ok_or("user_not_in_channel")?
+        .to_owned();
+    let (text, blocks) = check_content(params, 50)?;
+    let ts = next_ts(state);
+    state.messages.push(Message {
+        channel,
+        ts: ts.clone(),
+        thread_ts: params["thread_ts"].as_str().map(str::to_owned),
+        user: grant.bot_user_id.clone(),
+        text,
+        blocks,
+        ephemeral_for: Some(user),
+        edits: 0,
+    });
+    Ok(json!({"message_ts": ts}))
+}
+
+/// `response_url`: up to 5 uses in 30 minutes; ephemeral notes or edits of the original.
+async fn response_url(
+    AxumState(sandbox): Shared,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let outcome = respond(&sandbox, &token, &params);
+    let (status, answer) = match outcome {
+        Ok(()) => (StatusCode::OK, json!({"ok": true})),
+        Err((status, code)) => (status, json!({"ok": false, "error": code})),
+    };
+    record(&sandbox, "response_url", params, status.as_u16(), &answer);
+    (status, Json(answer)).into_response()
+}
+
+fn respond(
+    sandbox: &SlackSandbox,
+    token: &str,
+    params: &Value,
+) -> Result<(), (StatusCode, &'static str)> {
+    if !params.is_object() {
+        return Err((StatusCode::BAD_REQUEST, "invalid_payload"));
+    }
+    let mut state = sandbox.state();
+    let now = crate::unix_now();
+    let target = state
+        .response_urls
+        .get_mut(token)
+        .ok_or((StatusCode::NOT_FOUND, "no_such_url"))?;
+    if now - target.created > 30 * 60 {
+        return Err((StatusCode::NOT_FOUND, "expired_url"));
+    }
+    if target.uses >= 5 {
+        return Err((StatusCode::NOT_FOUND, "used_url"));
+    }
+    target.uses += 1;
+    let (channel, message_ts, user) = (
+        target.channel.clone(),
+        target.message_ts.clone(),
+        target.user.clone(),
+    );
+    let (text, blocks) =
+        check_content(params, 50).map_err(|code| (StatusCode::BAD_REQUEST, code))?;
+    if params["replace_original"] == json!(true) {
+        let original = state
+            .messages
+            .iter_mut()
+            .find(|m| m.channel == channel && m.ts == message_ts)
+            .ok_or((StatusCode::NOT_FOUND, "message_not_found"))?;
+        original.text = text;
+        original.blocks = blocks;
+        original.edits += 1;
+    } else if params["delete_original"] == json!(true) {
+        state
+            .messages
+            .retain(|m| !(m.channel == channel && m.ts == message_ts));
+    } else {
+        let ts = next_ts(&mut state);
+        let in_channel = params["response_type"] == "in_channel";
+        state.messages.push(Message {
+            channel,
+            ts,
+            thread_ts: None,
+            user: "U0BOT".into(),
+            text,
+            blocks,
+            ephemeral_for: (!in_channel).then_some(user),
+            edits: 0,
+        });
+    }
+    drop(state);
+    sandbox.changed();
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct CallsQuery {
+    method: Option<String>,
+}
+
+async fn list_calls(
+    AxumState(sandbox): Shared,
+    Query(query): Query<CallsQuery>,
+) -> Json<Vec<RecordedCall>> {
+    Json(sandbox.calls(query.method.as_deref()))
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    method: String,
+    fault: Fault,
+    #[serde(default = "one")]
+    count: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn add_fault(AxumState(sandbox): Shared, Json(request): Json<FaultRequest>) -> StatusCode {
+    sandbox.inject(&request.method, request.fault, request.count);
+    StatusCode::NO_CONTENT
+}
+
+async fn reset(AxumState(sandbox): Shared) -> StatusCode {
+    sandbox.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    channel: String,
+}
+
+async fn list_messages(
+    AxumState(sandbox): Shared,
+    Query(query): Query<MessagesQuery>,
+) -> Json<Vec<Message>> {
+    Json(sandbox.messages(&query.channel))
+}
