@@ -99,6 +99,9 @@ fn ack_path(c: &mut Criterion) {
             .unwrap()
         })
     });
+    group.bench_function("parse_payload_only", |b| {
+        b.iter(|| approvals::usecases::ack_click::decision_commands(body.as_bytes()).unwrap())
+    });
     group.finish();
     assert!(
         !queue.0.lock().unwrap().is_empty(),
