@@ -66,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let command = json!({
+        "type": "decide",
         "command_id": format!("T0SANDBOX:U0ANA:{now}.000001:{approval_id}"),
         "approval_id": approval_id, "decision": "approved", "user_id": "U0ANA",
         "team_id": "T0SANDBOX", "response_url": "http://127.0.0.1:9/response/sample"

@@ -385,6 +385,9 @@ pub struct Installation {
     pub installed_by: Option<String>,
     pub installed_at: i64,
     pub bot_token: SecretToken,
+    /// Set when the app has token rotation on: the token then expires at `bot_token_expires_at`.
+    pub bot_refresh_token: Option<SecretToken>,
+    pub bot_token_expires_at: Option<i64>,
 }
 
 impl Installation {
@@ -396,6 +399,94 @@ impl Installation {
             self.team_id.as_deref().unwrap_or_default()
         }
     }
+}
+
+/// Where a tenant stands with Slack, as the host's settings page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Disconnected,
+    NotConnected,
+}
+
+/// Why a tenant was disconnected; sent to the host in `slack.disconnected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    HostRequest,
+    AppUninstalled,
+    TokensRevoked,
+}
+
+/// A tenant's link to an installation, kept after a disconnect for the status API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLink {
+    pub tenant_id: String,
+    pub installation_id: String,
+    pub status: ConnectionStatus,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    pub enterprise_id: Option<String>,
+    pub installed_at: i64,
+    pub installed_by: Option<String>,
+    #[serde(default)]
+    pub disconnect_reason: Option<DisconnectReason>,
+}
+
+impl TenantLink {
+    pub fn active(tenant_id: &str, installation: &Installation) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            installation_id: installation.id().to_owned(),
+            status: ConnectionStatus::Active,
+            team_id: installation.team_id.clone(),
+            team_name: installation
+                .team_name
+                .clone()
+                .or_else(|| installation.enterprise_name.clone()),
+            enterprise_id: installation.enterprise_id.clone(),
+            installed_at: installation.installed_at,
+            installed_by: installation.installed_by.clone(),
+            disconnect_reason: None,
+        }
+    }
+}
+
+/// A one-time link the host hands its admin to start the Slack install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallLink {
+    pub tenant_id: String,
+    pub return_url: String,
+    pub expires_at: i64,
+}
+
+/// The OAuth `state`: single use, expiring, bound to a tenant, a return URL and a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthState {
+    pub state: String,
+    pub tenant_id: String,
+    pub return_url: String,
+    /// SHA-256 of the secret half of the browser's cookie.
+    pub cookie_hash: String,
+    pub expires_at: i64,
+    #[serde(default)]
+    pub used_at: Option<i64>,
+}
+
+/// Where the host may send its admin back: https, or http on loopback for development.
+pub fn check_return_url(field: &str, value: &str) -> Result<url::Url, ValidationError> {
+    let parsed = url::Url::parse(value)
+        .map_err(|_| ValidationError::new(field, "must be an absolute URL"))?;
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !secure || parsed.host_str().is_none() || value.len() > limits::LINK {
+        return Err(ValidationError::new(
+            field,
+            "must be an https URL (http is allowed for localhost only)",
+        ));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use crate::blocks::SlackMessage;
 use crate::crypto::SecretToken;
 use crate::domain::{
-    Approval, ApprovalRequest, ApprovalStatus, DecisionRecord, Installation, Requester,
-    SlackMessageRef,
+    Approval, ApprovalRequest, ApprovalStatus, ConnectionStatus, DecisionRecord, DisconnectReason,
+    Installation, Requester, SlackMessageRef, TenantLink,
 };
 use crate::ports::*;
 
@@ -26,6 +26,8 @@ pub fn installation(team_id: &str) -> Installation {
         installed_by: Some("UADMIN".into()),
         installed_at: 1,
         bot_token: SecretToken::new(format!("xoxb-{team_id}")),
+        bot_refresh_token: None,
+        bot_token_expires_at: None,
     }
 }
 
@@ -52,17 +54,17 @@ pub struct MemoryStore {
     claims: Mutex<HashSet<String>>,
     channels: Mutex<HashMap<(String, String), String>>,
     installations: Mutex<HashMap<String, Installation>>,
-    links: Mutex<HashMap<String, String>>,
+    links: Mutex<HashMap<String, TenantLink>>,
 }
 
 impl MemoryStore {
     pub fn connect(&self, tenant_id: &str, installation: Installation) {
-        let id = installation.id().to_owned();
+        let link = TenantLink::active(tenant_id, &installation);
         self.installations
             .lock()
             .unwrap()
-            .insert(id.clone(), installation);
-        self.links.lock().unwrap().insert(tenant_id.into(), id);
+            .insert(installation.id().to_owned(), installation);
+        self.links.lock().unwrap().insert(tenant_id.into(), link);
     }
 
     pub fn approval(&self, id: &str) -> Option<Approval> {
@@ -128,6 +130,10 @@ impl ApprovalStore for MemoryStore {
     async fn claim_once(&self, key: &str, _expires_at: i64) -> Result<bool, StoreError> {
         Ok(self.claims.lock().unwrap().insert(key.into()))
     }
+    async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
+        self.claims.lock().unwrap().remove(key);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -152,12 +158,11 @@ impl TenantStore for MemoryStore {
             .insert((tenant_id.into(), kind.into()), channel_id.into());
         Ok(())
     }
-    async fn installation_for_tenant(
-        &self,
-        tenant_id: &str,
-    ) -> Result<Option<Installation>, StoreError> {
+    async fn installation_for_tenant(&self, tenant_id: &str) -> Result<Option<Installation>, StoreError> {
         let link = self.links.lock().unwrap().get(tenant_id).cloned();
-        Ok(link.and_then(|id| self.installations.lock().unwrap().get(&id).cloned()))
+        Ok(link
+            .filter(|l| l.status == ConnectionStatus::Active)
+            .and_then(|l| self.installations.lock().unwrap().get(&l.installation_id).cloned()))
     }
     async fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
         Ok(self.installations.lock().unwrap().get(id).cloned())
@@ -169,16 +174,50 @@ impl TenantStore for MemoryStore {
             .insert(installation.id().into(), installation.clone());
         Ok(())
     }
-    async fn link_tenant(
-        &self,
-        tenant_id: &str,
-        installation_id: &str,
-        _now: i64,
-    ) -> Result<(), StoreError> {
-        self.links
+    async fn delete_installation(&self, id: &str, not_after: i64) -> Result<bool, StoreError> {
+        let mut installations = self.installations.lock().unwrap();
+        if installations.get(id).is_some_and(|i| i.installed_at <= not_after) {
+            installations.remove(id);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+    async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError> {
+        Ok(self.links.lock().unwrap().get(tenant_id).cloned())
+    }
+    async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError> {
+        self.links.lock().unwrap().insert(link.tenant_id.clone(), link.clone());
+        Ok(())
+    }
+    async fn disconnect_tenant(&self, tenant_id: &str, reason: DisconnectReason) -> Result<(), StoreError> {
+        if let Some(link) = self.links.lock().unwrap().get_mut(tenant_id) {
+            link.status = ConnectionStatus::Disconnected;
+            link.disconnect_reason = Some(reason);
+        }
+        Ok(())
+    }
+    async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .links
             .lock()
             .unwrap()
-            .insert(tenant_id.into(), installation_id.into());
+            .values()
+            .filter(|l| l.installation_id == installation_id && l.status == ConnectionStatus::Active)
+            .map(|l| l.tenant_id.clone())
+            .collect())
+    }
+    async fn try_lease_refresh(&self, _id: &str, _now: i64, _lease_secs: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn save_refreshed_tokens(&self, id: &str, bot: &SecretToken, refresh: &SecretToken, expires_at: i64) -> Result<(), StoreError> {
+        if let Some(installation) = self.installations.lock().unwrap().get_mut(id) {
+            installation.bot_token = bot.clone();
+            installation.bot_refresh_token = Some(refresh.clone());
+            installation.bot_token_expires_at = Some(expires_at);
+        }
+        Ok(())
+    }
+    async fn release_refresh_lease(&self, _id: &str) -> Result<(), StoreError> {
         Ok(())
     }
 }

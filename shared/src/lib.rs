@@ -5,6 +5,7 @@
 //! and `ports` knows about AWS or HTTP types.
 
 pub mod adapters;
+pub mod backend;
 pub mod blocks;
 pub mod config;
 pub mod crypto;

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 
 use crate::blocks::SlackMessage;
 use crate::crypto::{CryptoError, SecretToken};
-use crate::domain::{Approval, DecisionCommand, DecisionRecord, Installation, SlackMessageRef};
+use crate::domain::{
+    Approval, DecisionCommand, DecisionRecord, DisconnectReason, InstallLink, Installation,
+    OAuthState, SlackMessageRef, TenantLink,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,6 +62,8 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+    /// Gives a claim back when the guarded work failed and should be retried.
+    async fn release_claim(&self, key: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -70,6 +75,7 @@ pub trait TenantStore: Send + Sync {
         kind: &str,
         channel_id: &str,
     ) -> Result<(), StoreError>;
+    /// The installation of an *active* link; `None` when not connected or disconnected.
     async fn installation_for_tenant(
         &self,
         tenant_id: &str,
@@ -77,12 +83,56 @@ pub trait TenantStore: Send + Sync {
     async fn installation(&self, installation_id: &str)
         -> Result<Option<Installation>, StoreError>;
     async fn save_installation(&self, installation: &Installation) -> Result<(), StoreError>;
-    async fn link_tenant(
+    /// Deletes the installation (and its tokens) unless it was (re)installed after `not_after`.
+    /// Returns whether it was deleted: a stale uninstall must not delete a fresh install.
+    async fn delete_installation(
+        &self,
+        installation_id: &str,
+        not_after: i64,
+    ) -> Result<bool, StoreError>;
+    async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError>;
+    /// Links (or re-links) a tenant; one tenant has one link at a time.
+    async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError>;
+    async fn disconnect_tenant(
         &self,
         tenant_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), StoreError>;
+    /// Tenants actively linked to an installation (an index query, never a scan).
+    async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Takes the refresh lease if nobody holds an unexpired one: single-flight across Lambdas.
+    async fn try_lease_refresh(
+        &self,
         installation_id: &str,
         now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError>;
+    /// Stores rotated tokens and releases the lease.
+    async fn save_refreshed_tokens(
+        &self,
+        installation_id: &str,
+        bot_token: &SecretToken,
+        refresh_token: &SecretToken,
+        expires_at: i64,
     ) -> Result<(), StoreError>;
+    async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError>;
+}
+
+/// The short-lived records of the install flow.
+#[async_trait]
+pub trait InstallFlowStore: Send + Sync {
+    async fn save_install_link(&self, token_hash: &str, link: &InstallLink)
+        -> Result<(), StoreError>;
+    /// Marks the link used and returns it, once, before it expires.
+    async fn take_install_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<InstallLink>, StoreError>;
+    async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+    async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
+    /// Marks the state used; false when it was used already or has expired.
+    async fn use_oauth_state(&self, state: &str, now: i64) -> Result<bool, StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +142,20 @@ pub struct QueueError(pub String);
 #[async_trait]
 pub trait DecisionQueue: Send + Sync {
     async fn enqueue(&self, command: &DecisionCommand) -> Result<(), QueueError>;
+}
+
+/// Host notifications go through the queue too, so they are retried and dead-lettered.
+#[async_trait]
+pub trait HostNotifier: Send + Sync {
+    async fn notify(&self, event: &HostEvent) -> Result<(), QueueError>;
+}
+
+/// What travels on `DECISION_QUEUE_URL`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkItem {
+    Decide(DecisionCommand),
+    NotifyHost(HostEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,11 +220,11 @@ pub trait SlackApi: Send + Sync {
 }
 
 /// An event for the host, sent to `HOST_WEBHOOK_URL`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HostEvent {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub created_at: String,
     pub data: serde_json::Value,
 }
@@ -176,4 +240,47 @@ pub enum WebhookError {
 #[async_trait]
 pub trait WebhookSink: Send + Sync {
     async fn deliver(&self, event: &HostEvent) -> Result<(), WebhookError>;
+}
+
+/// What `oauth.v2.access` gave for a code: the installation, tokens included.
+#[derive(Debug, Clone)]
+pub struct RefreshedToken {
+    pub bot_token: SecretToken,
+    pub refresh_token: SecretToken,
+    pub expires_at: i64,
+}
+
+#[async_trait]
+pub trait SlackOAuth: Send + Sync {
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        now: i64,
+    ) -> Result<Installation, SlackError>;
+    async fn refresh(&self, refresh_token: &SecretToken, now: i64)
+        -> Result<RefreshedToken, SlackError>;
+    async fn revoke(&self, token: &SecretToken) -> Result<(), SlackError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the installation's tokens were revoked; it is disconnected")]
+    Revoked,
+    #[error("refreshing the bot token failed: {0}")]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("another refresh of this installation did not finish in time")]
+    LeaseTimeout,
+}
+
+/// Hands out a usable bot token, refreshing a rotating one first when it is close to expiry.
+#[async_trait]
+pub trait BotTokens: Send + Sync {
+    async fn usable_token(
+        &self,
+        installation: &Installation,
+        now: i64,
+    ) -> Result<SecretToken, TokenError>;
 }

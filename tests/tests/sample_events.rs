@@ -29,8 +29,11 @@ fn http_samples_are_api_gateway_v2_events_with_signatures() {
 #[test]
 fn the_worker_sample_is_an_sqs_batch_of_one_decision_command() {
     let event: SqsEvent = serde_json::from_str(&read("decision-worker")).unwrap();
-    let command: approvals::domain::DecisionCommand =
+    let item: approvals::ports::WorkItem =
         serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let approvals::ports::WorkItem::Decide(command) = item else {
+        panic!("the sample is a decision command")
+    };
     assert_eq!(
         command.approval_id,
         approvals::domain::approval_id_for("acme", "DR-1042")

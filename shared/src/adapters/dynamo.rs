@@ -15,9 +15,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{EncryptedToken, TokenCipher};
-use crate::domain::{Approval, ApprovalStatus, DecisionRecord, Installation, SlackMessageRef};
-use crate::ports::{ApprovalStore, DecisionWrite, SideEffect, StoreError, TenantStore};
+use crate::crypto::{EncryptedToken, SecretToken, TokenCipher};
+use crate::domain::{
+    Approval, ApprovalStatus, ConnectionStatus, DecisionRecord, DisconnectReason, InstallLink,
+    Installation, OAuthState, SlackMessageRef, TenantLink,
+};
+use crate::ports::{
+    ApprovalStore, DecisionWrite, InstallFlowStore, SideEffect, StoreError, TenantStore,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -242,6 +247,18 @@ impl ApprovalStore for DynamoStore {
             Err(error) => Err(backend("PutItem", &error)),
         }
     }
+
+    async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CLAIM#{key}")))
+            .key("sk", s("CLAIM"))
+            .send()
+            .await
+            .map_err(|e| backend("DeleteItem", &e))?;
+        Ok(())
+    }
 }
 
 fn tenant_pk(tenant_id: &str) -> String {
@@ -267,14 +284,24 @@ struct StoredInstallation {
     installed_by: Option<String>,
     installed_at: i64,
     bot_token: EncryptedToken,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot_refresh_token: Option<EncryptedToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot_token_expires_at: Option<i64>,
+}
+
+fn link_pk_sk(tenant_id: &str) -> (String, &'static str) {
+    (tenant_pk(tenant_id), "SLACK")
+}
+
+fn tenants_index_key(installation_id: &str) -> String {
+    format!("TENANTS#{installation_id}")
 }
 
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        let item = self
-            .get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}"))
-            .await?;
+        let item = self.get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}")).await?;
         Ok(item
             .as_ref()
             .and_then(|item| item.get("channel_id"))
@@ -304,14 +331,11 @@ impl TenantStore for DynamoStore {
         &self,
         tenant_id: &str,
     ) -> Result<Option<Installation>, StoreError> {
-        let link = self.get_item(tenant_pk(tenant_id), "SLACK").await?;
-        let installation_id = link
-            .as_ref()
-            .and_then(|item| item.get("installation_id"))
-            .and_then(|value| value.as_s().ok());
-        match installation_id {
-            Some(id) => self.installation(id).await,
-            None => Ok(None),
+        match self.link(tenant_id).await? {
+            Some(link) if link.status == ConnectionStatus::Active => {
+                self.installation(&link.installation_id).await
+            }
+            _ => Ok(None),
         }
     }
 
@@ -328,6 +352,12 @@ impl TenantStore for DynamoStore {
         let stored: StoredInstallation = from_item(item)?;
         Ok(Some(Installation {
             bot_token: self.cipher.decrypt(&stored.bot_token)?,
+            bot_refresh_token: stored
+                .bot_refresh_token
+                .as_ref()
+                .map(|sealed| self.cipher.decrypt(sealed))
+                .transpose()?,
+            bot_token_expires_at: stored.bot_token_expires_at,
             team_id: stored.team_id,
             team_name: stored.team_name,
             enterprise_id: stored.enterprise_id,
@@ -354,6 +384,11 @@ impl TenantStore for DynamoStore {
             installed_by: installation.installed_by.clone(),
             installed_at: installation.installed_at,
             bot_token: self.cipher.encrypt(&installation.bot_token),
+            bot_refresh_token: installation
+                .bot_refresh_token
+                .as_ref()
+                .map(|token| self.cipher.encrypt(token)),
+            bot_token_expires_at: installation.bot_token_expires_at,
         };
         let mut item = to_item(&stored)?;
         item.insert("pk".into(), s(installation_pk(installation.id())));
@@ -368,19 +403,325 @@ impl TenantStore for DynamoStore {
         Ok(())
     }
 
-    async fn link_tenant(
+    async fn delete_installation(
         &self,
-        tenant_id: &str,
         installation_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+        not_after: i64,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(installation_pk(installation_id)))
+            .key("sk", s(INSTALLATION_SK))
+            .condition_expression("attribute_exists(pk) AND installed_at <= :not_after")
+            .expression_attribute_values(":not_after", AttributeValue::N(not_after.to_string()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(backend("DeleteItem", &error)),
+        }
+    }
+
+    async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError> {
+        let (pk, sk) = link_pk_sk(tenant_id);
+        self.get_item(pk, sk).await?.map(from_item).transpose()
+    }
+
+    async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError> {
+        let (pk, sk) = link_pk_sk(&link.tenant_id);
+        let mut item = to_item(link)?;
+        item.insert("pk".into(), s(pk));
+        item.insert("sk".into(), s(sk));
+        if link.status == ConnectionStatus::Active {
+            item.insert("gsi1pk".into(), s(tenants_index_key(&link.installation_id)));
+            item.insert("gsi1sk".into(), s(link.tenant_id.clone()));
+        }
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(tenant_pk(tenant_id)))
-            .item("sk", s("SLACK"))
-            .item("installation_id", s(installation_id))
-            .item("linked_at", AttributeValue::N(now.to_string()))
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn disconnect_tenant(
+        &self,
+        tenant_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = link_pk_sk(tenant_id);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(
+                "SET #status = :disconnected, disconnect_reason = :reason REMOVE gsi1pk, gsi1sk",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":disconnected",
+                to_attribute(&ConnectionStatus::Disconnected)?,
+            )
+            .expression_attribute_values(":reason", to_attribute(&reason)?)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(backend("UpdateItem", &error)),
+        }
+    }
+
+    async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut tenants = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("gsi1pk = :key")
+            .expression_attribute_values(":key", s(tenants_index_key(installation_id)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| backend("Query", &e))?;
+            if let Some(tenant) = item.get("tenant_id").and_then(|v| v.as_s().ok()) {
+                tenants.push(tenant.clone());
+            }
+        }
+        Ok(tenants)
+    }
+
+    async fn try_lease_refresh(
+        &self,
+        installation_id: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let leased = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(installation_pk(installation_id)))
+            .key("sk", s(INSTALLATION_SK))
+            .update_expression("SET refresh_lease_until = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)",
+            )
+            .expression_attribute_values(":until", AttributeValue::N((now + lease_secs).to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match leased {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(backend("UpdateItem", &error)),
+        }
+    }
+
+    async fn save_refreshed_tokens(
+        &self,
+        installation_id: &str,
+        bot_token: &SecretToken,
+        refresh_token: &SecretToken,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(installation_pk(installation_id)))
+            .key("sk", s(INSTALLATION_SK))
+            .update_expression(
+                "SET bot_token = :token, bot_refresh_token = :refresh, bot_token_expires_at = :expires REMOVE refresh_lease_until",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":token", to_attribute(&self.cipher.encrypt(bot_token))?)
+            .expression_attribute_values(
+                ":refresh",
+                to_attribute(&self.cipher.encrypt(refresh_token))?,
+            )
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .map_err(|e| backend("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(installation_pk(installation_id)))
+            .key("sk", s(INSTALLATION_SK))
+            .update_expression("REMOVE refresh_lease_until")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(backend("UpdateItem", &error)),
+        }
+    }
+}
+
+fn install_link_pk(token_hash: &str) -> String {
+    format!("INSTALL_LINK#{token_hash}")
+}
+
+fn oauth_state_pk(state: &str) -> String {
+    format!("OAUTH_STATE#{state}")
+}
+
+/// Flow records outlive their expiry by a day (through TTL) so a replay is recognised as one.
+const FLOW_RECORD_GRACE_SECS: i64 = 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct StoredInstallLink {
+    tenant_id: String,
+    return_url: String,
+    link_expires_at: i64,
+    /// The TTL attribute.
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredOAuthState {
+    state: String,
+    tenant_id: String,
+    return_url: String,
+    cookie_hash: String,
+    state_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    used_at: Option<i64>,
+    /// The TTL attribute.
+    expires_at: i64,
+}
+
+#[async_trait]
+impl InstallFlowStore for DynamoStore {
+    async fn save_install_link(
+        &self,
+        token_hash: &str,
+        link: &InstallLink,
+    ) -> Result<(), StoreError> {
+        let stored = StoredInstallLink {
+            tenant_id: link.tenant_id.clone(),
+            return_url: link.return_url.clone(),
+            link_expires_at: link.expires_at,
+            expires_at: link.expires_at + FLOW_RECORD_GRACE_SECS,
+        };
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(install_link_pk(token_hash)));
+        item.insert("sk".into(), s("INSTALL_LINK"));
+        self.put_new(item).await
+    }
+
+    async fn take_install_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<InstallLink>, StoreError> {
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(install_link_pk(token_hash)))
+            .key("sk", s("INSTALL_LINK"))
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND link_expires_at > :now",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match taken {
+            Ok(answer) => Ok(answer
+                .attributes
+                .map(from_item::<StoredInstallLink>)
+                .transpose()?
+                .map(|stored| InstallLink {
+                    tenant_id: stored.tenant_id,
+                    return_url: stored.return_url,
+                    expires_at: stored.link_expires_at,
+                })),
+            Err(error) if is_condition_failure(&error) => Ok(None),
+            Err(error) => Err(backend("UpdateItem", &error)),
+        }
+    }
+
+    async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        let stored = StoredOAuthState {
+            state: state.state.clone(),
+            tenant_id: state.tenant_id.clone(),
+            return_url: state.return_url.clone(),
+            cookie_hash: state.cookie_hash.clone(),
+            state_expires_at: state.expires_at,
+            used_at: state.used_at,
+            expires_at: state.expires_at + FLOW_RECORD_GRACE_SECS,
+        };
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(oauth_state_pk(&state.state)));
+        item.insert("sk".into(), s("OAUTH_STATE"));
+        self.put_new(item).await
+    }
+
+    async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let stored = self
+            .get_item(oauth_state_pk(state), "OAUTH_STATE")
+            .await?
+            .map(from_item::<StoredOAuthState>)
+            .transpose()?;
+        Ok(stored.map(|stored| OAuthState {
+            state: stored.state,
+            tenant_id: stored.tenant_id,
+            return_url: stored.return_url,
+            cookie_hash: stored.cookie_hash,
+            expires_at: stored.state_expires_at,
+            used_at: stored.used_at,
+        }))
+    }
+
+    async fn use_oauth_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+        let used = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(oauth_state_pk(state)))
+            .key("sk", s("OAUTH_STATE"))
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND state_expires_at > :now",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match used {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(backend("UpdateItem", &error)),
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
             .map_err(|e| backend("PutItem", &e))?;

@@ -3,6 +3,7 @@
 pub mod dynamo;
 pub mod secrets;
 pub mod slack_http;
+pub mod slack_oauth;
 pub mod sqs;
 pub mod webhook_http;
 

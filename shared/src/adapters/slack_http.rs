@@ -72,6 +72,31 @@ impl SlackHttpClient {
                     .json(body)
             })
             .await?;
+        Self::web_api_answer(method, answer).await
+    }
+
+    /// Calls `{base}/{method}` with a form body and HTTP Basic client credentials
+    /// (how `oauth.v2.access` prefers them).
+    pub async fn call_with_client_credentials(
+        &self,
+        method: &str,
+        client_id: &str,
+        client_secret: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        let answer = self
+            .send_with_retries(method, || {
+                self.http
+                    .post(&url)
+                    .basic_auth(client_id, Some(client_secret))
+                    .form(form)
+            })
+            .await?;
+        Self::web_api_answer(method, answer).await
+    }
+
+    async fn web_api_answer(method: &str, answer: reqwest::Response) -> Result<Value, SlackError> {
         let parsed: Value = answer
             .json()
             .await

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::DecisionCommand;
-use crate::ports::{DecisionQueue, QueueError};
+use crate::ports::{DecisionQueue, HostEvent, HostNotifier, QueueError, WorkItem};
 
 pub struct SqsDecisionQueue {
     client: aws_sdk_sqs::Client,
@@ -19,10 +19,9 @@ impl SqsDecisionQueue {
     }
 }
 
-#[async_trait]
-impl DecisionQueue for SqsDecisionQueue {
-    async fn enqueue(&self, command: &DecisionCommand) -> Result<(), QueueError> {
-        let body = serde_json::to_string(command).map_err(|e| QueueError(e.to_string()))?;
+impl SqsDecisionQueue {
+    async fn send(&self, item: &WorkItem) -> Result<(), QueueError> {
+        let body = serde_json::to_string(item).map_err(|e| QueueError(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -31,5 +30,19 @@ impl DecisionQueue for SqsDecisionQueue {
             .await
             .map_err(|e| QueueError(super::sdk_error_text(&e)))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DecisionQueue for SqsDecisionQueue {
+    async fn enqueue(&self, command: &DecisionCommand) -> Result<(), QueueError> {
+        self.send(&WorkItem::Decide(command.clone())).await
+    }
+}
+
+#[async_trait]
+impl HostNotifier for SqsDecisionQueue {
+    async fn notify(&self, event: &HostEvent) -> Result<(), QueueError> {
+        self.send(&WorkItem::NotifyHost(event.clone())).await
     }
 }

@@ -1,50 +1,30 @@
 //! The host's HTTP API: signed requests to create approvals, read them, and route channels.
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use serde_json::{json, Value};
 
 use super::{error_response, header, json_response, path_and_query, raw_body};
-use crate::adapters::dynamo::DynamoStore;
-use crate::adapters::slack_http::SlackHttpClient;
-use crate::config::{required_env, slack_api_base_url, ConfigError};
-use crate::crypto::TokenCipher;
+use crate::backend::Backend;
+use crate::config::ConfigError;
 use crate::domain::{Approval, ApprovalRequest};
-use crate::ports::{ApprovalStore, SlackApi, TenantStore};
 use crate::signing::verify_host_request;
+use crate::usecases::connection::{disconnect_tenant, status_body};
 use crate::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
 use crate::usecases::decide::rfc3339;
+use crate::usecases::install::{InstallError, InstallFlow, InstallSettings};
 use crate::usecases::set_channel::{set_channel, SetChannelError};
 
 pub struct ApprovalsApi {
-    pub approvals: Arc<dyn ApprovalStore>,
-    pub tenants: Arc<dyn TenantStore>,
-    pub slack: Arc<dyn SlackApi>,
-    pub host_api_secret: String,
+    pub backend: Backend,
+    pub install: InstallSettings,
 }
 
 impl ApprovalsApi {
     /// Cold-start wiring: SDK clients, the secret and the Slack client, built once.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = required_env("APP_TABLE")?;
-        let aws = crate::adapters::aws_config().await;
-        let secrets = crate::adapters::secrets::load_app_secrets(
-            &aws_sdk_secretsmanager::Client::new(&aws),
-            &required_env("APP_SECRET_ID")?,
-        )
-        .await?;
-        let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            table,
-            TokenCipher::new(secrets.encryption_key()?),
-        ));
-        Ok(Self {
-            approvals: store.clone(),
-            tenants: store,
-            slack: Arc::new(SlackHttpClient::new(slack_api_base_url())),
-            host_api_secret: secrets.host_api_secret,
-        })
+        let backend = Backend::from_env().await?;
+        let install = backend.install_settings_from_env()?;
+        Ok(Self { backend, install })
     }
 
     pub async fn handle(&self, event: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
@@ -53,7 +33,7 @@ impl ApprovalsApi {
         };
         let method = event.request_context.http.method.as_str();
         if let Err(error) = verify_host_request(
-            self.host_api_secret.as_bytes(),
+            self.backend.secrets.host_api_secret.as_bytes(),
             header(event, "x-approvals-timestamp"),
             header(event, "x-approvals-signature"),
             method,
@@ -72,7 +52,7 @@ impl ApprovalsApi {
                 self.get(id, tenant).await
             }
             ("PUT", ["v1", "tenants", tenant_id, "channels", kind]) => {
-                match set_channel(self.tenants.as_ref(), tenant_id, kind, &body).await {
+                match set_channel(self.backend.tenants.as_ref(), tenant_id, kind, &body).await {
                     Ok(channel_id) => json_response(
                         200,
                         &json!({"tenant_id": tenant_id, "kind": kind, "channel_id": channel_id}),
@@ -83,9 +63,46 @@ impl ApprovalsApi {
                     Err(SetChannelError::Store(error)) => internal(&error),
                 }
             }
+            ("POST", ["v1", "tenants", tenant_id, "slack", "install-links"]) => {
+                match self.install_flow().create_link(tenant_id, &body, crate::unix_now()).await {
+                    Ok((url, expires_at)) => json_response(
+                        201,
+                        &json!({"url": url, "expires_at": rfc3339(expires_at)}),
+                    ),
+                    Err(InstallError::Invalid(error)) => {
+                        error_response(400, "invalid_request", error.to_string())
+                    }
+                    Err(error) => internal(&error),
+                }
+            }
+            ("GET", ["v1", "tenants", tenant_id, "slack"]) => {
+                match self.backend.tenants.link(tenant_id).await {
+                    Ok(link) => json_response(200, &status_body(tenant_id, link.as_ref())),
+                    Err(error) => internal(&error),
+                }
+            }
+            ("DELETE", ["v1", "tenants", tenant_id, "slack"]) => {
+                let disconnected = disconnect_tenant(
+                    self.backend.tenants.as_ref(),
+                    self.backend.oauth.as_ref(),
+                    self.backend.notifier.as_ref(),
+                    tenant_id,
+                    crate::unix_now(),
+                )
+                .await;
+                match disconnected {
+                    Ok(Some(link)) => json_response(200, &status_body(tenant_id, Some(&link))),
+                    Ok(None) => error_response(404, "not_connected", format!("tenant {tenant_id} never connected Slack")),
+                    Err(error) => internal(&error),
+                }
+            }
             (
                 _,
-                ["v1", "approvals"] | ["v1", "approvals", _] | ["v1", "tenants", _, "channels", _],
+                ["v1", "approvals"]
+                | ["v1", "approvals", _]
+                | ["v1", "tenants", _, "channels", _]
+                | ["v1", "tenants", _, "slack"]
+                | ["v1", "tenants", _, "slack", "install-links"],
             ) => error_response(
                 405,
                 "method_not_allowed",
@@ -95,15 +112,26 @@ impl ApprovalsApi {
         }
     }
 
+    fn install_flow(&self) -> InstallFlow<'_> {
+        InstallFlow {
+            flow: self.backend.install_flow.as_ref(),
+            tenants: self.backend.tenants.as_ref(),
+            oauth: self.backend.oauth.as_ref(),
+            notifier: self.backend.notifier.as_ref(),
+            settings: &self.install,
+        }
+    }
+
     async fn create(&self, body: &[u8]) -> ApiGatewayV2httpResponse {
         let request = match ApprovalRequest::from_json(body) {
             Ok(request) => request,
             Err(error) => return error_response(400, "invalid_request", error.to_string()),
         };
         let use_case = CreateApproval {
-            approvals: self.approvals.as_ref(),
-            tenants: self.tenants.as_ref(),
-            slack: self.slack.as_ref(),
+            approvals: self.backend.approvals.as_ref(),
+            tenants: self.backend.tenants.as_ref(),
+            slack: self.backend.slack.as_ref(),
+            tokens: self.backend.tokens.as_ref(),
         };
         match use_case.run(request, crate::unix_now()).await {
             Ok(Created::New(approval)) => json_response(201, &approval_body(&approval)),
@@ -120,7 +148,7 @@ impl ApprovalsApi {
                 "tenant_id: query parameter is required",
             );
         };
-        match self.approvals.get(id).await {
+        match self.backend.approvals.get(id).await {
             // Another tenant's approval is reported exactly like a missing one.
             Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {
                 json_response(200, &approval_body(&approval))
@@ -148,7 +176,7 @@ fn create_error_response(error: CreateApprovalError) -> ApiGatewayV2httpResponse
             error_response(400, "invalid_request", format!("channel_id: {message}"))
         }
         CreateApprovalError::SlackRejected(_) => error_response(502, "slack_error", message),
-        CreateApprovalError::SlackUnavailable(_) => {
+        CreateApprovalError::SlackUnavailable(_) | CreateApprovalError::TokenUnavailable(_) => {
             error_response(503, "slack_unavailable", message)
         }
         CreateApprovalError::Store(error) => internal(&error),

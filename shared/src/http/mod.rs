@@ -1,6 +1,8 @@
 //! API Gateway (HTTP API, payload v2) entrypoints and the helpers they share.
 
 pub mod approvals_api;
+pub mod oauth_callback;
+pub mod slack_events;
 pub mod slack_interactions;
 
 use std::borrow::Cow;

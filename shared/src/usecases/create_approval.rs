@@ -2,7 +2,7 @@
 
 use crate::blocks::pending_message;
 use crate::domain::{Approval, ApprovalRequest, ValidationError};
-use crate::ports::{ApprovalStore, SlackApi, SlackError, StoreError, TenantStore};
+use crate::ports::{ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApprovalError {
@@ -20,6 +20,8 @@ pub enum CreateApprovalError {
     SlackRejected(String),
     #[error("Slack is unavailable right now: {0}")]
     SlackUnavailable(SlackError),
+    #[error("no usable bot token right now: {0}")]
+    TokenUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -36,6 +38,7 @@ pub struct CreateApproval<'a> {
     pub approvals: &'a dyn ApprovalStore,
     pub tenants: &'a dyn TenantStore,
     pub slack: &'a dyn SlackApi,
+    pub tokens: &'a dyn BotTokens,
 }
 
 impl CreateApproval<'_> {
@@ -68,23 +71,36 @@ impl CreateApproval<'_> {
             Some(existing) => existing,
         };
 
+        let token = match self.tokens.usable_token(&installation, now).await {
+            Ok(token) => token,
+            Err(error) => {
+                self.forget_unposted(&approval.id).await;
+                return Err(match error {
+                    TokenError::Revoked => CreateApprovalError::NotConnected,
+                    TokenError::Store(error) => CreateApprovalError::Store(error),
+                    other => CreateApprovalError::TokenUnavailable(other.to_string()),
+                });
+            }
+        };
         let message = pending_message(&approval);
-        let posted = match self
-            .slack
-            .post_message(&installation.bot_token, &channel_id, &message)
-            .await
+        let posted = match self.slack.post_message(&token, &channel_id, &message).await
         {
             Ok(posted) => posted,
             Err(error) => {
-                if let Err(cleanup) = self.approvals.delete_unposted(&approval.id).await {
-                    tracing::warn!(approval_id = %approval.id, error = %cleanup, "could not remove unposted approval");
-                }
+                self.forget_unposted(&approval.id).await;
                 return Err(classify_post_error(error));
             }
         };
         self.approvals.record_message(&approval.id, &posted).await?;
         approval.message = Some(posted);
         Ok(Created::New(approval))
+    }
+
+    /// Nothing of a failed attempt stays behind, so a corrected retry is not a conflict.
+    async fn forget_unposted(&self, approval_id: &str) {
+        if let Err(cleanup) = self.approvals.delete_unposted(approval_id).await {
+            tracing::warn!(approval_id, error = %cleanup, "could not remove unposted approval");
+        }
     }
 }
 
@@ -115,6 +131,7 @@ fn classify_post_error(error: SlackError) -> CreateApprovalError {
 mod tests {
     use super::*;
     use crate::fakes::{installation, request, FakeSlack, MemoryStore};
+    use crate::usecases::tokens::StaticTokens;
 
     #[tokio::test]
     async fn given_a_connected_tenant_when_created_twice_then_one_message_is_posted() {
@@ -125,6 +142,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            tokens: &StaticTokens,
         };
 
         let first = use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
@@ -147,6 +165,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            tokens: &StaticTokens,
         };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
 
@@ -166,6 +185,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            tokens: &StaticTokens,
         };
 
         let result = use_case.run(request("DR-1", Some("C1")), 10).await;
@@ -185,6 +205,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            tokens: &StaticTokens,
         };
 
         let result = use_case.run(request("DR-1", Some("C404")), 10).await;
@@ -210,6 +231,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            tokens: &StaticTokens,
         };
 
         use_case.run(request("DR-1", None), 10).await.unwrap();

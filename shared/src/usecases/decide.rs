@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::blocks::{decided_message, decision_line};
 use crate::domain::{Approval, ApprovalStatus, DecisionCommand, DecisionRecord};
 use crate::ports::{
-    ApprovalStore, DecisionWrite, HostEvent, SideEffect, SlackApi, SlackError, StoreError,
-    TenantStore, WebhookError, WebhookSink,
+    ApprovalStore, BotTokens, DecisionWrite, HostEvent, SideEffect, SlackApi, SlackError,
+    StoreError, TenantStore, TokenError, WebhookError, WebhookSink,
 };
 
 /// How long a loser's "already decided" note is remembered, so redeliveries don't repeat it.
@@ -24,13 +24,15 @@ pub enum DecideError {
     Slack(#[from] SlackError),
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 impl DecideError {
     /// Whether SQS should deliver the command again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Store(_) | Self::Webhook(_) => true,
+            Self::Store(_) | Self::Webhook(_) | Self::Token(_) => true,
             Self::Slack(error) => error.is_retryable(),
         }
     }
@@ -51,6 +53,7 @@ pub struct Decide<'a> {
     pub tenants: &'a dyn TenantStore,
     pub slack: &'a dyn SlackApi,
     pub webhooks: &'a dyn WebhookSink,
+    pub tokens: &'a dyn BotTokens,
 }
 
 impl Decide<'_> {
@@ -204,7 +207,7 @@ pub fn decided_event(approval: &Approval, record: &DecisionRecord) -> HostEvent 
     let decided_at = rfc3339(record.decided_at);
     HostEvent {
         id: record.event_id.clone(),
-        kind: "approval.decided",
+        kind: "approval.decided".into(),
         created_at: decided_at.clone(),
         data: json!({
             "approval_id": approval.id,
@@ -234,6 +237,7 @@ mod tests {
     use crate::domain::Decision;
     use crate::fakes::{installation, request, FakeSlack, FakeWebhooks, MemoryStore};
     use crate::usecases::create_approval::CreateApproval;
+    use crate::usecases::tokens::StaticTokens;
 
     async fn posted_approval(store: &MemoryStore, slack: &FakeSlack) -> String {
         store.connect("acme", installation("T1"));
@@ -241,6 +245,7 @@ mod tests {
             approvals: store,
             tenants: store,
             slack,
+            tokens: &StaticTokens,
         }
         .run(request("DR-1", Some("C1")), 10)
         .await
@@ -273,6 +278,7 @@ mod tests {
             tenants: &store,
             slack: &slack,
             webhooks: &hooks,
+            tokens: &StaticTokens,
         };
 
         let outcome = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
@@ -299,6 +305,7 @@ mod tests {
             tenants: &store,
             slack: &slack,
             webhooks: &hooks,
+            tokens: &StaticTokens,
         };
         decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
@@ -324,6 +331,7 @@ mod tests {
             tenants: &store,
             slack: &slack,
             webhooks: &hooks,
+            tokens: &StaticTokens,
         };
         let command = click(&id, "U1", "T1");
 
@@ -356,6 +364,7 @@ mod tests {
             tenants: &store,
             slack: &slack,
             webhooks: &hooks,
+            tokens: &StaticTokens,
         };
 
         let outcome = decide.run(&click(&id, "U9", "T_EVIL"), 20).await.unwrap();

@@ -1,6 +1,10 @@
 //! Use cases: one module per thing a user or the host can make happen.
 
 pub mod ack_click;
+pub mod connection;
 pub mod create_approval;
 pub mod decide;
+pub mod install;
 pub mod set_channel;
+pub mod slack_events;
+pub mod tokens;

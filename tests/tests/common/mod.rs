@@ -6,17 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use approvals::adapters::dynamo::DynamoStore;
-use approvals::adapters::slack_http::{RetryPolicy, SlackHttpClient};
-use approvals::adapters::sqs::SqsDecisionQueue;
+use approvals::adapters::slack_http::RetryPolicy;
 use approvals::adapters::webhook_http::HttpWebhookSink;
+use approvals::backend::{Backend, BackendSettings};
 use approvals::config::AppSecrets;
-use approvals::crypto::{SecretToken, TokenCipher};
-use approvals::domain::Installation;
+use approvals::crypto::SecretToken;
+use approvals::domain::{Installation, TenantLink};
 use approvals::http::approvals_api::ApprovalsApi;
+use approvals::http::oauth_callback::OAuthCallback;
+use approvals::http::slack_events::SlackEventsEndpoint;
 use approvals::http::slack_interactions::SlackInteractions;
 use approvals::ports::TenantStore;
 use approvals::signing::sign_host_request;
+use approvals::usecases::install::InstallSettings;
 use approvals::worker::DecisionWorker;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -40,14 +42,17 @@ pub struct Stack {
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     pub secrets: AppSecrets,
-    pub store: Arc<DynamoStore>,
     pub slack: Arc<SlackSandbox>,
     pub slack_base: String,
     pub host: Arc<HostStandIn>,
     pub queue_url: String,
-    pub api: ApprovalsApi,
-    pub interactions: SlackInteractions,
+    pub api: Arc<ApprovalsApi>,
+    pub interactions: Arc<SlackInteractions>,
+    pub oauth: Arc<OAuthCallback>,
+    pub events: Arc<SlackEventsEndpoint>,
     pub worker: DecisionWorker,
+    /// The functions behind API Gateway-shaped routes on loopback (`PUBLIC_BASE_URL`).
+    pub gateway: String,
     /// This test's own tenant and workspace, so tests share the table without meeting.
     pub tenant_id: String,
     pub team_id: String,
@@ -55,33 +60,54 @@ pub struct Stack {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]).to_uppercase()
+}
+
+/// How the sandbox for a stack is set up.
+#[derive(Default)]
+pub struct Options {
+    pub token_rotation: bool,
+    /// Set the stack's workspace inside this enterprise (Enterprise Grid).
+    pub enterprise_id: Option<String>,
+    /// Leave the tenant unconnected (install tests connect through OAuth).
+    pub not_connected: bool,
+}
+
+fn backend(aws: &aws_config::SdkConfig, queue_url: &str, slack_base: &str, secrets: &AppSecrets) -> Backend {
+    Backend::new(
+        aws,
+        BackendSettings {
+            table: env("APP_TABLE"),
+            queue_url: queue_url.to_owned(),
+            slack_api_base_url: format!("{slack_base}/api"),
+            slack_retry: RetryPolicy { first_backoff: Duration::from_millis(20), ..RetryPolicy::default() },
+        },
+        secrets.clone(),
     )
-    .to_uppercase()
+    .expect("the backend wires up")
 }
 
 impl Stack {
     /// A connected tenant with a fresh workspace, queue, sandbox and host.
     pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let secrets_client = aws_sdk_secretsmanager::Client::new(&aws);
-        let secrets =
-            approvals::adapters::secrets::load_app_secrets(&secrets_client, &env("APP_SECRET_ID"))
-                .await
-                .expect("the provisioned secret loads");
+        let secrets = approvals::adapters::secrets::load_app_secrets(&secrets_client, &env("APP_SECRET_ID"))
+            .await
+            .expect("the provisioned secret loads");
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let table = env("APP_TABLE");
-        let store = Arc::new(DynamoStore::new(
-            dynamodb.clone(),
-            table.clone(),
-            TokenCipher::new(secrets.encryption_key().unwrap()),
-        ));
 
         let slack = SlackSandbox::new(SandboxConfig {
             signing_secret: secrets.slack_signing_secret.clone(),
+            client_id: secrets.slack_client_id.clone(),
+            client_secret: secrets.slack_client_secret.clone(),
+            token_rotation: options.token_rotation,
             workspaces: Vec::new(),
             ..SandboxConfig::default()
         });
@@ -98,35 +124,32 @@ impl Stack {
             .queue_url
             .unwrap();
 
-        let slack_client = Arc::new(SlackHttpClient::with_retry(
-            format!("{slack_base}/api"),
-            RetryPolicy {
-                first_backoff: Duration::from_millis(20),
-                ..RetryPolicy::default()
-            },
-        ));
-        let api = ApprovalsApi {
-            approvals: store.clone(),
-            tenants: store.clone(),
-            slack: slack_client.clone(),
-            host_api_secret: secrets.host_api_secret.clone(),
+        // The gateway's address is the public base URL, so bind it first.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway = format!("http://{}", listener.local_addr().unwrap());
+        let install = InstallSettings {
+            public_base_url: gateway.clone(),
+            authorize_url: format!("{slack_base}/oauth/v2/authorize"),
+            client_id: secrets.slack_client_id.clone(),
+            bot_scopes: approvals::usecases::install::DEFAULT_BOT_SCOPES.into(),
         };
-        let interactions = SlackInteractions::new(
+        let api = Arc::new(ApprovalsApi { backend: backend(&aws, &queue_url, &slack_base, &secrets), install: install.clone() });
+        let oauth = Arc::new(OAuthCallback { backend: backend(&aws, &queue_url, &slack_base, &secrets), install });
+        let events = Arc::new(SlackEventsEndpoint { backend: backend(&aws, &queue_url, &slack_base, &secrets) });
+        let interactions = Arc::new(SlackInteractions::new(
             secrets.slack_signing_secret.clone(),
-            Arc::new(SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
-        );
+            Arc::new(approvals::adapters::sqs::SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
+        ));
         let worker = DecisionWorker {
-            approvals: store.clone(),
-            tenants: store.clone(),
-            slack: slack_client,
-            webhooks: Arc::new(HttpWebhookSink::new(
-                format!("{host_base}/webhooks"),
-                secrets.host_webhook_secret.clone(),
-            )),
+            backend: backend(&aws, &queue_url, &slack_base, &secrets),
+            webhooks: Arc::new(HttpWebhookSink::new(format!("{host_base}/webhooks"), secrets.host_webhook_secret.clone())),
         };
+        let routes = devserver::gateway::template_routes(api.clone(), interactions.clone(), oauth.clone(), events.clone());
+        let app = devserver::gateway::router(routes);
+        tokio::spawn(async move { axum::serve(listener, app).await });
 
         let team_id = unique("T");
-        let mut workspace = Workspace::named(&team_id, None);
+        let mut workspace = Workspace::named(&team_id, options.enterprise_id.as_deref());
         workspace.users.extend((0..25).map(|i| User {
             id: format!("U{i:03}{team_id}"),
             name: format!("approver{i}"),
@@ -145,19 +168,25 @@ impl Stack {
             sqs,
             table,
             secrets,
-            store,
             slack,
             slack_base,
             host,
             queue_url,
             api,
             interactions,
+            oauth,
+            events,
             worker,
+            gateway,
         };
+        if !options.not_connected {
+            stack.connect(&stack.tenant_id.clone(), &stack.team_id.clone()).await;
+        }
         stack
-            .connect(&stack.tenant_id.clone(), &stack.team_id.clone())
-            .await;
-        stack
+    }
+
+    pub fn store(&self) -> &dyn TenantStore {
+        self.api.backend.tenants.as_ref()
     }
 
     /// Stores an installation the way the OAuth callback will, and links the tenant.
@@ -175,10 +204,12 @@ impl Stack {
             installed_by: Some("U0ANA".into()),
             installed_at: approvals::unix_now(),
             bot_token: SecretToken::new(token),
+            bot_refresh_token: None,
+            bot_token_expires_at: None,
         };
-        self.store.save_installation(&installation).await.unwrap();
-        self.store
-            .link_tenant(tenant_id, team_id, approvals::unix_now())
+        self.store().save_installation(&installation).await.unwrap();
+        self.store()
+            .save_link(&TenantLink::active(tenant_id, &installation))
             .await
             .unwrap();
     }

@@ -1,6 +1,8 @@
 //! The Slack sandbox: workspaces, tokens, messages and recorded calls behind Slack's Web API.
 
 mod block_kit;
+mod oauth;
+mod ui;
 mod web_api;
 
 use std::collections::{HashMap, VecDeque};
@@ -14,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 pub use block_kit::validate_blocks;
+pub use ui::{DeliveryError, OpenView};
 
 /// A person in a sandbox workspace.
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +102,8 @@ pub struct TokenGrant {
     pub is_enterprise_install: bool,
     pub bot_user_id: String,
     pub revoked: bool,
+    /// Rotating tokens expire; `None` for classic long-lived tokens.
+    pub expires_at: Option<i64>,
 }
 
 /// A message as Slack holds it.
@@ -157,6 +162,11 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     response_urls: HashMap<String, ResponseUrl>,
     next_ts: u64,
+    oauth_codes: HashMap<String, oauth::PendingCode>,
+    /// Refresh tokens and whether they were used (each works once).
+    refresh_tokens: HashMap<String, oauth::RefreshGrant>,
+    /// Open modals and run-time delivery targets (the workspace page).
+    ui: ui::UiState,
 }
 
 /// Settings a sandbox needs to act like Slack towards our endpoints.
@@ -166,6 +176,17 @@ pub struct SandboxConfig {
     pub app_id: String,
     /// The workspaces that exist from the start.
     pub workspaces: Vec<Workspace>,
+    /// The app's OAuth credentials, checked by `oauth.v2.access`.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Token rotation on: installs answer `refresh_token` and `expires_in`.
+    pub token_rotation: bool,
+    /// Where the page sends signed `block_actions` and `view_submission` (the app's request URL).
+    pub interactivity_url: Option<String>,
+    /// Where the page sends signed Events API callbacks (thread replies, `app_uninstalled`).
+    pub events_url: Option<String>,
+    /// (label, url) links shown in the page header, e.g. the host webhook log.
+    pub links: Vec<(String, String)>,
 }
 
 impl Default for SandboxConfig {
@@ -174,6 +195,12 @@ impl Default for SandboxConfig {
             signing_secret: "sandbox-signing-secret".into(),
             app_id: "A0SANDBOX".into(),
             workspaces: vec![Workspace::demo()],
+            client_id: "1111.2222".into(),
+            client_secret: "sandbox-client-secret".into(),
+            token_rotation: false,
+            interactivity_url: None,
+            events_url: None,
+            links: Vec::new(),
         }
     }
 }
@@ -233,6 +260,8 @@ impl SlackSandbox {
     /// The Web API, `response_url`s and the control endpoints.
     pub fn router(self: &Arc<Self>) -> Router {
         web_api::router(self.clone())
+            .merge(oauth::router(self.clone()))
+            .merge(ui::router(self.clone()))
     }
 
     /// Serves on a free loopback port; returns the base URL (the API is at `{base}/api`).
@@ -271,6 +300,7 @@ impl SlackSandbox {
                 is_enterprise_install: false,
                 bot_user_id: "U0BOT".into(),
                 revoked: false,
+                expires_at: None,
             },
         );
         token
@@ -287,6 +317,7 @@ impl SlackSandbox {
                 is_enterprise_install: true,
                 bot_user_id: "U0BOT".into(),
                 revoked: false,
+                expires_at: None,
             },
         );
         token
@@ -333,6 +364,7 @@ impl SlackSandbox {
         state.calls.clear();
         state.faults.clear();
         state.response_urls.clear();
+        state.ui.views.clear();
         drop(state);
         self.changed();
     }

@@ -37,7 +37,10 @@ async fn web_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = parse_params(&headers, &body);
+    let mut params = parse_params(&headers, &body);
+    if method == "oauth.v2.access" {
+        super::oauth::add_basic_auth(&headers, &mut params);
+    }
     let token = bearer(&headers).or_else(|| params["token"].as_str().map(str::to_owned));
     let fault = sandbox
         .state()
@@ -148,11 +151,17 @@ fn parse_params(headers: &HeaderMap, body: &[u8]) -> Value {
     Value::Object(map)
 }
 
-fn authorize<'a>(state: &'a State, token: Option<&str>) -> Result<&'a TokenGrant, &'static str> {
+pub(super) fn authorize<'a>(
+    state: &'a State,
+    token: Option<&str>,
+) -> Result<&'a TokenGrant, &'static str> {
     let token = token.filter(|t| !t.is_empty()).ok_or("not_authed")?;
     let grant = state.tokens.get(token).ok_or("invalid_auth")?;
     if grant.revoked {
         return Err("token_revoked");
+    }
+    if grant.expires_at.is_some_and(|at| at <= crate::unix_now()) {
+        return Err("token_expired");
     }
     Ok(grant)
 }
@@ -229,6 +238,7 @@ fn dispatch(
             }
             Ok(json!({"revoked": true}))
         }
+        "oauth.v2.access" => super::oauth::access(sandbox, &mut state, params),
         "chat.postMessage" => post_message(&mut state, token, params),
         "chat.update" => update_message(&mut state, token, params),
         "chat.postEphemeral" => post_ephemeral(&mut state, token, params),

@@ -1,0 +1,70 @@
+//! An SQS event source mapping stand-in: polls the queue, hands batches to the worker,
+//! deletes what succeeded and leaves reported failures to come back after the visibility
+//! timeout, as Lambda does with `ReportBatchItemFailures`; SQS (moto) dead-letters a message
+//! after the redrive policy's max receives.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
+use approvals::worker::DecisionWorker;
+
+/// One receive-invoke-delete round. Returns how many messages were handed to the worker.
+pub async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, worker: &DecisionWorker, wait_secs: i32) -> Result<usize, String> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_secs)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| format!("ReceiveMessage failed: {e}"))?;
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let mut event = SqsEvent::default();
+    let mut receipts = Vec::new();
+    for message in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = message.message_id.clone();
+        record.receipt_handle = message.receipt_handle.clone();
+        record.body = message.body.clone();
+        if let Some(attributes) = &message.attributes {
+            for (name, value) in attributes {
+                record.attributes.insert(name.as_str().to_owned(), value.clone());
+            }
+        }
+        receipts.push((message.message_id.unwrap_or_default(), message.receipt_handle.unwrap_or_default()));
+        event.records.push(record);
+    }
+    let count = event.records.len();
+    let answer = worker.handle(event).await;
+    let failed: HashSet<String> = answer.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    for (message_id, receipt) in receipts {
+        if failed.contains(&message_id) {
+            tracing::warn!(message_id, "worker reported a failure; the message returns after the visibility timeout");
+            continue;
+        }
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| format!("DeleteMessage failed: {e}"))?;
+    }
+    Ok(count)
+}
+
+/// Polls until the task is dropped, like an enabled event source mapping.
+pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, worker: std::sync::Arc<DecisionWorker>) {
+    loop {
+        if let Err(error) = poll_once(&sqs, &queue_url, &worker, 1).await {
+            tracing::error!(%error, "event source mapping poll failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

@@ -1,0 +1,1979 @@
+//! The sandbox's workspace page: channels, DMs and threads rendered from Block Kit, the "act as" switcher, clicks, modals, event controls and live updates.
+//!
+//! The page is server-rendered HTML; `assets/sandbox.js` (no build step) makes it live. All
+//! rendering happens here, so the page and `GET /_sandbox/ui/state` never disagree: the state
+//! answer carries the same HTML fragments, each with a `rev` hash the script compares before
+//! touching the DOM (so focus and typed text survive updates).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State as AxumState};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{random_hex, Channel, Message, SandboxError, SlackSandbox, State, User, Workspace};
+use crate::host::escape;
+
+const SCRIPT: &str = include_str!("../../assets/sandbox.js");
+/// How long `GET /_sandbox/ui/events` waits for a change before answering anyway.
+const LONG_POLL: Duration = Duration::from_secs(25);
+const FORM: &str = "application/x-www-form-urlencoded";
+const MAX_REPLY_CHARS: usize = 40_000;
+
+/// Page-side state kept with the rest of the sandbox's state.
+#[derive(Default)]
+pub(super) struct UiState {
+    /// Open modals, oldest first; the page shows a user's newest.
+    pub(super) views: Vec<OpenView>,
+    interactivity_url: Option<String>,
+    events_url: Option<String>,
+}
+
+/// A modal opened with `views.open`, shown on the page to the user it was opened for.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenView {
+    /// `V…`, like Slack's view ids.
+    pub id: String,
+    pub user: String,
+    /// The workspace of `user`, for the `view_submission` payload.
+    pub team_id: Option<String>,
+    /// The view as passed to `views.open`: `type`, `title`, `blocks`, `callback_id`, …
+    pub view: Value,
+    pub hash: String,
+}
+
+/// Why a request to the app under test was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("no {0} is configured in the sandbox, so nothing was sent")]
+    NotConfigured(&'static str),
+    #[error("could not reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+/// Stores a view for `user` without touching the version; for `views.open`, which already
+/// holds the state lock (the recorded call bumps the version).
+pub(super) fn store_view(state: &mut State, user: &str, view: Value) -> String {
+    let id = format!("V{}", random_hex(5).to_uppercase());
+    let team_id = state
+        .workspaces
+        .iter()
+        .find(|w| w.users.iter().any(|u| u.id == user))
+        .map(|w| w.team_id.clone());
+    state.ui.views.push(OpenView {
+        id: id.clone(),
+        user: user.into(),
+        team_id,
+        view,
+        hash: format!("{}.{}", crate::unix_now(), random_hex(6)),
+    });
+    id
+}
+
+impl SlackSandbox {
+    /// Opens a modal for `user`, as `views.open` does; returns its id (`V…`).
+    pub fn open_view(&self, user: &str, view: Value) -> String {
+        let id = store_view(&mut self.state(), user, view);
+        self.changed();
+        id
+    }
+
+    /// The modals open for `user`, oldest first.
+    pub fn views(&self, user: &str) -> Vec<OpenView> {
+        self.state()
+            .ui
+            .views
+            .iter()
+            .filter(|v| v.user == user)
+            .cloned()
+            .collect()
+    }
+
+    /// Closes a modal; false when it was not open.
+    pub fn close_view(&self, view_id: &str) -> bool {
+        let mut state = self.state();
+        let before = state.ui.views.len();
+        state.ui.views.retain(|v| v.id != view_id);
+        let closed = state.ui.views.len() != before;
+        drop(state);
+        if closed {
+            self.changed();
+        }
+        closed
+    }
+
+    /// Where clicks and modal submits go: the URL set at run time, else the configured one.
+    pub fn interactivity_url(&self) -> Option<String> {
+        let runtime = self.state().ui.interactivity_url.clone();
+        runtime.or_else(|| self.config.interactivity_url.clone())
+    }
+
+    /// Overrides `SandboxConfig::interactivity_url` (for apps that start after the sandbox).
+    pub fn set_interactivity_url(&self, url: Option<String>) {
+        self.state().ui.interactivity_url = url;
+        self.changed();
+    }
+
+    /// Where event callbacks go: the URL set at run time, else the configured one.
+    pub fn events_url(&self) -> Option<String> {
+        let runtime = self.state().ui.events_url.clone();
+        runtime.or_else(|| self.config.events_url.clone())
+    }
+
+    /// Overrides `SandboxConfig::events_url` (for apps that start after the sandbox).
+    pub fn set_events_url(&self, url: Option<String>) {
+        self.state().ui.events_url = url;
+        self.changed();
+    }
+
+    /// The Events API envelope Slack wraps `event` in for a workspace (`event_callback`).
+    pub fn event_callback(&self, team_id: &str, event: Value) -> Value {
+        let state = self.state();
+        let enterprise_id = state
+            .workspaces
+            .iter()
+            .find(|w| w.team_id == team_id)
+            .and_then(|w| w.enterprise_id.clone());
+        let team_grant = state
+            .tokens
+            .values()
+            .find(|g| g.team_id.as_deref() == Some(team_id));
+        let org_grant = state.tokens.values().find(|g| {
+            g.is_enterprise_install && enterprise_id.is_some() && g.enterprise_id == enterprise_id
+        });
+        let (bot_user_id, is_enterprise_install) = match (team_grant, org_grant) {
+            (Some(grant), _) => (grant.bot_user_id.clone(), false),
+            (None, Some(grant)) => (grant.bot_user_id.clone(), true),
+            (None, None) => ("U0BOT".to_owned(), false),
+        };
+        drop(state);
+        json!({
+            "token": "deprecated-verification-token",
+            "team_id": team_id,
+            "enterprise_id": enterprise_id,
+            "api_app_id": self.config.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": format!("Ev{}", random_hex(5).to_uppercase()),
+            "event_time": crate::unix_now(),
+            "authorizations": [{
+                "enterprise_id": enterprise_id, "team_id": team_id, "user_id": bot_user_id,
+                "is_bot": true, "is_enterprise_install": is_enterprise_install,
+            }],
+            "is_ext_shared_channel": false,
+        })
+    }
+
+    /// POSTs a signed `event_callback` carrying `event` to the events URL, as Slack does;
+    /// returns the HTTP status the app answered.
+    pub async fn send_event(&self, team_id: &str, event: Value) -> Result<u16, DeliveryError> {
+        let url = self
+            .events_url()
+            .ok_or(DeliveryError::NotConfigured("events_url"))?;
+        let body = self.event_callback(team_id, event).to_string();
+        self.deliver(&url, "application/json", body)
+            .await
+            .map_err(|reason| DeliveryError::Unreachable { url, reason })
+    }
+
+    /// Like `deliver`, but also returns the answer's body (modal submits need it).
+    async fn deliver_reading(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<(u16, String), DeliveryError> {
+        let unreachable = |reason: String| DeliveryError::Unreachable {
+            url: url.to_owned(),
+            reason,
+        };
+        let (timestamp, signature) = self.sign(&body);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let answer = client
+            .post(url)
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", timestamp)
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| unreachable(e.without_url().to_string()))?;
+        let status = answer.status().as_u16();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| unreachable(e.without_url().to_string()))?;
+        Ok((status, text))
+    }
+}
+
+pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/_sandbox/ui/app.js", get(script))
+        .route("/_sandbox/ui/state", get(state))
+        .route("/_sandbox/ui/events", get(events))
+        .route("/_sandbox/ui/click", post(click))
+        .route("/_sandbox/ui/reply", post(reply))
+        .route("/_sandbox/ui/uninstall", post(uninstall))
+        .route("/_sandbox/ui/submit", post(submit))
+        .route("/_sandbox/ui/close", post(close))
+        .with_state(sandbox)
+}
+
+type Shared = AxumState<Arc<SlackSandbox>>;
+
+/// An error answer: `{"error": "…"}` with a status.
+struct Problem(StatusCode, String);
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<DeliveryError> for Problem {
+    fn from(error: DeliveryError) -> Self {
+        let status = match error {
+            DeliveryError::NotConfigured(_) => StatusCode::CONFLICT,
+            DeliveryError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+        };
+        Problem(status, error.to_string())
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> Problem {
+    Problem(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the page shows: a selection, read under the lock, rendered outside it.
+
+/// `?team=…&channel=…&user=…`; anything missing defaults to the first one.
+#[derive(Debug, Default, Deserialize)]
+struct Selector {
+    team: Option<String>,
+    channel: Option<String>,
+    user: Option<String>,
+}
+
+struct Snapshot {
+    version: u64,
+    workspaces: Vec<Workspace>,
+    workspace: Workspace,
+    channel: Option<Channel>,
+    user: Option<User>,
+    messages: Vec<Message>,
+    views: Vec<OpenView>,
+    interactivity_url: Option<String>,
+    events_url: Option<String>,
+}
+
+fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, String> {
+    // Read the version first: a change racing with this read makes the next poll return at once.
+    let version = *sandbox.version.borrow();
+    let interactivity_url = sandbox.interactivity_url();
+    let events_url = sandbox.events_url();
+    let state = sandbox.state();
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    let workspace = match given(&selector.team) {
+        Some(team) => state
+            .workspaces
+            .iter()
+            .find(|w| w.team_id == team)
+            .ok_or_else(|| format!("there is no workspace {team} in the sandbox"))?,
+        None => state
+            .workspaces
+            .first()
+            .ok_or("the sandbox has no workspaces yet")?,
+    }
+    .clone();
+    let channel = match given(&selector.channel) {
+        Some(id) => Some(
+            workspace
+                .channels
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| format!("there is no channel {id} in {}", workspace.name))?
+                .clone(),
+        ),
+        None => workspace
+            .channels
+            .iter()
+            .find(|c| c.dm_user.is_none())
+            .or(workspace.channels.first())
+            .cloned(),
+    };
+    let user = match given(&selector.user) {
+        Some(id) => Some(
+            workspace
+                .users
+                .iter()
+                .find(|u| u.id == id)
+                .ok_or_else(|| format!("there is no user {id} in {}", workspace.name))?
+                .clone(),
+        ),
+        None => workspace.users.first().cloned(),
+    };
+    let messages = match &channel {
+        Some(channel) => state
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel.id)
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let views = match &user {
+        Some(user) => state
+            .ui
+            .views
+            .iter()
+            .filter(|v| v.user == user.id)
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Snapshot {
+        version,
+        workspaces: state.workspaces.clone(),
+        workspace,
+        channel,
+        user,
+        messages,
+        views,
+        interactivity_url,
+        events_url,
+    })
+}
+
+/// Who is who in a workspace, for mentions and authors.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    /// id → (handle, real name)
+    users: HashMap<String, (String, String)>,
+    channels: HashMap<String, String>,
+}
+
+impl Names {
+    fn of(workspace: &Workspace) -> Self {
+        Self {
+            users: workspace
+                .users
+                .iter()
+                .map(|u| (u.id.clone(), (u.name.clone(), u.real_name.clone())))
+                .collect(),
+            channels: workspace
+                .channels
+                .iter()
+                .map(|c| (c.id.clone(), c.name.clone()))
+                .collect(),
+        }
+    }
+
+    fn handle<'a>(&'a self, id: &'a str) -> Option<&'a str> {
+        self.users.get(id).map(|(handle, _)| handle.as_str())
+    }
+
+    fn author(&self, id: &str) -> String {
+        match self.users.get(id) {
+            Some((_, real_name)) => real_name.clone(),
+            None if id.starts_with("U0BOT") || id.starts_with('B') => "App".into(),
+            None => id.into(),
+        }
+    }
+}
+
+/// A rendered piece of the page with a hash the script compares before replacing it.
+#[derive(Debug, Serialize)]
+struct Fragment {
+    key: String,
+    rev: String,
+    html: String,
+}
+
+impl Fragment {
+    fn new(key: impl Into<String>, html: String) -> Self {
+        Self {
+            key: key.into(),
+            rev: fnv_hex(&html),
+            html,
+        }
+    }
+}
+
+struct Rendered {
+    workspace_options: Fragment,
+    user_options: Fragment,
+    sidebar: Fragment,
+    entries: Vec<Fragment>,
+    views: Fragment,
+    channel_label: String,
+}
+
+fn render(snapshot: &Snapshot) -> Rendered {
+    let names = Names::of(&snapshot.workspace);
+    let user_id = snapshot.user.as_ref().map(|u| u.id.as_str());
+    let channel_label = snapshot
+        .channel
+        .as_ref()
+        .map(|c| channel_label(c, &names))
+        .unwrap_or_else(|| "No channel".into());
+    let visible = visible_messages(&snapshot.messages, user_id);
+    let mut entries = timeline(&visible, &names);
+    if entries.is_empty() {
+        entries.push(Fragment::new(
+            "empty",
+            format!(
+                "<p class=\"empty\">No messages in {} yet.</p>",
+                escape(&channel_label)
+            ),
+        ));
+    }
+    Rendered {
+        workspace_options: Fragment::new("workspaces", workspace_options(snapshot)),
+        user_options: Fragment::new("users", user_options(snapshot)),
+        sidebar: Fragment::new("sidebar", sidebar(snapshot, &names)),
+        entries,
+        views: Fragment::new(
+            "views",
+            snapshot
+                .views
+                .last()
+                .map(|view| render_view(view, &names))
+                .unwrap_or_default(),
+        ),
+        channel_label,
+    }
+}
+
+fn channel_label(channel: &Channel, names: &Names) -> String {
+    match &channel.dm_user {
+        Some(user) => format!(
+            "Direct messages: app and @{}",
+            names.handle(user).unwrap_or(user)
+        ),
+        None => format!("#{}", channel.name),
+    }
+}
+
+fn workspace_options(snapshot: &Snapshot) -> String {
+    snapshot
+        .workspaces
+        .iter()
+        .map(|w| {
+            format!(
+                "<option value=\"{}\"{}>{} ({})</option>",
+                escape(&w.team_id),
+                selected(w.team_id == snapshot.workspace.team_id),
+                escape(&w.name),
+                escape(&w.team_id)
+            )
+        })
+        .collect()
+}
+
+fn user_options(snapshot: &Snapshot) -> String {
+    let current = snapshot.user.as_ref().map(|u| u.id.as_str());
+    snapshot
+        .workspace
+        .users
+        .iter()
+        .map(|u| {
+            format!(
+                "<option value=\"{}\"{}>{} (@{})</option>",
+                escape(&u.id),
+                selected(Some(u.id.as_str()) == current),
+                escape(&u.real_name),
+                escape(&u.name)
+            )
+        })
+        .collect()
+}
+
+fn selected(yes: bool) -> &'static str {
+    if yes {
+        " selected"
+    } else {
+        ""
+    }
+}
+
+fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
+    let current = snapshot.channel.as_ref().map(|c| c.id.as_str());
+    let link = |c: &Channel, label: String| {
+        let here = Some(c.id.as_str()) == current;
+        format!(
+            "<li><a href=\"/?team={}&amp;channel={}\" data-channel=\"{}\"{}>{}</a></li>",
+            escape(&snapshot.workspace.team_id),
+            escape(&c.id),
+            escape(&c.id),
+            if here { " aria-current=\"page\"" } else { "" },
+            escape(&label)
+        )
+    };
+    let (dms, channels): (Vec<&Channel>, Vec<&Channel>) = snapshot
+        .workspace
+        .channels
+        .iter()
+        .partition(|c| c.dm_user.is_some());
+    let mut out = String::from("<h2 id=\"channels-heading\">Channels</h2>");
+    out.push_str("<ul class=\"conversations\" aria-labelledby=\"channels-heading\">");
+    for c in &channels {
+        out.push_str(&link(c, format!("#{}", c.name)));
+    }
+    if channels.is_empty() {
+        out.push_str("<li>None</li>");
+    }
+    out.push_str("</ul><h2 id=\"dms-heading\">Direct messages</h2>");
+    out.push_str("<ul class=\"conversations\" aria-labelledby=\"dms-heading\">");
+    for c in &dms {
+        let user = c.dm_user.as_deref().unwrap_or_default();
+        out.push_str(&link(
+            c,
+            format!("app ↔ @{}", names.handle(user).unwrap_or(user)),
+        ));
+    }
+    if dms.is_empty() {
+        out.push_str("<li>None yet</li>");
+    }
+    out.push_str("</ul>");
+    let target = |url: &Option<String>| match url {
+        Some(url) => format!("<code>{}</code>", escape(url)),
+        None => "<em>not configured</em>".into(),
+    };
+    let _ = write!(
+        out,
+        "<h2 id=\"app-heading\">Your app</h2><dl class=\"targets\"><dt>Interactivity URL</dt><dd>{}</dd>\
+         <dt>Events URL</dt><dd>{}</dd></dl>",
+        target(&snapshot.interactivity_url),
+        target(&snapshot.events_url)
+    );
+    out
+}
+
+/// Messages `user` may see: everything but other people's ephemeral notes.
+pub(super) fn visible_messages<'a>(
+    messages: &'a [Message],
+    user: Option<&str>,
+) -> Vec<&'a Message> {
+    messages
+        .iter()
+        .filter(|m| m.ephemeral_for.is_none() || m.ephemeral_for.as_deref() == user)
+        .collect()
+}
+
+/// One entry per top-level message, its thread replies under it.
+fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
+    let is_reply = |m: &Message| {
+        m.thread_ts
+            .as_ref()
+            .is_some_and(|parent| parent != &m.ts && messages.iter().any(|p| &p.ts == parent))
+    };
+    messages
+        .iter()
+        .filter(|m| !is_reply(m))
+        .map(|top| {
+            let replies: Vec<&&Message> = messages
+                .iter()
+                .filter(|m| is_reply(m) && m.thread_ts.as_deref() == Some(top.ts.as_str()))
+                .collect();
+            let mut html = render_message(top, names, false);
+            if !replies.is_empty() {
+                let _ = write!(
+                    html,
+                    "<ol class=\"thread\" aria-label=\"{} {} in thread\">",
+                    replies.len(),
+                    if replies.len() == 1 {
+                        "reply"
+                    } else {
+                        "replies"
+                    }
+                );
+                for reply in replies {
+                    let _ = write!(html, "<li>{}</li>", render_message(reply, names, true));
+                }
+                html.push_str("</ol>");
+            }
+            Fragment::new(top.ts.clone(), html)
+        })
+        .collect()
+}
+
+fn render_message(message: &Message, names: &Names, is_reply: bool) -> String {
+    let author = names.author(&message.user);
+    let badge = if names.users.contains_key(&message.user) {
+        ""
+    } else {
+        " <span class=\"badge\">APP</span>"
+    };
+    let epoch = message
+        .ts
+        .split('.')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_default();
+    let mut classes = String::from("message");
+    if is_reply {
+        classes.push_str(" reply");
+    }
+    if message.ephemeral_for.is_some() {
+        classes.push_str(" ephemeral");
+    }
+    let mut html = format!(
+        "<article class=\"{classes}\" data-ts=\"{ts}\" data-channel=\"{channel}\"{thread}>\
+         <p class=\"meta\"><span class=\"author\">{author}</span>{badge} \
+         <time class=\"slack-date\" data-epoch=\"{epoch}\" data-format=\"{{time}}\">{time}</time>{edited}</p>",
+        ts = escape(&message.ts),
+        channel = escape(&message.channel),
+        thread = message
+            .thread_ts
+            .as_ref()
+            .map(|t| format!(" data-thread-ts=\"{}\"", escape(t)))
+            .unwrap_or_default(),
+        author = escape(&author),
+        time = utc_time_of_day(epoch),
+        edited = if message.edits > 0 {
+            " <span class=\"edited\">(edited)</span>"
+        } else {
+            ""
+        },
+    );
+    if message.ephemeral_for.is_some() {
+        html.push_str("<p class=\"ephemeral-note\">Only visible to you</p>");
+    }
+    html.push_str("<div class=\"blocks\">");
+    match message.blocks.as_array().filter(|b| !b.is_empty()) {
+        Some(_) => html.push_str(&render_blocks(&message.blocks, names, None)),
+        None => {
+            let _ = write!(
+                html,
+                "<div class=\"bk-text\">{}</div>",
+                mrkdwn(&message.text, names)
+            );
+        }
+    }
+    html.push_str("</div>");
+    if message.ephemeral_for.is_none() {
+        let root = message.thread_ts.as_deref().unwrap_or(&message.ts);
+        let _ = write!(
+            html,
+            "<button type=\"button\" class=\"reply-button\" data-reply-to=\"{}\" \
+             aria-label=\"Reply in thread to {}’s message\">Reply in thread</button>",
+            escape(root),
+            escape(&author)
+        );
+    }
+    html.push_str("</article>");
+    html
+}
+
+fn utc_time_of_day(epoch: i64) -> String {
+    let seconds = epoch.rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block Kit → HTML.
+
+/// Renders message or modal blocks; `view_id` is set for modals (inputs get ids from it).
+pub(super) fn render_blocks(blocks: &Value, names: &Names, view_id: Option<&str>) -> String {
+    blocks
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .enumerate()
+                .map(|(index, block)| render_block(block, index, names, view_id))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn render_block(block: &Value, index: usize, names: &Names, view_id: Option<&str>) -> String {
+    let block_id = block["block_id"].as_str().unwrap_or_default();
+    match block["type"].as_str().unwrap_or_default() {
+        "header" => format!(
+            "<h3 class=\"bk-header\">{}</h3>",
+            text_object(&block["text"], names)
+        ),
+        "section" => {
+            let mut html =
+                String::from("<div class=\"bk-section\"><div class=\"bk-section-body\">");
+            if block["text"].is_object() {
+                let _ = write!(
+                    html,
+                    "<div class=\"bk-text\">{}</div>",
+                    text_object(&block["text"], names)
+                );
+            }
+            if let Some(fields) = block["fields"].as_array() {
+                html.push_str("<div class=\"bk-fields\">");
+                for field in fields {
+                    let _ = write!(
+                        html,
+                        "<div class=\"bk-field\">{}</div>",
+                        text_object(field, names)
+                    );
+                }
+                html.push_str("</div>");
+            }
+            html.push_str("</div>");
+            if block["accessory"].is_object() {
+                let _ = write!(
+                    html,
+                    "<div class=\"bk-accessory\">{}</div>",
+                    render_element(&block["accessory"], block_id, names, view_id)
+                );
+            }
+            html.push_str("</div>");
+            html
+        }
+        "context" => {
+            let elements: String = block["elements"]
+                .as_array()
+                .map(|elements| {
+                    elements
+                        .iter()
+                        .map(|element| match element["type"].as_str() {
+                            Some("image") => image(element, "bk-context-image"),
+                            _ => format!("<span>{}</span>", text_object(element, names)),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("<div class=\"bk-context\">{elements}</div>")
+        }
+        "divider" => "<hr class=\"bk-divider\">".into(),
+        "image" => {
+            let caption = if block["title"].is_object() {
+                format!(
+                    "<figcaption>{}</figcaption>",
+                    text_object(&block["title"], names)
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "<figure class=\"bk-image\">{caption}{}</figure>",
+                image(block, "")
+            )
+        }
+        "actions" => {
+            let elements: String = block["elements"]
+                .as_array()
+                .map(|elements| {
+                    elements
+                        .iter()
+                        .map(|e| render_element(e, block_id, names, view_id))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "<div class=\"bk-actions\" role=\"group\" aria-label=\"Actions\">{elements}</div>"
+            )
+        }
+        "input" => render_input(block, index, names, view_id),
+        other => format!(
+            "<p class=\"bk-unsupported\">[a {} block, which the sandbox does not draw]</p>",
+            escape(if other.is_empty() { "typeless" } else { other })
+        ),
+    }
+}
+
+fn image(element: &Value, class: &str) -> String {
+    let url = element["image_url"].as_str().unwrap_or_default();
+    let alt = element["alt_text"].as_str().unwrap_or_default();
+    if !is_safe_url(url) {
+        return format!(
+            "<span class=\"bk-unsupported\">[image: {}]</span>",
+            escape(alt)
+        );
+    }
+    format!(
+        "<img class=\"{class}\" src=\"{}\" alt=\"{}\" loading=\"lazy\">",
+        escape(url),
+        escape(alt)
+    )
+}
+
+fn render_element(element: &Value, block_id: &str, names: &Names, view_id: Option<&str>) -> String {
+    match element["type"].as_str().unwrap_or_default() {
+        "button" => {
+            let label = text_object(&element["text"], names);
+            let style = match element["style"].as_str() {
+                Some("primary") => " primary",
+                Some("danger") => " danger",
+                _ => "",
+            };
+            let data = format!(
+                " data-action-id=\"{}\" data-block-id=\"{}\"",
+                escape(element["action_id"].as_str().unwrap_or_default()),
+                escape(block_id)
+            );
+            match element["url"].as_str().filter(|url| is_safe_url(url)) {
+                Some(url) => format!(
+                    "<a class=\"bk-button{style}\" href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\"{data}>\
+                     {label}<span class=\"visually-hidden\"> (opens in a new tab)</span></a>",
+                    escape(url)
+                ),
+                // Buttons inside modals would need view-scoped block_actions; not drawn live.
+                None if view_id.is_some() => {
+                    format!("<button type=\"button\" class=\"bk-button{style}\" disabled{data}>{label}</button>")
+                }
+                None => format!("<button type=\"button\" class=\"bk-button{style}\"{data}>{label}</button>"),
+            }
+        }
+        "image" => image(element, "bk-accessory-image"),
+        other => format!(
+            "<span class=\"bk-unsupported\">[{}]</span>",
+            escape(if other.is_empty() { "element" } else { other })
+        ),
+    }
+}
+
+/// The `block_id`/`action_id` Slack would report for an input without explicit ones.
+fn input_ids(block: &Value, index: usize) -> (String, String) {
+    let block_id = block["block_id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("block_{index}"));
+    let action_id = block["element"]["action_id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("action_{index}"));
+    (block_id, action_id)
+}
+
+fn render_input(block: &Value, index: usize, names: &Names, view_id: Option<&str>) -> String {
+    let (block_id, action_id) = input_ids(block, index);
+    let element = &block["element"];
+    let field_id = format!(
+        "input-{}-{index}",
+        view_id
+            .unwrap_or("message")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
+    let optional = block["optional"] == json!(true);
+    let label = format!(
+        "<label for=\"{field_id}\">{}{}</label>",
+        text_object(&block["label"], names),
+        if optional {
+            " <span class=\"optional\">(optional)</span>"
+        } else {
+            ""
+        }
+    );
+    let hint = if block["hint"].is_object() {
+        format!(
+            "<p class=\"hint\" id=\"{field_id}-hint\">{}</p>",
+            text_object(&block["hint"], names)
+        )
+    } else {
+        String::new()
+    };
+    let described_by = if hint.is_empty() {
+        format!("{field_id}-error")
+    } else {
+        format!("{field_id}-error {field_id}-hint")
+    };
+    let control = match element["type"].as_str().unwrap_or_default() {
+        "plain_text_input" => {
+            let mut attrs = format!(
+                " id=\"{field_id}\" name=\"{field_id}\" data-block-id=\"{}\" data-action-id=\"{}\" aria-describedby=\"{described_by}\"",
+                escape(&block_id),
+                escape(&action_id)
+            );
+            if !optional {
+                attrs.push_str(" required");
+            }
+            if let Some(max) = element["max_length"].as_u64() {
+                let _ = write!(attrs, " maxlength=\"{max}\"");
+            }
+            if element["placeholder"].is_object() {
+                let _ = write!(
+                    attrs,
+                    " placeholder=\"{}\"",
+                    escape(element["placeholder"]["text"].as_str().unwrap_or_default())
+                );
+            }
+            let initial = escape(element["initial_value"].as_str().unwrap_or_default());
+            if element["multiline"] == json!(true) {
+                format!("<textarea{attrs} rows=\"4\">{initial}</textarea>")
+            } else {
+                format!("<input type=\"text\"{attrs} value=\"{initial}\">")
+            }
+        }
+        other => format!(
+            "<p class=\"bk-unsupported\" id=\"{field_id}\">[a {} input, which the sandbox does not draw]</p>",
+            escape(other)
+        ),
+    };
+    format!(
+        "<div class=\"bk-input\" data-block-id=\"{bid}\">{label}{control}{hint}\
+         <p class=\"field-error\" id=\"{field_id}-error\" data-error-for=\"{bid}\" role=\"alert\" hidden></p></div>",
+        bid = escape(&block_id)
+    )
+}
+
+fn render_view(view: &OpenView, names: &Names) -> String {
+    let v = &view.view;
+    let id = escape(&view.id);
+    let title = if v["title"].is_object() {
+        text_object(&v["title"], names)
+    } else {
+        "Modal".into()
+    };
+    let has_inputs = v["blocks"]
+        .as_array()
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "input"));
+    let submit = match v["submit"]["text"].as_str() {
+        Some(text) => escape(text),
+        None if has_inputs => "Submit".into(),
+        None => String::new(),
+    };
+    let close = escape(v["close"]["text"].as_str().unwrap_or("Cancel"));
+    format!(
+        "<dialog class=\"view\" data-view-id=\"{id}\" aria-labelledby=\"view-{id}-title\" open>\
+         <form class=\"view-form\" data-view-id=\"{id}\" method=\"dialog\">\
+         <h2 id=\"view-{id}-title\">{title}</h2>\
+         <div class=\"blocks\">{blocks}</div>\
+         <p class=\"view-status\" role=\"status\"></p>\
+         <div class=\"view-buttons\"><button type=\"button\" class=\"view-close\">{close}</button>{submit}</div>\
+         </form></dialog>",
+        blocks = render_blocks(&v["blocks"], names, Some(&view.id)),
+        submit = if submit.is_empty() {
+            String::new()
+        } else {
+            format!("<button type=\"submit\" class=\"bk-button primary\">{submit}</button>")
+        },
+    )
+}
+
+/// A `plain_text` or `mrkdwn` text object as HTML.
+fn text_object(object: &Value, names: &Names) -> String {
+    let text = object["text"].as_str().unwrap_or_default();
+    match object["type"].as_str() {
+        Some("mrkdwn") => mrkdwn(text, names),
+        _ => escape(&emoji(text)).replace('\n', "<br>"),
+    }
+}
+
+fn is_safe_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
+}
+
+/// Slack's three entities, decoded (the HTML escaping happens afterwards).
+fn decode(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn emoji(text: &str) -> String {
+    const CODES: [(&str, &str); 10] = [
+        (":white_check_mark:", "✅"),
+        (":heavy_check_mark:", "✔️"),
+        (":x:", "❌"),
+        (":warning:", "⚠️"),
+        (":hourglass:", "⌛"),
+        (":hourglass_flowing_sand:", "⏳"),
+        (":tada:", "🎉"),
+        (":bell:", "🔔"),
+        (":lock:", "🔒"),
+        (":eyes:", "👀"),
+    ];
+    if !text.contains(':') {
+        return text.to_owned();
+    }
+    CODES.iter().fold(text.to_owned(), |text, (code, glyph)| {
+        text.replace(code, glyph)
+    })
+}
+
+enum Piece {
+    /// Decoded text, still to be escaped and formatted.
+    Text(String),
+    /// Finished HTML (a mention, link or date).
+    Html(String),
+}
+
+/// Slack `mrkdwn` as HTML: `*bold*`, `_italic_`, `~strike~`, `` `code` ``, mentions, links,
+/// dates and entities; everything else is escaped text.
+pub(super) fn mrkdwn(text: &str, names: &Names) -> String {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let (before, after) = rest.split_at(start);
+        if !before.is_empty() {
+            pieces.push(Piece::Text(emoji(&decode(before))));
+        }
+        let inner_end = after[1..]
+            .find(['>', '<', '\n'])
+            .filter(|&end| after[1..].as_bytes()[end] == b'>');
+        match inner_end {
+            Some(end) => {
+                pieces.push(token(&after[1..1 + end], names));
+                rest = &after[end + 2..];
+            }
+            None => {
+                pieces.push(Piece::Text("<".into()));
+                rest = &after[1..];
+            }
+        }
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(emoji(&decode(rest))));
+    }
+    format_pieces(&pieces)
+}
+
+/// One `<…>` token: a mention, a special mention, a date or a link.
+fn token(inner: &str, names: &Names) -> Piece {
+    let (target, label) = match inner.split_once('|') {
+        Some((target, label)) => (target, Some(label)),
+        None => (inner, None),
+    };
+    let mention = |text: String| {
+        Piece::Html(format!(
+            "<span class=\"mention\">{}</span>",
+            escape(&decode(&text))
+        ))
+    };
+    if let Some(id) = target.strip_prefix('@') {
+        let name = names.handle(id).or(label).unwrap_or(id);
+        return mention(format!("@{}", name.trim_start_matches('@')));
+    }
+    if let Some(id) = target.strip_prefix('#') {
+        let name = names
+            .channels
+            .get(id)
+            .map(String::as_str)
+            .or(label)
+            .unwrap_or(id);
+        return mention(format!("#{name}"));
+    }
+    if let Some(command) = target.strip_prefix('!') {
+        if let Some(date) = command.strip_prefix("date^") {
+            return date_token(date, label);
+        }
+        return match command {
+            "here" | "channel" | "everyone" => mention(format!("@{command}")),
+            _ => {
+                mention(label.map(str::to_owned).unwrap_or_else(|| {
+                    format!("@{}", command.split('^').next().unwrap_or(command))
+                }))
+            }
+        };
+    }
+    let url = decode(target);
+    if is_safe_url(&url) {
+        let label = label.map(decode).unwrap_or_else(|| url.clone());
+        return Piece::Html(format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{}</a>",
+            escape(&url),
+            escape(&label)
+        ));
+    }
+    Piece::Text(format!("<{}>", decode(inner)))
+}
+
+/// `<!date^epoch^format^optional_link|fallback>`: the fallback text in a `<time>` the script
+/// formats in the acting user's time zone.
+fn date_token(spec: &str, fallback: Option<&str>) -> Piece {
+    let mut parts = spec.splitn(3, '^');
+    let epoch = parts.next().and_then(|e| e.parse::<i64>().ok());
+    let format = parts.next().unwrap_or_default();
+    let link = parts.next().map(decode).filter(|l| is_safe_url(l));
+    let Some(epoch) = epoch else {
+        return Piece::Text(fallback.map(decode).unwrap_or_default());
+    };
+    let fallback = fallback
+        .map(decode)
+        .unwrap_or_else(|| format!("{epoch} (Unix time)"));
+    let time = format!(
+        "<time class=\"slack-date\" data-epoch=\"{epoch}\" data-format=\"{}\">{}</time>",
+        escape(&decode(format)),
+        escape(&fallback)
+    );
+    Piece::Html(match link {
+        Some(link) => format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{time}</a>",
+            escape(&link)
+        ),
+        None => time,
+    })
+}
+
+enum Unit<'a> {
+    Char(char),
+    Atom(&'a str),
+}
+
+fn format_pieces(pieces: &[Piece]) -> String {
+    let units: Vec<Unit> = pieces
+        .iter()
+        .flat_map(|piece| match piece {
+            Piece::Text(text) => text.chars().map(Unit::Char).collect::<Vec<_>>(),
+            Piece::Html(html) => vec![Unit::Atom(html)],
+        })
+        .collect();
+    let boundary = |unit: Option<&Unit>| match unit {
+        None => true,
+        Some(Unit::Char(c)) => c.is_whitespace() || c.is_ascii_punctuation(),
+        Some(Unit::Atom(_)) => false,
+    };
+    let blank = |unit: Option<&Unit>| match unit {
+        None => true,
+        Some(Unit::Char(c)) => c.is_whitespace(),
+        Some(Unit::Atom(_)) => false,
+    };
+    let tag = |marker: char| match marker {
+        '*' => "strong",
+        '_' => "em",
+        '~' => "del",
+        _ => "code",
+    };
+    let mut opens: HashMap<usize, char> = HashMap::new();
+    let mut closes: HashMap<usize, char> = HashMap::new();
+    let mut pending: Vec<(usize, char)> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        let Unit::Char(c) = unit else { continue };
+        if *c == '\n' {
+            pending.clear();
+            continue;
+        }
+        if !matches!(c, '*' | '_' | '~' | '`') {
+            continue;
+        }
+        let in_code = pending.iter().any(|(_, m)| *m == '`');
+        if in_code && *c != '`' {
+            continue;
+        }
+        let previous = i.checked_sub(1).and_then(|p| units.get(p));
+        let next = units.get(i + 1);
+        if !blank(previous) && boundary(next) {
+            if let Some(at) = pending
+                .iter()
+                .rposition(|(open, m)| m == c && *open + 1 < i)
+            {
+                let (open, _) = pending[at];
+                pending.truncate(at);
+                opens.insert(open, *c);
+                closes.insert(i, *c);
+                continue;
+            }
+        }
+        if boundary(previous) && !blank(next) {
+            pending.push((i, *c));
+        }
+    }
+    let mut html = String::new();
+    for (i, unit) in units.iter().enumerate() {
+        match unit {
+            Unit::Atom(atom) => html.push_str(atom),
+            Unit::Char(_) if opens.contains_key(&i) => {
+                let _ = write!(html, "<{}>", tag(opens[&i]));
+            }
+            Unit::Char(_) if closes.contains_key(&i) => {
+                let _ = write!(html, "</{}>", tag(closes[&i]));
+            }
+            Unit::Char('\n') => html.push_str("<br>"),
+            Unit::Char(c) => push_escaped(&mut html, *c),
+        }
+    }
+    html
+}
+
+fn push_escaped(html: &mut String, c: char) {
+    match c {
+        '&' => html.push_str("&amp;"),
+        '<' => html.push_str("&lt;"),
+        '>' => html.push_str("&gt;"),
+        '"' => html.push_str("&quot;"),
+        other => html.push(other),
+    }
+}
+
+/// FNV-1a, 64 bits, as hex: cheap change detection for fragments.
+fn fnv_hex(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+async fn page(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> Response {
+    match snapshot(&sandbox, &selector) {
+        Ok(snapshot) => Html(render_page(&snapshot, &sandbox.config.links)).into_response(),
+        Err(message) => (
+            StatusCode::BAD_REQUEST,
+            Html(format!(
+                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Slack sandbox</title>\
+                 <body style=\"font-family:system-ui\"><h1>Slack sandbox</h1><p>{}</p>\
+                 <p><a href=\"/\">Open the first workspace</a></p></body></html>",
+                escape(&message)
+            )),
+        )
+            .into_response(),
+    }
+}
+
+fn render_page(snapshot: &Snapshot, links: &[(String, String)]) -> String {
+    let rendered = render(snapshot);
+    let user = snapshot.user.as_ref();
+    let links: String = links
+        .iter()
+        .map(|(label, url)| {
+            format!(
+                "<li><a href=\"{}\" target=\"_blank\" rel=\"noopener\">{}</a></li>",
+                escape(url),
+                escape(label)
+            )
+        })
+        .collect();
+    let entries: String = rendered
+        .entries
+        .iter()
+        .map(|e| {
+            format!(
+                "<li class=\"entry\" data-key=\"{}\" data-rev=\"{}\">{}</li>",
+                escape(&e.key),
+                e.rev,
+                e.html
+            )
+        })
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{channel_label} · {workspace} · Slack sandbox</title>
+<style>{CSS}</style>
+<script src="/_sandbox/ui/app.js" defer></script>
+</head>
+<body data-team="{team}" data-channel="{channel}" data-user="{user_id}" data-tz="{tz}" data-version="{version}">
+<header class="top">
+<h1>Slack sandbox <span class="sub">offline stand-in for Slack</span></h1>
+<nav aria-label="Related pages"><ul class="links">{links}</ul></nav>
+<div class="act-as"><label for="act-as">Act as</label>
+<select id="act-as" name="user" data-rev="{users_rev}">{user_options}</select></div>
+</header>
+<div class="layout">
+<nav class="sidebar" aria-label="Workspace">
+<label for="workspace">Workspace</label>
+<select id="workspace" name="team" data-rev="{workspaces_rev}">{workspace_options}</select>
+<div id="sidebar" data-rev="{sidebar_rev}">{sidebar}</div>
+<h2 id="events-heading">Send an event</h2>
+<p class="help">Use “Reply in thread” on a message to send a <code>message</code> event.</p>
+<button type="button" id="uninstall" class="danger-outline">Uninstall app</button>
+</nav>
+<main>
+<h2 id="channel-title">{channel_label}</h2>
+<p id="delivery" class="delivery" role="status" aria-live="polite"></p>
+<ol id="messages" class="messages" aria-live="polite" aria-labelledby="channel-title">{entries}</ol>
+<form id="reply-form" class="reply-form" hidden>
+<h3 id="reply-heading">Reply in thread</h3>
+<p id="reply-context" class="help"></p>
+<input type="hidden" id="reply-thread" name="thread_ts">
+<label for="reply-text">Reply as <span id="reply-as">{user_name}</span></label>
+<textarea id="reply-text" name="text" rows="3" required></textarea>
+<div class="row"><button type="submit" class="bk-button primary">Send reply</button>
+<button type="button" id="reply-cancel" class="bk-button">Cancel</button></div>
+</form>
+</main>
+</div>
+<div id="views" data-rev="{views_rev}">{views}</div>
+</body>
+</html>
+"#,
+        channel_label = escape(&rendered.channel_label),
+        workspace = escape(&snapshot.workspace.name),
+        team = escape(&snapshot.workspace.team_id),
+        channel = escape(
+            snapshot
+                .channel
+                .as_ref()
+                .map(|c| c.id.as_str())
+                .unwrap_or_default()
+        ),
+        user_id = escape(user.map(|u| u.id.as_str()).unwrap_or_default()),
+        tz = escape(user.map(|u| u.tz.as_str()).unwrap_or_default()),
+        user_name = escape(user.map(|u| u.real_name.as_str()).unwrap_or("nobody")),
+        version = snapshot.version,
+        users_rev = rendered.user_options.rev,
+        user_options = rendered.user_options.html,
+        workspaces_rev = rendered.workspace_options.rev,
+        workspace_options = rendered.workspace_options.html,
+        sidebar_rev = rendered.sidebar.rev,
+        sidebar = rendered.sidebar.html,
+        views_rev = rendered.views.rev,
+        views = rendered.views.html,
+    )
+}
+
+async fn state(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> Response {
+    let snapshot = match snapshot(&sandbox, &selector) {
+        Ok(snapshot) => snapshot,
+        Err(message) => return bad_request(message).into_response(),
+    };
+    let rendered = render(&snapshot);
+    let user_id = snapshot.user.as_ref().map(|u| u.id.as_str());
+    let visible: Vec<&Message> = visible_messages(&snapshot.messages, user_id);
+    Json(json!({
+        "version": snapshot.version,
+        "team": snapshot.workspace.team_id,
+        "channel": snapshot.channel.as_ref().map(|c| &c.id),
+        "user": user_id,
+        "user_name": snapshot.user.as_ref().map(|u| &u.real_name),
+        "user_tz": snapshot.user.as_ref().map(|u| &u.tz),
+        "channel_label": rendered.channel_label,
+        "title": format!("{} · {} · Slack sandbox", rendered.channel_label, snapshot.workspace.name),
+        "interactivity_url": snapshot.interactivity_url,
+        "events_url": snapshot.events_url,
+        "workspaces": snapshot.workspaces.iter()
+            .map(|w| json!({"team_id": w.team_id, "name": w.name, "domain": w.domain}))
+            .collect::<Vec<_>>(),
+        "channels": snapshot.workspace.channels,
+        "users": snapshot.workspace.users,
+        "messages": visible,
+        "views": snapshot.views,
+        "html": {
+            "workspaces": rendered.workspace_options,
+            "users": rendered.user_options,
+            "sidebar": rendered.sidebar,
+            "entries": rendered.entries,
+            "views": rendered.views,
+        },
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct Since {
+    since: Option<u64>,
+}
+
+/// Long poll: answers `{"version": n}` once the version differs from `since`, or after
+/// [`LONG_POLL`]. A client that goes away drops the wait with its connection.
+async fn events(AxumState(sandbox): Shared, Query(query): Query<Since>) -> Json<Value> {
+    let mut changes = sandbox.subscribe();
+    let current = *changes.borrow_and_update();
+    if query.since != Some(current) {
+        return Json(json!({"version": current}));
+    }
+    drop(sandbox);
+    let _ = tokio::time::timeout(LONG_POLL, changes.changed()).await;
+    let version = *changes.borrow();
+    Json(json!({"version": version}))
+}
+
+#[derive(Deserialize)]
+struct ClickRequest {
+    channel: String,
+    ts: String,
+    action_id: String,
+    user: String,
+}
+
+/// A Block Kit button click → a signed `block_actions` to the interactivity URL.
+async fn click(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: ClickRequest = parse(&body)?;
+    let url = sandbox
+        .interactivity_url()
+        .ok_or(DeliveryError::NotConfigured("interactivity_url"))?;
+    let form = sandbox
+        .click_payload(
+            &request.channel,
+            &request.ts,
+            &request.action_id,
+            &request.user,
+        )
+        .map_err(|error| {
+            let status = match error {
+                SandboxError::NoMessage { .. } | SandboxError::NoButton(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Problem(status, error.to_string())
+        })?;
+    let status =
+        sandbox
+            .deliver(&url, FORM, form)
+            .await
+            .map_err(|reason| DeliveryError::Unreachable {
+                url: url.clone(),
+                reason,
+            })?;
+    Ok(Json(
+        json!({"sent": "block_actions", "url": url, "status": status}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ReplyRequest {
+    channel: String,
+    thread_ts: String,
+    user: String,
+    text: String,
+}
+
+/// A thread reply by a person: stored like Slack stores it, then sent as a `message` event.
+async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: ReplyRequest = parse(&body)?;
+    let text = request.text.trim();
+    if text.is_empty() {
+        return Err(bad_request("text: must not be empty"));
+    }
+    if text.chars().count() > MAX_REPLY_CHARS {
+        return Err(bad_request(format!(
+            "text: longer than {MAX_REPLY_CHARS} characters"
+        )));
+    }
+    let (team_id, ts, root, parent_user, channel_type) = {
+        let mut state = sandbox.state();
+        let workspace = state
+            .workspaces
+            .iter()
+            .find(|w| {
+                w.channels.iter().any(|c| c.id == request.channel)
+                    && w.users.iter().any(|u| u.id == request.user)
+            })
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "no workspace has both channel {} and user {}",
+                    request.channel, request.user
+                ))
+            })?;
+        let team_id = workspace.team_id.clone();
+        let is_dm = workspace
+            .channels
+            .iter()
+            .any(|c| c.id == request.channel && c.dm_user.is_some());
+        let parent = state
+            .messages
+            .iter()
+            .find(|m| {
+                m.channel == request.channel
+                    && m.ts == request.thread_ts
+                    && m.ephemeral_for.is_none()
+            })
+            .ok_or_else(|| {
+                Problem(
+                    StatusCode::NOT_FOUND,
+                    format!("no message {} in {}", request.thread_ts, request.channel),
+                )
+            })?;
+        let root = parent
+            .thread_ts
+            .clone()
+            .unwrap_or_else(|| parent.ts.clone());
+        let parent_user = state
+            .messages
+            .iter()
+            .find(|m| m.channel == request.channel && m.ts == root)
+            .map(|m| m.user.clone());
+        // The same ts scheme as the Web API's messages.
+        state.next_ts += 1;
+        let ts = format!("{}.{:06}", crate::unix_now(), state.next_ts);
+        state.messages.push(Message {
+            channel: request.channel.clone(),
+            ts: ts.clone(),
+            thread_ts: Some(root.clone()),
+            user: request.user.clone(),
+            text: text.to_owned(),
+            blocks: Value::Null,
+            ephemeral_for: None,
+            edits: 0,
+        });
+        (
+            team_id,
+            ts,
+            root,
+            parent_user,
+            if is_dm { "im" } else { "channel" },
+        )
+    };
+    sandbox.changed();
+    let event = json!({
+        "type": "message", "channel": request.channel, "user": request.user, "text": text,
+        "ts": ts, "thread_ts": root, "parent_user_id": parent_user, "event_ts": ts,
+        "channel_type": channel_type,
+    });
+    let answer = match sandbox.send_event(&team_id, event).await {
+        Ok(status) => json!({"ts": ts, "thread_ts": root, "sent": "message", "status": status}),
+        Err(error) => json!({"ts": ts, "thread_ts": root, "error": error.to_string()}),
+    };
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct UninstallRequest {
+    team: String,
+}
+
+/// "Uninstall app": the workspace's tokens stop working and `app_uninstalled` is sent.
+async fn uninstall(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: UninstallRequest = parse(&body)?;
+    let revoked = {
+        let mut state = sandbox.state();
+        if !state.workspaces.iter().any(|w| w.team_id == request.team) {
+            return Err(bad_request(format!(
+                "there is no workspace {}",
+                request.team
+            )));
+        }
+        let mut revoked = 0;
+        for grant in state.tokens.values_mut() {
+            if grant.team_id.as_deref() == Some(request.team.as_str()) && !grant.revoked {
+                grant.revoked = true;
+                revoked += 1;
+            }
+        }
+        revoked
+    };
+    sandbox.changed();
+    let event =
+        json!({"type": "app_uninstalled", "event_ts": format!("{}.000000", crate::unix_now())});
+    let answer = match sandbox.send_event(&request.team, event).await {
+        Ok(status) => {
+            json!({"revoked_tokens": revoked, "sent": "app_uninstalled", "status": status})
+        }
+        Err(error) => json!({"revoked_tokens": revoked, "error": error.to_string()}),
+    };
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct SubmitRequest {
+    view_id: String,
+    user: String,
+    /// `values[block_id][action_id] = text`, from the page's inputs.
+    #[serde(default)]
+    values: HashMap<String, HashMap<String, String>>,
+}
+
+/// A modal submit → a signed `view_submission`; the app's answer closes, updates or keeps it.
+async fn submit(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: SubmitRequest = parse(&body)?;
+    let url = sandbox
+        .interactivity_url()
+        .ok_or(DeliveryError::NotConfigured("interactivity_url"))?;
+    let (view, workspace, user) = {
+        let state = sandbox.state();
+        let view = state
+            .ui
+            .views
+            .iter()
+            .find(|v| v.id == request.view_id)
+            .cloned()
+            .ok_or_else(|| {
+                Problem(
+                    StatusCode::NOT_FOUND,
+                    format!("no open view {}", request.view_id),
+                )
+            })?;
+        if view.user != request.user {
+            return Err(bad_request(format!(
+                "view {} is open for {}, not {}",
+                view.id, view.user, request.user
+            )));
+        }
+        let workspace = state
+            .workspaces
+            .iter()
+            .filter(|w| view.team_id.is_none() || view.team_id.as_ref() == Some(&w.team_id))
+            .find(|w| w.users.iter().any(|u| u.id == view.user))
+            .cloned()
+            .ok_or_else(|| bad_request(format!("no workspace has user {}", view.user)))?;
+        let user = workspace
+            .users
+            .iter()
+            .find(|u| u.id == view.user)
+            .cloned()
+            .ok_or_else(|| bad_request(format!("no user {}", view.user)))?;
+        (view, workspace, user)
+    };
+    let payload = view_submission(&sandbox, &view, &workspace, &user, &request.values);
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())])
+        .map_err(|e| Problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (status, answer) = sandbox.deliver_reading(&url, FORM, form).await?;
+    let mut result =
+        json!({"sent": "view_submission", "url": url, "status": status, "closed": false});
+    if status != 200 {
+        result["error"] = json!(format!(
+            "your app answered HTTP {status}; the modal stays open"
+        ));
+        return Ok(Json(result));
+    }
+    if answer.trim().is_empty() {
+        sandbox.close_view(&view.id);
+        result["closed"] = json!(true);
+        return Ok(Json(result));
+    }
+    let Ok(answer) = serde_json::from_str::<Value>(&answer) else {
+        result["error"] =
+            json!("your app answered 200 with a body that is not JSON; Slack shows an error");
+        return Ok(Json(result));
+    };
+    match answer["response_action"].as_str() {
+        Some("errors") => result["errors"] = answer["errors"].clone(),
+        Some("clear") => {
+            sandbox.state().ui.views.retain(|v| v.user != user.id);
+            sandbox.changed();
+            result["closed"] = json!(true);
+        }
+        Some("update") if answer["view"].is_object() => {
+            if let Some(open) = sandbox
+                .state()
+                .ui
+                .views
+                .iter_mut()
+                .find(|v| v.id == view.id)
+            {
+                open.view = answer["view"].clone();
+                open.hash = format!("{}.{}", crate::unix_now(), random_hex(6));
+            }
+            sandbox.changed();
+        }
+        Some("push") if answer["view"].is_object() => {
+            sandbox.open_view(&user.id, answer["view"].clone());
+        }
+        _ => {
+            result["error"] =
+                json!("your app answered 200 with JSON Slack does not understand here");
+        }
+    }
+    Ok(Json(result))
+}
+
+/// The `view_submission` payload Slack sends: only known inputs, empty ones as `null`.
+fn view_submission(
+    sandbox: &SlackSandbox,
+    open: &OpenView,
+    workspace: &Workspace,
+    user: &User,
+    values: &HashMap<String, HashMap<String, String>>,
+) -> Value {
+    let view = &open.view;
+    let mut state_values = serde_json::Map::new();
+    for (index, block) in view["blocks"].as_array().into_iter().flatten().enumerate() {
+        if block["type"] != "input" || block["element"]["type"] != "plain_text_input" {
+            continue;
+        }
+        let (block_id, action_id) = input_ids(block, index);
+        let value = values
+            .get(&block_id)
+            .and_then(|actions| actions.get(&action_id))
+            .filter(|v| !v.is_empty());
+        state_values.insert(
+            block_id,
+            json!({ action_id: {"type": "plain_text_input", "value": value} }),
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    json!({
+        "type": "view_submission",
+        "team": {"id": workspace.team_id, "domain": workspace.domain, "enterprise_id": workspace.enterprise_id},
+        "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": workspace.team_id},
+        "api_app_id": sandbox.config.app_id,
+        "token": "deprecated-verification-token",
+        "trigger_id": format!("{}.{}", now.as_millis(), random_hex(8)),
+        "view": {
+            "id": open.id,
+            "team_id": workspace.team_id,
+            "type": view["type"].as_str().unwrap_or("modal"),
+            "blocks": view["blocks"],
+            "private_metadata": view["private_metadata"].as_str().unwrap_or_default(),
+            "callback_id": view["callback_id"].as_str().unwrap_or_default(),
+            "external_id": view["external_id"].as_str().unwrap_or_default(),
+            "state": {"values": state_values},
+            "hash": open.hash,
+            "title": view["title"],
+            "submit": view["submit"],
+            "close": view["close"],
+            "clear_on_close": view["clear_on_close"] == json!(true),
+            "notify_on_close": view["notify_on_close"] == json!(true),
+            "root_view_id": open.id,
+            "previous_view_id": null,
+            "app_id": sandbox.config.app_id,
+            "bot_id": "B0SANDBOX",
+        },
+        "response_urls": [],
+        "is_enterprise_install": false,
+        "enterprise": workspace.enterprise_id.as_ref().map(|id| json!({"id": id})),
+    })
+}
+
+#[derive(Deserialize)]
+struct CloseRequest {
+    view_id: String,
+}
+
+/// The modal's Cancel button (or Escape): the view closes.
+async fn close(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: CloseRequest = parse(&body)?;
+    if !sandbox.close_view(&request.view_id) {
+        return Err(Problem(
+            StatusCode::NOT_FOUND,
+            format!("no open view {}", request.view_id),
+        ));
+    }
+    Ok(Json(json!({"closed": true})))
+}
+
+const CSS: &str = "
+:root{color-scheme:light;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.45;color:#1d1c1d}
+body{margin:0;background:#fff}
+.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.5rem 1rem;background:#3f0e40;color:#fff}
+.top h1{font-size:1.1rem;margin:0}.top .sub{font-weight:normal;opacity:.8;font-size:.85rem}
+.top a{color:#fff}.links{display:flex;gap:1rem;list-style:none;margin:0;padding:0}
+.act-as{margin-left:auto;display:flex;gap:.5rem;align-items:center}
+select,textarea,input[type=text]{font:inherit;padding:.3rem .4rem;border:1px solid #868686;border-radius:4px}
+.layout{display:grid;grid-template-columns:16rem 1fr;min-height:calc(100vh - 3rem)}
+.sidebar{background:#f4ede4;padding:.75rem 1rem;border-right:1px solid #ddd}
+.sidebar>label{display:block;font-weight:600;margin-bottom:.25rem}.sidebar select{width:100%}
+.sidebar h2{font-size:.85rem;text-transform:uppercase;letter-spacing:.04em;color:#555;margin:1.2rem 0 .3rem}
+.conversations{list-style:none;margin:0;padding:0}.conversations a{display:block;padding:.15rem .4rem;border-radius:4px;color:#1d1c1d;text-decoration:none}
+.conversations a[aria-current]{background:#1164a3;color:#fff}.conversations a:hover{text-decoration:underline}
+.targets{font-size:.8rem;margin:0}.targets dt{font-weight:600}.targets dd{margin:0 0 .4rem;word-break:break-all}
+.help{font-size:.85rem;color:#555}
+main{padding:.75rem 1.25rem;min-width:0}main>h2{margin:.2rem 0}
+.delivery{min-height:1.4em;margin:.2rem 0 .6rem;font-size:.9rem;color:#1d1c1d}.delivery.failed{color:#b3001b}
+.messages{list-style:none;margin:0;padding:0}.entry{border-top:1px solid #eee;padding:.6rem 0}
+.message{max-width:48rem}.message .meta{margin:0 0 .2rem}.author{font-weight:700}.meta time,.edited{color:#616061;font-size:.8rem}
+.badge{font-size:.65rem;background:#ddd;border-radius:3px;padding:0 .25rem;vertical-align:middle}
+.ephemeral{background:#f8f8f8;border-left:3px solid #1264a3;padding-left:.6rem}.ephemeral-note{margin:0;font-size:.8rem;color:#616061}
+.thread{list-style:none;margin:.4rem 0 0 1.2rem;padding:0 0 0 .8rem;border-left:2px solid #ddd}.thread li{padding:.3rem 0}
+.bk-header{font-size:1.1rem;margin:.2rem 0}.bk-section{display:flex;gap:1rem;margin:.3rem 0}.bk-section-body{flex:1}
+.bk-fields{display:grid;grid-template-columns:1fr 1fr;gap:.3rem 1rem;margin-top:.2rem}
+.bk-context{font-size:.8rem;color:#616061;display:flex;gap:.4rem;align-items:center;margin:.3rem 0}.bk-context-image{width:1.2rem;height:1.2rem}
+.bk-divider{border:0;border-top:1px solid #ddd}.bk-image img{max-width:min(100%,30rem)}
+.bk-actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.4rem 0}
+.bk-button{font:inherit;font-weight:600;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;color:#1d1c1d;cursor:pointer;text-decoration:none;display:inline-block}
+.bk-button.primary{background:#007a5a;border-color:#007a5a;color:#fff}.bk-button.danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
+.bk-button:disabled{opacity:.6;cursor:default}
+button:focus-visible,a:focus-visible,select:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #1264a3;outline-offset:2px}
+.reply-button{font:inherit;font-size:.8rem;background:none;border:0;color:#1264a3;padding:0;cursor:pointer;text-decoration:underline}
+.mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 .15rem}
+.bk-unsupported{color:#777;font-style:italic}
+.reply-form{border-top:2px solid #ddd;margin-top:1rem;padding-top:.5rem;max-width:48rem}.reply-form h3{margin:.2rem 0}
+.reply-form label{display:block;font-weight:600}.reply-form textarea{width:100%;box-sizing:border-box}.row{display:flex;gap:.5rem;margin-top:.4rem}
+.danger-outline{font:inherit;padding:.3rem .8rem;border:1px solid #e01e5a;color:#b3001b;background:#fff;border-radius:4px;cursor:pointer}
+dialog.view{border:0;border-radius:8px;box-shadow:0 10px 40px rgba(0,0,0,.35);width:min(34rem,92vw);padding:1rem 1.25rem}
+dialog.view::backdrop{background:rgba(0,0,0,.4)}dialog.view h2{margin:0 0 .5rem;font-size:1.2rem}
+.bk-input{margin:.6rem 0}.bk-input label{display:block;font-weight:600;margin-bottom:.2rem}.bk-input input,.bk-input textarea{width:100%;box-sizing:border-box}
+.optional{font-weight:normal;color:#616061}.hint{font-size:.8rem;color:#616061;margin:.2rem 0}.field-error{color:#b3001b;font-size:.85rem;margin:.2rem 0}
+.view-buttons{display:flex;justify-content:flex-end;gap:.5rem;margin-top:.8rem}.view-close{font:inherit;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;cursor:pointer}
+.view-status{min-height:1.2em;font-size:.85rem;color:#b3001b;margin:.2rem 0}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.empty{color:#616061}
+@media (max-width:700px){.layout{grid-template-columns:1fr}.sidebar{border-right:0;border-bottom:1px solid #ddd}}
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names::of(&Workspace::demo())
+    }
+
+    fn message(
+        ts: &str,
+        thread_ts: Option<&str>,
+        ephemeral_for: Option<&str>,
+        text: &str,
+    ) -> Message {
+        Message {
+            channel: "C0APPROVALS".into(),
+            ts: ts.into(),
+            thread_ts: thread_ts.map(str::to_owned),
+            user: "U0BOT".into(),
+            text: text.into(),
+            blocks: Value::Null,
+            ephemeral_for: ephemeral_for.map(str::to_owned),
+            edits: 0,
+        }
+    }
+
+    #[test]
+    fn mrkdwn_never_lets_markup_through() {
+        let escaped = mrkdwn("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co", &names());
+        assert_eq!(escaped, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co");
+        let raw = mrkdwn("<script>alert(1)</script> \"quoted\"", &names());
+        assert!(!raw.contains("<script"), "{raw}");
+        assert!(raw.contains("&lt;script&gt;"), "{raw}");
+        assert!(raw.contains("&quot;quoted&quot;"), "{raw}");
+        let link = mrkdwn("<javascript:alert(1)|click me>", &names());
+        assert!(!link.contains("<a "), "{link}");
+        let attribute = mrkdwn("<https://x.example/?a=1&amp;b=\"2\"|open>", &names());
+        assert_eq!(
+            attribute,
+            "<a href=\"https://x.example/?a=1&amp;b=&quot;2&quot;\" target=\"_blank\" rel=\"noopener noreferrer\">open</a>"
+        );
+    }
+
+    #[test]
+    fn mentions_show_names_and_formatting_wraps_them() {
+        let html = mrkdwn(
+            "✅ *Approved* by <@U0ANA> in <#C0APPROVALS>, cc <@U0NOBODY>",
+            &names(),
+        );
+        assert_eq!(
+            html,
+            "✅ <strong>Approved</strong> by <span class=\"mention\">@ana</span> in \
+             <span class=\"mention\">#approvals</span>, cc <span class=\"mention\">@U0NOBODY</span>"
+        );
+        assert_eq!(
+            mrkdwn("*<@U0BEN>* _said_ ~no~ `a*b*c`", &names()),
+            "<strong><span class=\"mention\">@ben</span></strong> <em>said</em> <del>no</del> <code>a*b*c</code>"
+        );
+        assert_eq!(
+            mrkdwn("2 * 3 * 4 and snake_case_name", &names()),
+            "2 * 3 * 4 and snake_case_name"
+        );
+        assert_eq!(
+            mrkdwn("*Account*\nInitech", &names()),
+            "<strong>Account</strong><br>Initech"
+        );
+    }
+
+    #[test]
+    fn date_tokens_fall_back_to_their_text() {
+        let html = mrkdwn(
+            "on <!date^1764000000^{date_short_pretty} at {time}|2025-11-24 16:00 UTC>",
+            &names(),
+        );
+        assert_eq!(
+            html,
+            "on <time class=\"slack-date\" data-epoch=\"1764000000\" \
+             data-format=\"{date_short_pretty} at {time}\">2025-11-24 16:00 UTC</time>"
+        );
+        assert_eq!(mrkdwn("<!date^soon^{time}|later>", &names()), "later");
+        assert!(mrkdwn("<!date^1^{time}|&lt;b&gt;>", &names()).contains(">&lt;b&gt;</time>"));
+    }
+
+    #[test]
+    fn ephemeral_notes_show_only_to_their_user() {
+        let messages = vec![
+            message("1.000001", None, None, "for everyone"),
+            message("1.000002", None, Some("U0ANA"), "Already decided"),
+        ];
+        let as_ana: Vec<&str> = visible_messages(&messages, Some("U0ANA"))
+            .iter()
+            .map(|m| m.ts.as_str())
+            .collect();
+        assert_eq!(as_ana, ["1.000001", "1.000002"]);
+        assert_eq!(visible_messages(&messages, Some("U0BEN")).len(), 1);
+        let html: String = timeline(&visible_messages(&messages, Some("U0ANA")), &names())
+            .into_iter()
+            .map(|f| f.html)
+            .collect();
+        assert_eq!(html.matches("Only visible to you").count(), 1);
+    }
+
+    #[test]
+    fn replies_render_under_their_parent() {
+        let messages = vec![
+            message("1.000001", None, None, "parent"),
+            message("1.000002", None, None, "other"),
+            message("1.000003", Some("1.000001"), None, "a reply"),
+        ];
+        let entries = timeline(&visible_messages(&messages, None), &names());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].key, "1.000001");
+        assert!(entries[0].html.contains("data-ts=\"1.000003\""));
+        assert!(entries[0].html.contains("1 reply in thread"));
+        assert!(!entries[1].html.contains("a reply"));
+    }
+
+    #[test]
+    fn blocks_render_buttons_fields_and_links() {
+        let blocks = json!([
+            {"type": "header", "text": {"type": "plain_text", "text": "Deal <Initech>"}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Account*\nInitech"}]},
+            {"type": "divider"},
+            {"type": "actions", "block_id": "approval_actions", "elements": [
+                {"type": "button", "action_id": "approve", "style": "primary",
+                 "text": {"type": "plain_text", "text": "Approve"}, "value": "apr_1"},
+                {"type": "button", "action_id": "reject", "style": "danger",
+                 "text": {"type": "plain_text", "text": "Reject"}},
+                {"type": "button", "action_id": "open", "url": "https://host.example/1",
+                 "text": {"type": "plain_text", "text": "Open"}}]},
+            {"type": "rich_text", "elements": []}
+        ]);
+        let html = render_blocks(&blocks, &names(), None);
+        assert!(
+            html.contains("<h3 class=\"bk-header\">Deal &lt;Initech&gt;</h3>"),
+            "{html}"
+        );
+        assert!(html.contains("<div class=\"bk-field\"><strong>Account</strong><br>Initech</div>"));
+        assert!(html.contains(
+            "<button type=\"button\" class=\"bk-button primary\" data-action-id=\"approve\" \
+             data-block-id=\"approval_actions\">Approve</button>"
+        ));
+        assert!(html.contains("class=\"bk-button danger\" data-action-id=\"reject\""));
+        assert!(html
+            .contains("<a class=\"bk-button\" href=\"https://host.example/1\" target=\"_blank\""));
+        assert!(html.contains("[a rich_text block"));
+    }
+
+    #[test]
+    fn modal_inputs_get_labels_and_ids() {
+        let view = OpenView {
+            id: "V123".into(),
+            user: "U0ANA".into(),
+            team_id: None,
+            hash: "h".into(),
+            view: json!({"type": "modal", "title": {"type": "plain_text", "text": "Reject"},
+                "blocks": [{"type": "input", "block_id": "reason",
+                    "label": {"type": "plain_text", "text": "Reason"},
+                    "element": {"type": "plain_text_input", "action_id": "reason_input", "multiline": true}}]}),
+        };
+        let html = render_view(&view, &names());
+        assert!(
+            html.contains("<label for=\"input-V123-0\">Reason</label>"),
+            "{html}"
+        );
+        assert!(html.contains("<textarea id=\"input-V123-0\""), "{html}");
+        assert!(html.contains("data-block-id=\"reason\" data-action-id=\"reason_input\""));
+        assert!(html.contains(">Submit</button>"));
+    }
+}
