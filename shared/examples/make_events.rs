@@ -65,12 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
 
-    let command = json!({
-        "type": "decide",
+    let command = json!({"type": "decide", "body": {
         "command_id": format!("T0SANDBOX:U0ANA:{now}.000001:{approval_id}"),
         "approval_id": approval_id, "decision": "approved", "user_id": "U0ANA",
         "team_id": "T0SANDBOX", "response_url": "http://127.0.0.1:9/response/sample"
-    });
+    }});
     let sqs_event = json!({"Records": [{
         "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
         "body": command.to_string(), "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": (now * 1000).to_string()},

@@ -118,6 +118,15 @@ pub trait TenantStore: Send + Sync {
     async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError>;
 }
 
+/// What became of an attempt to spend an install link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkTake {
+    Taken(InstallLink),
+    /// Known but spent or expired: the admin can still be sent back to the host.
+    Refused(InstallLink, &'static str),
+    Unknown,
+}
+
 /// The short-lived records of the install flow.
 #[async_trait]
 pub trait InstallFlowStore: Send + Sync {
@@ -128,7 +137,7 @@ pub trait InstallFlowStore: Send + Sync {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<InstallLink>, StoreError>;
+    ) -> Result<LinkTake, StoreError>;
     async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
     async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
     /// Marks the state used; false when it was used already or has expired.
@@ -150,9 +159,9 @@ pub trait HostNotifier: Send + Sync {
     async fn notify(&self, event: &HostEvent) -> Result<(), QueueError>;
 }
 
-/// What travels on `DECISION_QUEUE_URL`.
+/// What travels on `DECISION_QUEUE_URL`: `{"type": "decide" | "notify_host", "body": {…}}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
 pub enum WorkItem {
     Decide(DecisionCommand),
     NotifyHost(HostEvent),
@@ -283,4 +292,21 @@ pub trait BotTokens: Send + Sync {
         installation: &Installation,
         now: i64,
     ) -> Result<SecretToken, TokenError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_items_round_trip_even_when_the_event_has_its_own_type() {
+        let event = HostEvent {
+            id: "evt_1".into(),
+            kind: "slack.connected".into(),
+            created_at: "2026-11-23T14:02:00Z".into(),
+            data: serde_json::json!({"tenant_id": "acme"}),
+        };
+        let json = serde_json::to_string(&WorkItem::NotifyHost(event.clone())).unwrap();
+        assert_eq!(serde_json::from_str::<WorkItem>(&json).unwrap(), WorkItem::NotifyHost(event));
+    }
 }

@@ -21,7 +21,7 @@ use crate::domain::{
     Installation, OAuthState, SlackMessageRef, TenantLink,
 };
 use crate::ports::{
-    ApprovalStore, DecisionWrite, InstallFlowStore, SideEffect, StoreError, TenantStore,
+    ApprovalStore, DecisionWrite, InstallFlowStore, LinkTake, SideEffect, StoreError, TenantStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -627,11 +627,12 @@ impl InstallFlowStore for DynamoStore {
         self.put_new(item).await
     }
 
-    async fn take_install_link(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<InstallLink>, StoreError> {
+    async fn take_install_link(&self, token_hash: &str, now: i64) -> Result<LinkTake, StoreError> {
+        let to_link = |stored: StoredInstallLink| InstallLink {
+            tenant_id: stored.tenant_id,
+            return_url: stored.return_url,
+            expires_at: stored.link_expires_at,
+        };
         let taken = self
             .client
             .update_item()
@@ -647,16 +648,18 @@ impl InstallFlowStore for DynamoStore {
             .send()
             .await;
         match taken {
-            Ok(answer) => Ok(answer
-                .attributes
-                .map(from_item::<StoredInstallLink>)
-                .transpose()?
-                .map(|stored| InstallLink {
-                    tenant_id: stored.tenant_id,
-                    return_url: stored.return_url,
-                    expires_at: stored.link_expires_at,
-                })),
-            Err(error) if is_condition_failure(&error) => Ok(None),
+            Ok(answer) => match answer.attributes {
+                Some(item) => Ok(LinkTake::Taken(to_link(from_item(item)?))),
+                None => Ok(LinkTake::Unknown),
+            },
+            Err(error) if is_condition_failure(&error) => {
+                let Some(item) = self.get_item(install_link_pk(token_hash), "INSTALL_LINK").await? else {
+                    return Ok(LinkTake::Unknown);
+                };
+                let used = item.contains_key("used_at");
+                let link = to_link(from_item(item)?);
+                Ok(LinkTake::Refused(link, if used { "install_link_used" } else { "install_link_expired" }))
+            }
             Err(error) => Err(backend("UpdateItem", &error)),
         }
     }

@@ -7,7 +7,7 @@ use aws_lambda_events::http::HeaderValue;
 use super::response;
 use crate::backend::Backend;
 use crate::config::ConfigError;
-use crate::usecases::install::{CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings, STATE_COOKIE, FLOW_TTL_SECS};
+use crate::usecases::install::{BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings, STATE_COOKIE, FLOW_TTL_SECS};
 
 pub struct OAuthCallback {
     pub backend: Backend,
@@ -39,14 +39,15 @@ impl OAuthCallback {
             ("GET", "/slack/install") => {
                 let token = query.first("t").unwrap_or_default();
                 match self.flow().begin(token, now).await {
-                    Ok(begin) => {
-                        let mut answer = redirect(&begin.authorize_url);
+                    Ok(BeginInstall::ToSlack { authorize_url, cookie_value }) => {
+                        let mut answer = redirect(&authorize_url);
                         answer.cookies.push(format!(
-                            "{STATE_COOKIE}={}; Path=/slack; Max-Age={FLOW_TTL_SECS}; Secure; HttpOnly; SameSite=Lax",
-                            begin.cookie_value
+                            "{STATE_COOKIE}={cookie_value}; Path=/slack; Max-Age={FLOW_TTL_SECS}; Secure; HttpOnly; SameSite=Lax"
                         ));
                         answer
                     }
+                    Ok(BeginInstall::Refused(CallbackOutcome::Redirect(url))) => redirect(&url),
+                    Ok(BeginInstall::Refused(CallbackOutcome::ErrorPage(message))) => error_page(400, &message),
                     Err(InstallError::Store(error)) => {
                         tracing::error!(%error, "install start failed");
                         error_page(503, "Slack install is unavailable right now. Try again in a minute.")

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{check_identifier, check_return_url, parse_json, InstallLink, OAuthState, TenantLink, ValidationError};
-use crate::ports::{HostNotifier, InstallFlowStore, SlackError, SlackOAuth, StoreError, TenantStore};
+use crate::ports::{HostNotifier, InstallFlowStore, LinkTake, SlackError, SlackOAuth, StoreError, TenantStore};
 use crate::usecases::connection::{connected_event, notify};
 
 /// Install links and states live ten minutes.
@@ -52,10 +52,11 @@ pub enum CallbackOutcome {
     ErrorPage(String),
 }
 
-pub struct BeginInstall {
-    pub authorize_url: String,
-    /// `{state}.{secret}`: the browser proves it started the flow.
-    pub cookie_value: String,
+pub enum BeginInstall {
+    /// Off to Slack, with the browser-binding cookie `{state}.{secret}`.
+    ToSlack { authorize_url: String, cookie_value: String },
+    /// The link was spent or expired: back to the host with the reason.
+    Refused(CallbackOutcome),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,11 +106,11 @@ impl InstallFlow<'_> {
 
     /// `GET /slack/install?t=…`: spends the link, creates the state, points at Slack.
     pub async fn begin(&self, install_token: &str, now: i64) -> Result<BeginInstall, InstallError> {
-        let link = self
-            .flow
-            .take_install_link(&sha256_hex(install_token), now)
-            .await?
-            .ok_or(InstallError::InvalidInstallLink)?;
+        let link = match self.flow.take_install_link(&sha256_hex(install_token), now).await? {
+            LinkTake::Taken(link) => link,
+            LinkTake::Refused(link, reason) => return Ok(BeginInstall::Refused(failed(&link.return_url, reason))),
+            LinkTake::Unknown => return Err(InstallError::InvalidInstallLink),
+        };
         let state = random_hex(16);
         let secret = random_hex(32);
         self.flow
@@ -130,7 +131,7 @@ impl InstallFlow<'_> {
             .append_pair("scope", &self.settings.bot_scopes)
             .append_pair("redirect_uri", &self.settings.redirect_uri())
             .append_pair("state", &state);
-        Ok(BeginInstall { authorize_url: authorize.into(), cookie_value: format!("{state}.{secret}") })
+        Ok(BeginInstall::ToSlack { authorize_url: authorize.into(), cookie_value: format!("{state}.{secret}") })
     }
 
     /// `GET /slack/oauth/callback`: checks the state and cookie, exchanges the code, stores

@@ -189,6 +189,79 @@ impl Stack {
         self.api.backend.tenants.as_ref()
     }
 
+    /// Another workspace of the same enterprise, with its own channel `C0ORGB` and user `U0BORG`.
+    pub async fn add_org_workspace(&self, enterprise_id: &str) -> String {
+        let team_id = unique("T");
+        let mut workspace = Workspace::named(&team_id, Some(enterprise_id));
+        workspace.channels.retain(|c| c.id == "C0GENERAL");
+        workspace.channels[0].id = "C0ORGB".into();
+        workspace.users = vec![User {
+            id: "U0BORG".into(),
+            name: "borg".into(),
+            real_name: "Bo Org".into(),
+            email: "bo@sandbox.example".into(),
+            tz: "UTC".into(),
+            tz_offset: 0,
+        }];
+        self.slack.add_workspace(workspace);
+        team_id
+    }
+
+    async fn raw_item(&self, pk: &str, sk: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    /// The installation item exactly as stored.
+    pub async fn raw_installation(&self, installation_id: &str) -> String {
+        let item = self.raw_item(&format!("INSTALLATION#{installation_id}"), "INSTALLATION").await;
+        format!("{:?}", item.expect("the installation is stored"))
+    }
+
+    /// No item of the whole table holds a Slack token in clear (a Scan, in a test only).
+    pub async fn assert_no_plaintext_tokens(&self) {
+        let mut pages = self.dynamodb.scan().table_name(&self.table).into_paginator().items().send();
+        let mut seen = 0;
+        while let Some(item) = pages.next().await {
+            let text = format!("{:?}", item.unwrap());
+            for prefix in ["xoxb-", "xoxe-", "xoxp-"] {
+                assert!(!text.contains(prefix), "a {prefix} token is stored in clear: {text}");
+            }
+            seen += 1;
+        }
+        assert!(seen > 0);
+    }
+
+    /// Moves an OAuth state's expiry into the past, as ten minutes would.
+    pub async fn expire_state(&self, state: &str) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("OAUTH_STATE#{state}")))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("OAUTH_STATE".into()))
+            .update_expression("SET state_expires_at = :past")
+            .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N((approvals::unix_now() - 1).to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Runs the worker over everything queued and returns what the host received.
+    pub async fn host_events(&self) -> Vec<Value> {
+        let records = self.drain_queue().await;
+        let answer = self.worker.handle(sqs_event(records)).await;
+        assert!(answer.batch_item_failures.is_empty());
+        self.host.received().into_iter().inspect(|h| assert!(h.signature_valid)).map(|h| h.body).collect()
+    }
+
     /// Stores an installation the way the OAuth callback will, and links the tenant.
     pub async fn connect(&self, tenant_id: &str, team_id: &str) {
         let token = self.slack.issue_bot_token(team_id);

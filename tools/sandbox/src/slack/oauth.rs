@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State as AxumState};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
@@ -176,7 +177,7 @@ async fn authorize_decision(
             .query_pairs_mut()
             .append_pair("error", "access_denied")
             .append_pair("state", &decision.state);
-        return Redirect::to(target.as_str()).into_response();
+        return found(target.as_str());
     }
     let workspace = sandbox
         .workspaces()
@@ -203,7 +204,12 @@ async fn authorize_decision(
         .query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &decision.state);
-    Redirect::to(target.as_str()).into_response()
+    found(target.as_str())
+}
+
+/// Slack answers the authorize form with a 302, as browsers expect.
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(LOCATION, location.to_owned())]).into_response()
 }
 
 /// Copies HTTP Basic credentials into the params, as Slack prefers them to form fields.

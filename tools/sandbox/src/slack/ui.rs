@@ -223,6 +223,8 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/_sandbox/ui/app.js", get(script))
+        // No icon, and no 404 in the browser console either.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/_sandbox/ui/state", get(state))
         .route("/_sandbox/ui/events", get(events))
         .route("/_sandbox/ui/click", post(click))
@@ -1029,7 +1031,7 @@ pub(super) fn mrkdwn(text: &str, names: &Names) -> String {
         }
         let inner_end = after[1..]
             .find(['>', '<', '\n'])
-            .filter(|&end| after[1..].as_bytes()[end] == b'>');
+            .filter(|&end| after.as_bytes()[1 + end] == b'>');
         match inner_end {
             Some(end) => {
                 pieces.push(token(&after[1..1 + end], names));
@@ -1464,6 +1466,12 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
             "text: longer than {MAX_REPLY_CHARS} characters"
         )));
     }
+    // Slack stores and sends what people type with `&`, `<` and `>` escaped.
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let text = escaped.as_str();
     let (team_id, ts, root, parent_user, channel_type) = {
         let mut state = sandbox.state();
         let workspace = state
@@ -1975,5 +1983,319 @@ mod tests {
         assert!(html.contains("<textarea id=\"input-V123-0\""), "{html}");
         assert!(html.contains("data-block-id=\"reason\" data-action-id=\"reason_input\""));
         assert!(html.contains(">Submit</button>"));
+    }
+
+    /// What the app under test received: (path, signature valid, content type, body).
+    type Received = Arc<std::sync::Mutex<Vec<(String, bool, String, String)>>>;
+
+    /// A stand-in app: records signed requests; a modal submit of "bad" gets field errors.
+    async fn app(secret: &'static str) -> (String, Received) {
+        use axum::http::{HeaderMap, Uri};
+        let received: Received = Arc::default();
+        let log = received.clone();
+        let handler = move |uri: Uri, headers: HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let timestamp = header("x-slack-request-timestamp");
+                let expected = format!(
+                    "v0={}",
+                    crate::hmac_hex(
+                        secret.as_bytes(),
+                        &[b"v0:", timestamp.as_bytes(), b":", body.as_bytes()]
+                    )
+                );
+                let valid = header("x-slack-signature") == expected;
+                let answer = if body.contains("view_submission") && body.contains("%22bad%22") {
+                    r#"{"response_action":"errors","errors":{"reason":"Say why, please"}}"#
+                } else {
+                    ""
+                };
+                log.lock().unwrap().push((
+                    uri.path().to_owned(),
+                    valid,
+                    header("content-type"),
+                    body,
+                ));
+                answer
+            }
+        };
+        let listener = crate::loopback_listener().await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = Router::new().fallback(axum::routing::post(handler));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (base, received)
+    }
+
+    fn payload_of(form: &str) -> Value {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap();
+        serde_json::from_str(&pairs[0].1).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_page_shows_messages_and_sends_signed_requests() {
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig {
+            links: vec![("Host webhook log".into(), "http://127.0.0.1:1/".into())],
+            ..Default::default()
+        });
+        let base = sandbox.start().await.unwrap();
+        let http = reqwest::Client::new();
+        let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+
+        // Not configured yet: a click is refused with a clear message.
+        let token = sandbox.issue_bot_token("T0SANDBOX");
+        let posted: Value = http
+            .post(format!("{base}/api/chat.postMessage"))
+            .bearer_auth(&token)
+            .json(
+                &json!({"channel": "C0APPROVALS", "text": "Approval requested", "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "Deal <Initech>"}},
+                {"type": "actions", "block_id": "approval_actions", "elements": [
+                    {"type": "button", "action_id": "approve", "style": "primary", "value": "apr_1",
+                     "text": {"type": "plain_text", "text": "Approve"}}]}]}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(posted["ok"], true, "{posted}");
+        let ts = posted["ts"].as_str().unwrap().to_owned();
+        let click =
+            json!({"channel": "C0APPROVALS", "ts": ts, "action_id": "approve", "user": "U0ANA"});
+        let refused = post("/_sandbox/ui/click", click.clone()).await.unwrap();
+        assert_eq!(refused.status(), 409);
+        assert!(refused.text().await.unwrap().contains("interactivity_url"));
+
+        let page = http
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("class=\"message\" data-ts=\"{ts}\"")),
+            "{page}"
+        );
+        assert!(page.contains(">Approve</button>"));
+        assert!(page.contains("Deal &lt;Initech&gt;"));
+        assert!(page.contains("<label for=\"act-as\">Act as</label>"));
+        assert!(page.contains(">Host webhook log</a>"));
+        let script = http
+            .get(format!("{base}/_sandbox/ui/app.js"))
+            .send()
+            .await
+            .unwrap();
+        assert!(script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
+
+        let bad = http
+            .get(format!("{base}/?team=TNOPE"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        let garbage = http
+            .post(format!("{base}/_sandbox/ui/click"))
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(garbage.status(), 400);
+
+        let (app_base, received) = app("sandbox-signing-secret").await;
+        sandbox.set_interactivity_url(Some(format!("{app_base}/slack/interactions")));
+        sandbox.set_events_url(Some(format!("{app_base}/slack/events")));
+
+        // A click: signed block_actions, form-encoded.
+        let answer: Value = post("/_sandbox/ui/click", click)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], 200, "{answer}");
+        let (path, valid, content_type, body) = received.lock().unwrap()[0].clone();
+        assert_eq!(
+            (path.as_str(), valid, content_type.as_str()),
+            ("/slack/interactions", true, FORM)
+        );
+        let payload = payload_of(&body);
+        assert_eq!(payload["type"], "block_actions");
+        assert_eq!(payload["user"]["id"], "U0ANA");
+        assert_eq!(payload["actions"][0]["value"], "apr_1");
+
+        // A thread reply: stored under its parent and sent as a message event.
+        let answer: Value = post(
+            "/_sandbox/ui/reply",
+            json!({"channel": "C0APPROVALS",
+            "thread_ts": ts, "user": "U0BEN", "text": "Why <this>?"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(answer["status"], 200, "{answer}");
+        let (path, valid, content_type, body) = received.lock().unwrap()[1].clone();
+        assert_eq!(
+            (path.as_str(), valid, content_type.as_str()),
+            ("/slack/events", true, "application/json")
+        );
+        let callback: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(callback["type"], "event_callback");
+        assert!(callback["event_id"].as_str().unwrap().starts_with("Ev"));
+        assert_eq!(callback["authorizations"][0]["is_bot"], true);
+        assert_eq!(callback["event"]["thread_ts"], json!(ts));
+        assert_eq!(callback["event"]["user"], "U0BEN");
+        assert_eq!(callback["event"]["text"], "Why &lt;this&gt;?");
+        let state: Value = http
+            .get(format!(
+                "{base}/_sandbox/ui/state?team=T0SANDBOX&channel=C0APPROVALS&user=U0ANA"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(state["messages"].as_array().unwrap().len(), 2);
+        let entries = state["html"]["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "the reply sits under its parent");
+        assert!(entries[0]["html"]
+            .as_str()
+            .unwrap()
+            .contains("Why &lt;this&gt;?"));
+
+        // Live updates: a poll at the current version waits, and answers when a change lands.
+        let version = state["version"].as_u64().unwrap();
+        let waiting = tokio::spawn(
+            http.get(format!("{base}/_sandbox/ui/events?since={version}"))
+                .send(),
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished());
+        let view_id = sandbox.open_view(
+            "U0ANA",
+            json!({"type": "modal", "callback_id": "reject_reason",
+            "private_metadata": "apr_1", "title": {"type": "plain_text", "text": "Reject"},
+            "blocks": [{"type": "input", "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {"type": "plain_text_input", "action_id": "text"}}]}),
+        );
+        let woke: Value = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(woke["version"].as_u64().unwrap() > version);
+        let page = http
+            .get(format!("{base}/?user=U0ANA"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&format!(
+            "<dialog class=\"view\" data-view-id=\"{view_id}\""
+        )));
+        let as_ben = http
+            .get(format!("{base}/?user=U0BEN"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!as_ben.contains("<dialog"));
+
+        // A modal submit: field errors keep it open; a 200 with an empty body closes it.
+        let submit = |value: &str| {
+            post(
+                "/_sandbox/ui/submit",
+                json!({"view_id": view_id,
+            "user": "U0ANA", "values": {"reason": {"text": value}}}),
+            )
+        };
+        let answer: Value = submit("bad").await.unwrap().json().await.unwrap();
+        assert_eq!(answer["errors"]["reason"], "Say why, please", "{answer}");
+        assert_eq!(sandbox.views("U0ANA").len(), 1);
+        let payload = payload_of(&received.lock().unwrap()[2].3);
+        assert_eq!(payload["type"], "view_submission");
+        assert_eq!(payload["view"]["id"], json!(view_id));
+        assert_eq!(payload["view"]["private_metadata"], "apr_1");
+        assert_eq!(
+            payload["view"]["state"]["values"]["reason"]["text"]["value"],
+            "bad"
+        );
+        let answer: Value = submit("Too expensive").await.unwrap().json().await.unwrap();
+        assert_eq!(answer["closed"], true, "{answer}");
+        assert!(sandbox.views("U0ANA").is_empty());
+
+        // Uninstall: tokens stop working and app_uninstalled is sent.
+        let answer: Value = post("/_sandbox/ui/uninstall", json!({"team": "T0SANDBOX"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (answer["status"].as_u64(), answer["revoked_tokens"].as_u64()),
+            (Some(200), Some(1))
+        );
+        let callback: Value = serde_json::from_str(&received.lock().unwrap()[4].3).unwrap();
+        assert_eq!(callback["event"]["type"], "app_uninstalled");
+        assert_eq!(callback["team_id"], "T0SANDBOX");
+        assert!(
+            received.lock().unwrap().iter().all(|r| r.1),
+            "every request is signed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_ends_when_its_client_goes_away() {
+        use tokio::io::AsyncWriteExt;
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig::default());
+        let base = sandbox.start().await.unwrap();
+        let before = sandbox.version.receiver_count();
+        let version = *sandbox.version.borrow();
+        let mut client = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let request =
+            format!("GET /_sandbox/ui/events?since={version} HTTP/1.1\r\nhost: sandbox\r\n\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let waiting = async {
+            while sandbox.version.receiver_count() == before {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the poll waits");
+        drop(client);
+        let released = async {
+            while sandbox.version.receiver_count() > before {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), released)
+            .await
+            .expect("the wait ends with its connection, long before the 25 s bound");
     }
 }
