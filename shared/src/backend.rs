@@ -54,20 +54,34 @@ impl Backend {
         Self::new(&aws, settings, secrets)
     }
 
-    pub fn new(aws: &aws_config::SdkConfig, settings: BackendSettings, secrets: AppSecrets) -> Result<Self, ConfigError> {
+    pub fn new(
+        aws: &aws_config::SdkConfig,
+        settings: BackendSettings,
+        secrets: AppSecrets,
+    ) -> Result<Self, ConfigError> {
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(aws),
             settings.table,
             TokenCipher::new(secrets.encryption_key()?),
         ));
-        let queue = Arc::new(SqsDecisionQueue::new(aws_sdk_sqs::Client::new(aws), settings.queue_url));
-        let slack = Arc::new(SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry));
+        let queue = Arc::new(SqsDecisionQueue::new(
+            aws_sdk_sqs::Client::new(aws),
+            settings.queue_url,
+        ));
+        let slack = Arc::new(SlackHttpClient::with_retry(
+            &settings.slack_api_base_url,
+            settings.slack_retry,
+        ));
         let oauth = Arc::new(SlackOAuthClient::new(
             SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry),
             secrets.slack_client_id.clone(),
             secrets.slack_client_secret.clone(),
         ));
-        let tokens = Arc::new(RotatingTokens::new(store.clone(), oauth.clone(), queue.clone()));
+        let tokens = Arc::new(RotatingTokens::new(
+            store.clone(),
+            oauth.clone(),
+            queue.clone(),
+        ));
         Ok(Self {
             approvals: store.clone(),
             tenants: store.clone(),
@@ -84,7 +98,9 @@ impl Backend {
     /// The install flow's settings: `PUBLIC_BASE_URL`, `SLACK_OAUTH_AUTHORIZE_URL`, `SLACK_BOT_SCOPES`.
     pub fn install_settings_from_env(&self) -> Result<InstallSettings, ConfigError> {
         Ok(InstallSettings {
-            public_base_url: required_env("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned(),
+            public_base_url: required_env("PUBLIC_BASE_URL")?
+                .trim_end_matches('/')
+                .to_owned(),
             authorize_url: env_or("SLACK_OAUTH_AUTHORIZE_URL", DEFAULT_AUTHORIZE_URL),
             client_id: self.secrets.slack_client_id.clone(),
             bot_scopes: env_or("SLACK_BOT_SCOPES", DEFAULT_BOT_SCOPES),

@@ -158,11 +158,20 @@ impl TenantStore for MemoryStore {
             .insert((tenant_id.into(), kind.into()), channel_id.into());
         Ok(())
     }
-    async fn installation_for_tenant(&self, tenant_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn installation_for_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<Installation>, StoreError> {
         let link = self.links.lock().unwrap().get(tenant_id).cloned();
         Ok(link
             .filter(|l| l.status == ConnectionStatus::Active)
-            .and_then(|l| self.installations.lock().unwrap().get(&l.installation_id).cloned()))
+            .and_then(|l| {
+                self.installations
+                    .lock()
+                    .unwrap()
+                    .get(&l.installation_id)
+                    .cloned()
+            }))
     }
     async fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
         Ok(self.installations.lock().unwrap().get(id).cloned())
@@ -176,7 +185,10 @@ impl TenantStore for MemoryStore {
     }
     async fn delete_installation(&self, id: &str, not_after: i64) -> Result<bool, StoreError> {
         let mut installations = self.installations.lock().unwrap();
-        if installations.get(id).is_some_and(|i| i.installed_at <= not_after) {
+        if installations
+            .get(id)
+            .is_some_and(|i| i.installed_at <= not_after)
+        {
             installations.remove(id);
             return Ok(true);
         }
@@ -186,10 +198,17 @@ impl TenantStore for MemoryStore {
         Ok(self.links.lock().unwrap().get(tenant_id).cloned())
     }
     async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError> {
-        self.links.lock().unwrap().insert(link.tenant_id.clone(), link.clone());
+        self.links
+            .lock()
+            .unwrap()
+            .insert(link.tenant_id.clone(), link.clone());
         Ok(())
     }
-    async fn disconnect_tenant(&self, tenant_id: &str, reason: DisconnectReason) -> Result<(), StoreError> {
+    async fn disconnect_tenant(
+        &self,
+        tenant_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), StoreError> {
         if let Some(link) = self.links.lock().unwrap().get_mut(tenant_id) {
             link.status = ConnectionStatus::Disconnected;
             link.disconnect_reason = Some(reason);
@@ -202,14 +221,27 @@ impl TenantStore for MemoryStore {
             .lock()
             .unwrap()
             .values()
-            .filter(|l| l.installation_id == installation_id && l.status == ConnectionStatus::Active)
+            .filter(|l| {
+                l.installation_id == installation_id && l.status == ConnectionStatus::Active
+            })
             .map(|l| l.tenant_id.clone())
             .collect())
     }
-    async fn try_lease_refresh(&self, _id: &str, _now: i64, _lease_secs: i64) -> Result<bool, StoreError> {
+    async fn try_lease_refresh(
+        &self,
+        _id: &str,
+        _now: i64,
+        _lease_secs: i64,
+    ) -> Result<bool, StoreError> {
         Ok(true)
     }
-    async fn save_refreshed_tokens(&self, id: &str, bot: &SecretToken, refresh: &SecretToken, expires_at: i64) -> Result<(), StoreError> {
+    async fn save_refreshed_tokens(
+        &self,
+        id: &str,
+        bot: &SecretToken,
+        refresh: &SecretToken,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         if let Some(installation) = self.installations.lock().unwrap().get_mut(id) {
             installation.bot_token = bot.clone();
             installation.bot_refresh_token = Some(refresh.clone());

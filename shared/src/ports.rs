@@ -130,14 +130,13 @@ pub enum LinkTake {
 /// The short-lived records of the install flow.
 #[async_trait]
 pub trait InstallFlowStore: Send + Sync {
-    async fn save_install_link(&self, token_hash: &str, link: &InstallLink)
-        -> Result<(), StoreError>;
-    /// Marks the link used and returns it, once, before it expires.
-    async fn take_install_link(
+    async fn save_install_link(
         &self,
         token_hash: &str,
-        now: i64,
-    ) -> Result<LinkTake, StoreError>;
+        link: &InstallLink,
+    ) -> Result<(), StoreError>;
+    /// Marks the link used and returns it, once, before it expires.
+    async fn take_install_link(&self, token_hash: &str, now: i64) -> Result<LinkTake, StoreError>;
     async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
     async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
     /// Marks the state used; false when it was used already or has expired.
@@ -267,8 +266,11 @@ pub trait SlackOAuth: Send + Sync {
         redirect_uri: &str,
         now: i64,
     ) -> Result<Installation, SlackError>;
-    async fn refresh(&self, refresh_token: &SecretToken, now: i64)
-        -> Result<RefreshedToken, SlackError>;
+    async fn refresh(
+        &self,
+        refresh_token: &SecretToken,
+        now: i64,
+    ) -> Result<RefreshedToken, SlackError>;
     async fn revoke(&self, token: &SecretToken) -> Result<(), SlackError>;
 }
 
@@ -307,6 +309,9 @@ mod tests {
             data: serde_json::json!({"tenant_id": "acme"}),
         };
         let json = serde_json::to_string(&WorkItem::NotifyHost(event.clone())).unwrap();
-        assert_eq!(serde_json::from_str::<WorkItem>(&json).unwrap(), WorkItem::NotifyHost(event));
+        assert_eq!(
+            serde_json::from_str::<WorkItem>(&json).unwrap(),
+            WorkItem::NotifyHost(event)
+        );
     }
 }

@@ -21,7 +21,10 @@ impl DecisionWorker {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let webhook_url = required_env("HOST_WEBHOOK_URL")?;
         let backend = Backend::from_env().await?;
-        let webhooks = Arc::new(HttpWebhookSink::new(webhook_url, backend.secrets.host_webhook_secret.clone()));
+        let webhooks = Arc::new(HttpWebhookSink::new(
+            webhook_url,
+            backend.secrets.host_webhook_secret.clone(),
+        ));
         Ok(Self { backend, webhooks })
     }
 
@@ -42,7 +45,8 @@ impl DecisionWorker {
     /// True when the record is done with (decided, refused, already decided, delivered).
     async fn process(&self, record: &SqsMessage) -> bool {
         let message_id = record.message_id.as_deref().unwrap_or_default();
-        let item: WorkItem = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
+        let item: WorkItem = match serde_json::from_str(record.body.as_deref().unwrap_or_default())
+        {
             Ok(item) => item,
             Err(error) => {
                 // Left to fail until it reaches the DLQ, where it can be inspected.

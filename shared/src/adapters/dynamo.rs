@@ -301,7 +301,9 @@ fn tenants_index_key(installation_id: &str) -> String {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        let item = self.get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}")).await?;
+        let item = self
+            .get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}"))
+            .await?;
         Ok(item
             .as_ref()
             .and_then(|item| item.get("channel_id"))
@@ -653,12 +655,22 @@ impl InstallFlowStore for DynamoStore {
                 None => Ok(LinkTake::Unknown),
             },
             Err(error) if is_condition_failure(&error) => {
-                let Some(item) = self.get_item(install_link_pk(token_hash), "INSTALL_LINK").await? else {
+                let Some(item) = self
+                    .get_item(install_link_pk(token_hash), "INSTALL_LINK")
+                    .await?
+                else {
                     return Ok(LinkTake::Unknown);
                 };
                 let used = item.contains_key("used_at");
                 let link = to_link(from_item(item)?);
-                Ok(LinkTake::Refused(link, if used { "install_link_used" } else { "install_link_expired" }))
+                Ok(LinkTake::Refused(
+                    link,
+                    if used {
+                        "install_link_used"
+                    } else {
+                        "install_link_expired"
+                    },
+                ))
             }
             Err(error) => Err(backend("UpdateItem", &error)),
         }

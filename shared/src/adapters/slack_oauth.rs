@@ -16,7 +16,11 @@ pub struct SlackOAuthClient {
 }
 
 impl SlackOAuthClient {
-    pub fn new(slack: SlackHttpClient, client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+    pub fn new(
+        slack: SlackHttpClient,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
         Self {
             slack,
             client_id: client_id.into(),
@@ -63,7 +67,12 @@ fn parse<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T, Sl
 
 #[async_trait]
 impl SlackOAuth for SlackOAuthClient {
-    async fn exchange_code(&self, code: &str, redirect_uri: &str, now: i64) -> Result<Installation, SlackError> {
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        now: i64,
+    ) -> Result<Installation, SlackError> {
         let answer: AccessAnswer = parse(
             self.slack
                 .call_with_client_credentials(
@@ -82,7 +91,12 @@ impl SlackOAuth for SlackOAuthClient {
             is_enterprise_install: answer.is_enterprise_install,
             bot_user_id: answer.bot_user_id.unwrap_or_default(),
             app_id: answer.app_id.unwrap_or_default(),
-            scopes: answer.scope.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            scopes: answer
+                .scope
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             installed_by: answer.authed_user.map(|u| u.id),
             installed_at: now,
             bot_token: SecretToken::new(answer.access_token),
@@ -90,19 +104,28 @@ impl SlackOAuth for SlackOAuthClient {
             bot_refresh_token: answer.refresh_token.map(SecretToken::new),
         };
         if installation.id().is_empty() {
-            return Err(SlackError::InvalidResponse { method: "oauth.v2.access".into() });
+            return Err(SlackError::InvalidResponse {
+                method: "oauth.v2.access".into(),
+            });
         }
         Ok(installation)
     }
 
-    async fn refresh(&self, refresh_token: &SecretToken, now: i64) -> Result<RefreshedToken, SlackError> {
+    async fn refresh(
+        &self,
+        refresh_token: &SecretToken,
+        now: i64,
+    ) -> Result<RefreshedToken, SlackError> {
         let answer: AccessAnswer = parse(
             self.slack
                 .call_with_client_credentials(
                     "oauth.v2.access",
                     &self.client_id,
                     &self.client_secret,
-                    &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())],
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", refresh_token.expose()),
+                    ],
                 )
                 .await?,
         )?;
@@ -112,15 +135,28 @@ impl SlackOAuth for SlackOAuthClient {
                 refresh_token: SecretToken::new(refresh_token),
                 expires_at: now + expires_in,
             }),
-            _ => Err(SlackError::InvalidResponse { method: "oauth.v2.access".into() }),
+            _ => Err(SlackError::InvalidResponse {
+                method: "oauth.v2.access".into(),
+            }),
         }
     }
 
     async fn revoke(&self, token: &SecretToken) -> Result<(), SlackError> {
-        match self.slack.call("auth.revoke", token, &serde_json::json!({})).await {
+        match self
+            .slack
+            .call("auth.revoke", token, &serde_json::json!({}))
+            .await
+        {
             Ok(_) => Ok(()),
             // Already gone is what we wanted.
-            Err(SlackError::Api { code, .. }) if matches!(code.as_str(), "invalid_auth" | "token_revoked" | "account_inactive") => Ok(()),
+            Err(SlackError::Api { code, .. })
+                if matches!(
+                    code.as_str(),
+                    "invalid_auth" | "token_revoked" | "account_inactive"
+                ) =>
+            {
+                Ok(())
+            }
             Err(error) => Err(error),
         }
     }

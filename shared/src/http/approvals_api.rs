@@ -64,11 +64,14 @@ impl ApprovalsApi {
                 }
             }
             ("POST", ["v1", "tenants", tenant_id, "slack", "install-links"]) => {
-                match self.install_flow().create_link(tenant_id, &body, crate::unix_now()).await {
-                    Ok((url, expires_at)) => json_response(
-                        201,
-                        &json!({"url": url, "expires_at": rfc3339(expires_at)}),
-                    ),
+                match self
+                    .install_flow()
+                    .create_link(tenant_id, &body, crate::unix_now())
+                    .await
+                {
+                    Ok((url, expires_at)) => {
+                        json_response(201, &json!({"url": url, "expires_at": rfc3339(expires_at)}))
+                    }
                     Err(InstallError::Invalid(error)) => {
                         error_response(400, "invalid_request", error.to_string())
                     }
@@ -92,7 +95,11 @@ impl ApprovalsApi {
                 .await;
                 match disconnected {
                     Ok(Some(link)) => json_response(200, &status_body(tenant_id, Some(&link))),
-                    Ok(None) => error_response(404, "not_connected", format!("tenant {tenant_id} never connected Slack")),
+                    Ok(None) => error_response(
+                        404,
+                        "not_connected",
+                        format!("tenant {tenant_id} never connected Slack"),
+                    ),
                     Err(error) => internal(&error),
                 }
             }

@@ -7,7 +7,10 @@ use aws_lambda_events::http::HeaderValue;
 use super::response;
 use crate::backend::Backend;
 use crate::config::ConfigError;
-use crate::usecases::install::{BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings, STATE_COOKIE, FLOW_TTL_SECS};
+use crate::usecases::install::{
+    BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings,
+    FLOW_TTL_SECS, STATE_COOKIE,
+};
 
 pub struct OAuthCallback {
     pub backend: Backend,
@@ -39,7 +42,10 @@ impl OAuthCallback {
             ("GET", "/slack/install") => {
                 let token = query.first("t").unwrap_or_default();
                 match self.flow().begin(token, now).await {
-                    Ok(BeginInstall::ToSlack { authorize_url, cookie_value }) => {
+                    Ok(BeginInstall::ToSlack {
+                        authorize_url,
+                        cookie_value,
+                    }) => {
                         let mut answer = redirect(&authorize_url);
                         answer.cookies.push(format!(
                             "{STATE_COOKIE}={cookie_value}; Path=/slack; Max-Age={FLOW_TTL_SECS}; Secure; HttpOnly; SameSite=Lax"
@@ -47,10 +53,15 @@ impl OAuthCallback {
                         answer
                     }
                     Ok(BeginInstall::Refused(CallbackOutcome::Redirect(url))) => redirect(&url),
-                    Ok(BeginInstall::Refused(CallbackOutcome::ErrorPage(message))) => error_page(400, &message),
+                    Ok(BeginInstall::Refused(CallbackOutcome::ErrorPage(message))) => {
+                        error_page(400, &message)
+                    }
                     Err(InstallError::Store(error)) => {
                         tracing::error!(%error, "install start failed");
-                        error_page(503, "Slack install is unavailable right now. Try again in a minute.")
+                        error_page(
+                            503,
+                            "Slack install is unavailable right now. Try again in a minute.",
+                        )
                     }
                     Err(error) => error_page(400, &error.to_string()),
                 }
@@ -70,7 +81,9 @@ impl OAuthCallback {
                         error_page(503, "Slack install could not be completed. Start again from your settings page.")
                     }
                 };
-                answer.cookies.push(format!("{STATE_COOKIE}=; Path=/slack; Max-Age=0; Secure; HttpOnly; SameSite=Lax"));
+                answer.cookies.push(format!(
+                    "{STATE_COOKIE}=; Path=/slack; Max-Age=0; Secure; HttpOnly; SameSite=Lax"
+                ));
                 answer
             }
             _ => error_page(404, "Not found."),
@@ -80,7 +93,8 @@ impl OAuthCallback {
 
 /// A cookie's value from the v2 payload's `cookies` (or a raw `Cookie` header).
 fn request_cookie(event: &ApiGatewayV2httpRequest, name: &str) -> Option<String> {
-    let from_header = super::header(event, "cookie").map(|h| h.split(';').map(str::to_owned).collect::<Vec<_>>());
+    let from_header =
+        super::header(event, "cookie").map(|h| h.split(';').map(str::to_owned).collect::<Vec<_>>());
     event
         .cookies
         .clone()
@@ -97,12 +111,17 @@ fn redirect(location: &str) -> ApiGatewayV2httpResponse {
     if let Ok(value) = HeaderValue::from_str(location) {
         answer.headers.insert("location", value);
     }
-    answer.headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    answer
+        .headers
+        .insert("cache-control", HeaderValue::from_static("no-store"));
     answer
 }
 
 fn error_page(status: u16, message: &str) -> ApiGatewayV2httpResponse {
-    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     response(
         status,
         Some("text/html; charset=utf-8"),

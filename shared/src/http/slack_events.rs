@@ -15,7 +15,9 @@ pub struct SlackEventsEndpoint {
 
 impl SlackEventsEndpoint {
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { backend: Backend::from_env().await? })
+        Ok(Self {
+            backend: Backend::from_env().await?,
+        })
     }
 
     pub async fn handle(&self, event: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
@@ -39,9 +41,15 @@ impl SlackEventsEndpoint {
             notifier: self.backend.notifier.as_ref(),
         };
         match events.handle(&body, now).await {
-            Ok(EventsAnswer::Challenge(challenge)) => json_response(200, &json!({"challenge": challenge})),
+            Ok(EventsAnswer::Challenge(challenge)) => {
+                json_response(200, &json!({"challenge": challenge}))
+            }
             Ok(answer) => {
-                tracing::info!(?answer, retry = header(event, "x-slack-retry-num"), "event handled");
+                tracing::info!(
+                    ?answer,
+                    retry = header(event, "x-slack-retry-num"),
+                    "event handled"
+                );
                 empty_response(200)
             }
             Err(EventsError::Malformed(reason)) => error_response(400, "invalid_event", reason),

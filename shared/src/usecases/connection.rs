@@ -38,7 +38,12 @@ pub fn connected_event(link: &TenantLink, now: i64) -> HostEvent {
     }
 }
 
-pub fn disconnected_event(tenant_id: &str, installation_id: &str, reason: DisconnectReason, now: i64) -> HostEvent {
+pub fn disconnected_event(
+    tenant_id: &str,
+    installation_id: &str,
+    reason: DisconnectReason,
+    now: i64,
+) -> HostEvent {
     HostEvent {
         id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
         kind: "slack.disconnected".into(),
@@ -69,16 +74,33 @@ pub async fn disconnect_tenant(
     if link.status != ConnectionStatus::Active {
         return Ok(Some(link));
     }
-    tenants.disconnect_tenant(tenant_id, DisconnectReason::HostRequest).await?;
-    if tenants.active_tenants_of(&link.installation_id).await?.is_empty() {
+    tenants
+        .disconnect_tenant(tenant_id, DisconnectReason::HostRequest)
+        .await?;
+    if tenants
+        .active_tenants_of(&link.installation_id)
+        .await?
+        .is_empty()
+    {
         if let Some(installation) = tenants.installation(&link.installation_id).await? {
             if let Err(error) = oauth.revoke(&installation.bot_token).await {
                 tracing::warn!(%error, installation_id = %link.installation_id, "auth.revoke failed; deleting the tokens anyway");
             }
         }
-        tenants.delete_installation(&link.installation_id, i64::MAX).await?;
+        tenants
+            .delete_installation(&link.installation_id, i64::MAX)
+            .await?;
     }
-    notify(notifier, disconnected_event(tenant_id, &link.installation_id, DisconnectReason::HostRequest, now)).await;
+    notify(
+        notifier,
+        disconnected_event(
+            tenant_id,
+            &link.installation_id,
+            DisconnectReason::HostRequest,
+            now,
+        ),
+    )
+    .await;
     link.status = ConnectionStatus::Disconnected;
     link.disconnect_reason = Some(DisconnectReason::HostRequest);
     Ok(Some(link))
@@ -98,16 +120,26 @@ pub async fn disconnect_everywhere(
         return Ok(false);
     };
     if installation.installed_at > event_time {
-        tracing::info!(installation_id, event_time, installed_at = installation.installed_at,
-            "event predates the current installation; ignored");
+        tracing::info!(
+            installation_id,
+            event_time,
+            installed_at = installation.installed_at,
+            "event predates the current installation; ignored"
+        );
         return Ok(false);
     }
     let now = crate::unix_now();
     for tenant_id in tenants.active_tenants_of(installation_id).await? {
         tenants.disconnect_tenant(&tenant_id, reason).await?;
-        notify(notifier, disconnected_event(&tenant_id, installation_id, reason, now)).await;
+        notify(
+            notifier,
+            disconnected_event(&tenant_id, installation_id, reason, now),
+        )
+        .await;
     }
     // Conditional again: a reinstall racing with this event keeps its fresh tokens.
-    tenants.delete_installation(installation_id, event_time).await?;
+    tenants
+        .delete_installation(installation_id, event_time)
+        .await?;
     Ok(true)
 }

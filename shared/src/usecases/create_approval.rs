@@ -2,7 +2,9 @@
 
 use crate::blocks::pending_message;
 use crate::domain::{Approval, ApprovalRequest, ValidationError};
-use crate::ports::{ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError};
+use crate::ports::{
+    ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApprovalError {
@@ -83,8 +85,7 @@ impl CreateApproval<'_> {
             }
         };
         let message = pending_message(&approval);
-        let posted = match self.slack.post_message(&token, &channel_id, &message).await
-        {
+        let posted = match self.slack.post_message(&token, &channel_id, &message).await {
             Ok(posted) => posted,
             Err(error) => {
                 self.forget_unposted(&approval.id).await;

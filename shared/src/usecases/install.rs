@@ -5,8 +5,13 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{check_identifier, check_return_url, parse_json, InstallLink, OAuthState, TenantLink, ValidationError};
-use crate::ports::{HostNotifier, InstallFlowStore, LinkTake, SlackError, SlackOAuth, StoreError, TenantStore};
+use crate::domain::{
+    check_identifier, check_return_url, parse_json, InstallLink, OAuthState, TenantLink,
+    ValidationError,
+};
+use crate::ports::{
+    HostNotifier, InstallFlowStore, LinkTake, SlackError, SlackOAuth, StoreError, TenantStore,
+};
 use crate::usecases::connection::{connected_event, notify};
 
 /// Install links and states live ten minutes.
@@ -54,7 +59,10 @@ pub enum CallbackOutcome {
 
 pub enum BeginInstall {
     /// Off to Slack, with the browser-binding cookie `{state}.{secret}`.
-    ToSlack { authorize_url: String, cookie_value: String },
+    ToSlack {
+        authorize_url: String,
+        cookie_value: String,
+    },
     /// The link was spent or expired: back to the host with the reason.
     Refused(CallbackOutcome),
 }
@@ -91,7 +99,12 @@ fn sha256_hex(value: &str) -> String {
 
 impl InstallFlow<'_> {
     /// `POST /v1/tenants/{tenant_id}/slack/install-links`: a one-time URL for the host's admin.
-    pub async fn create_link(&self, tenant_id: &str, body: &[u8], now: i64) -> Result<(String, i64), InstallError> {
+    pub async fn create_link(
+        &self,
+        tenant_id: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(String, i64), InstallError> {
         check_identifier("tenant_id", tenant_id)?;
         let InstallLinkBody { return_url } = parse_json(body)?;
         check_return_url("return_url", &return_url)?;
@@ -99,16 +112,32 @@ impl InstallFlow<'_> {
         let expires_at = now + FLOW_TTL_SECS;
         // Only the hash is stored: a table read does not yield a usable link.
         self.flow
-            .save_install_link(&sha256_hex(&token), &InstallLink { tenant_id: tenant_id.into(), return_url, expires_at })
+            .save_install_link(
+                &sha256_hex(&token),
+                &InstallLink {
+                    tenant_id: tenant_id.into(),
+                    return_url,
+                    expires_at,
+                },
+            )
             .await?;
-        Ok((format!("{}/slack/install?t={token}", self.settings.public_base_url), expires_at))
+        Ok((
+            format!("{}/slack/install?t={token}", self.settings.public_base_url),
+            expires_at,
+        ))
     }
 
     /// `GET /slack/install?t=…`: spends the link, creates the state, points at Slack.
     pub async fn begin(&self, install_token: &str, now: i64) -> Result<BeginInstall, InstallError> {
-        let link = match self.flow.take_install_link(&sha256_hex(install_token), now).await? {
+        let link = match self
+            .flow
+            .take_install_link(&sha256_hex(install_token), now)
+            .await?
+        {
             LinkTake::Taken(link) => link,
-            LinkTake::Refused(link, reason) => return Ok(BeginInstall::Refused(failed(&link.return_url, reason))),
+            LinkTake::Refused(link, reason) => {
+                return Ok(BeginInstall::Refused(failed(&link.return_url, reason)))
+            }
             LinkTake::Unknown => return Err(InstallError::InvalidInstallLink),
         };
         let state = random_hex(16);
@@ -131,12 +160,20 @@ impl InstallFlow<'_> {
             .append_pair("scope", &self.settings.bot_scopes)
             .append_pair("redirect_uri", &self.settings.redirect_uri())
             .append_pair("state", &state);
-        Ok(BeginInstall::ToSlack { authorize_url: authorize.into(), cookie_value: format!("{state}.{secret}") })
+        Ok(BeginInstall::ToSlack {
+            authorize_url: authorize.into(),
+            cookie_value: format!("{state}.{secret}"),
+        })
     }
 
     /// `GET /slack/oauth/callback`: checks the state and cookie, exchanges the code, stores
     /// the installation and links the tenant. Every refusal stores nothing.
-    pub async fn complete(&self, params: &CallbackParams, cookie: Option<&str>, now: i64) -> Result<CallbackOutcome, StoreError> {
+    pub async fn complete(
+        &self,
+        params: &CallbackParams,
+        cookie: Option<&str>,
+        now: i64,
+    ) -> Result<CallbackOutcome, StoreError> {
         let (cookie_state, cookie_secret) = cookie
             .and_then(|value| value.split_once('.'))
             .map_or((None, None), |(state, secret)| (Some(state), Some(secret)));
@@ -164,7 +201,8 @@ impl InstallFlow<'_> {
             return Ok(failed(&record.return_url, "state_expired"));
         }
         let browser_matches = cookie_state == Some(record.state.as_str())
-            && cookie_secret.is_some_and(|secret| constant_time_eq(&sha256_hex(secret), &record.cookie_hash));
+            && cookie_secret
+                .is_some_and(|secret| constant_time_eq(&sha256_hex(secret), &record.cookie_hash));
         // Spend the state whatever happens next: it never works twice.
         if !self.flow.use_oauth_state(&record.state, now).await? {
             return Ok(failed(&record.return_url, "state_already_used"));
@@ -173,13 +211,21 @@ impl InstallFlow<'_> {
             return Ok(failed(&record.return_url, "cookie_mismatch"));
         }
         if let Some(error) = &params.error {
-            let reason = if error == "access_denied" { "access_denied" } else { "slack_error" };
+            let reason = if error == "access_denied" {
+                "access_denied"
+            } else {
+                "slack_error"
+            };
             return Ok(failed(&record.return_url, reason));
         }
         let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
             return Ok(failed(&record.return_url, "missing_code"));
         };
-        let installation = match self.oauth.exchange_code(code, &self.settings.redirect_uri(), now).await {
+        let installation = match self
+            .oauth
+            .exchange_code(code, &self.settings.redirect_uri(), now)
+            .await
+        {
             Ok(installation) => installation,
             Err(SlackError::Api { code, .. }) => return Ok(failed(&record.return_url, &code)),
             Err(error) => {
@@ -205,7 +251,10 @@ impl InstallFlow<'_> {
 
 fn failed(return_url: &str, reason: &str) -> CallbackOutcome {
     tracing::info!(reason, "Slack install refused");
-    CallbackOutcome::Redirect(with_query(return_url, &[("slack", "error"), ("reason", reason)]))
+    CallbackOutcome::Redirect(with_query(
+        return_url,
+        &[("slack", "error"), ("reason", reason)],
+    ))
 }
 
 fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
@@ -223,5 +272,9 @@ fn is_hex_token(value: &str) -> bool {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

@@ -77,36 +77,66 @@ pub struct SlackEvents<'a> {
 
 impl SlackEvents<'_> {
     pub async fn handle(&self, body: &[u8], now: i64) -> Result<EventsAnswer, EventsError> {
-        let envelope: Envelope = serde_json::from_slice(body).map_err(|e| EventsError::Malformed(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_slice(body).map_err(|e| EventsError::Malformed(e.to_string()))?;
         match envelope.kind.as_str() {
             "url_verification" => {
                 return envelope
                     .challenge
                     .map(EventsAnswer::Challenge)
-                    .ok_or_else(|| EventsError::Malformed("url_verification without challenge".into()))
+                    .ok_or_else(|| {
+                        EventsError::Malformed("url_verification without challenge".into())
+                    })
             }
             "event_callback" => {}
             _ => return Ok(EventsAnswer::Ignored),
         }
-        let event = envelope.event.as_ref().ok_or_else(|| EventsError::Malformed("no event".into()))?;
+        let event = envelope
+            .event
+            .as_ref()
+            .ok_or_else(|| EventsError::Malformed("no event".into()))?;
         let reason = match event.kind.as_str() {
             "app_uninstalled" => DisconnectReason::AppUninstalled,
-            "tokens_revoked" if event.tokens.as_ref().is_some_and(|t| !t.bot.is_empty()) => DisconnectReason::TokensRevoked,
+            "tokens_revoked" if event.tokens.as_ref().is_some_and(|t| !t.bot.is_empty()) => {
+                DisconnectReason::TokensRevoked
+            }
             _ => return Ok(EventsAnswer::Ignored),
         };
-        let event_id = envelope.event_id.as_deref().ok_or_else(|| EventsError::Malformed("no event_id".into()))?;
+        let event_id = envelope
+            .event_id
+            .as_deref()
+            .ok_or_else(|| EventsError::Malformed("no event_id".into()))?;
         let guard = format!("EVENT#{event_id}");
-        if !self.guards.claim_once(&guard, now + EVENT_GUARD_SECS).await? {
+        if !self
+            .guards
+            .claim_once(&guard, now + EVENT_GUARD_SECS)
+            .await?
+        {
             return Ok(EventsAnswer::Duplicate);
         }
         let org_wide = envelope.is_enterprise_install.unwrap_or(false)
-            || envelope.authorizations.first().is_some_and(|a| a.is_enterprise_install);
-        let installation_id = if org_wide { envelope.enterprise_id.as_deref() } else { envelope.team_id.as_deref() };
+            || envelope
+                .authorizations
+                .first()
+                .is_some_and(|a| a.is_enterprise_install);
+        let installation_id = if org_wide {
+            envelope.enterprise_id.as_deref()
+        } else {
+            envelope.team_id.as_deref()
+        };
         let Some(installation_id) = installation_id else {
             return Ok(EventsAnswer::Ignored);
         };
         let event_time = envelope.event_time.unwrap_or(now);
-        match disconnect_everywhere(self.tenants, self.notifier, installation_id, event_time, reason).await {
+        match disconnect_everywhere(
+            self.tenants,
+            self.notifier,
+            installation_id,
+            event_time,
+            reason,
+        )
+        .await
+        {
             Ok(true) => Ok(EventsAnswer::Handled),
             Ok(false) => Ok(EventsAnswer::Ignored),
             Err(error) => {

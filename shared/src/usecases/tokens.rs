@@ -8,9 +8,7 @@ use async_trait::async_trait;
 
 use crate::crypto::SecretToken;
 use crate::domain::{DisconnectReason, Installation};
-use crate::ports::{
-    BotTokens, HostNotifier, SlackError, SlackOAuth, TenantStore, TokenError,
-};
+use crate::ports::{BotTokens, HostNotifier, SlackError, SlackOAuth, TenantStore, TokenError};
 use crate::usecases::connection::disconnect_everywhere;
 
 /// Bolt's margin: refresh when less than this remains.
@@ -28,8 +26,18 @@ pub struct RotatingTokens {
 }
 
 impl RotatingTokens {
-    pub fn new(tenants: Arc<dyn TenantStore>, oauth: Arc<dyn SlackOAuth>, notifier: Arc<dyn HostNotifier>) -> Self {
-        Self { tenants, oauth, notifier, poll_every: Duration::from_millis(100), max_polls: 60 }
+    pub fn new(
+        tenants: Arc<dyn TenantStore>,
+        oauth: Arc<dyn SlackOAuth>,
+        notifier: Arc<dyn HostNotifier>,
+    ) -> Self {
+        Self {
+            tenants,
+            oauth,
+            notifier,
+            poll_every: Duration::from_millis(100),
+            max_polls: 60,
+        }
     }
 
     fn needs_refresh(installation: &Installation, now: i64) -> bool {
@@ -44,7 +52,11 @@ impl RotatingTokens {
         for _ in 0..self.max_polls {
             let now = crate::unix_now();
             if self.tenants.try_lease_refresh(id, now, LEASE_SECS).await? {
-                let current = self.tenants.installation(id).await?.ok_or(TokenError::Revoked)?;
+                let current = self
+                    .tenants
+                    .installation(id)
+                    .await?
+                    .ok_or(TokenError::Revoked)?;
                 if !Self::needs_refresh(&current, now) {
                     self.tenants.release_refresh_lease(id).await?;
                     return Ok(current.bot_token);
@@ -56,13 +68,21 @@ impl RotatingTokens {
                 return match self.oauth.refresh(refresh_token, now).await {
                     Ok(fresh) => {
                         self.tenants
-                            .save_refreshed_tokens(id, &fresh.bot_token, &fresh.refresh_token, fresh.expires_at)
+                            .save_refreshed_tokens(
+                                id,
+                                &fresh.bot_token,
+                                &fresh.refresh_token,
+                                fresh.expires_at,
+                            )
                             .await?;
                         tracing::info!(installation_id = id, "bot token refreshed");
                         Ok(fresh.bot_token)
                     }
                     Err(SlackError::Api { code, .. }) if code == "invalid_refresh_token" => {
-                        tracing::warn!(installation_id = id, "refresh token refused; disconnecting");
+                        tracing::warn!(
+                            installation_id = id,
+                            "refresh token refused; disconnecting"
+                        );
                         disconnect_everywhere(
                             self.tenants.as_ref(),
                             self.notifier.as_ref(),
@@ -80,7 +100,11 @@ impl RotatingTokens {
                 };
             }
             tokio::time::sleep(self.poll_every).await;
-            let current = self.tenants.installation(id).await?.ok_or(TokenError::Revoked)?;
+            let current = self
+                .tenants
+                .installation(id)
+                .await?
+                .ok_or(TokenError::Revoked)?;
             if current.bot_token_expires_at != stale.bot_token_expires_at {
                 return Ok(current.bot_token);
             }
@@ -91,7 +115,11 @@ impl RotatingTokens {
 
 #[async_trait]
 impl BotTokens for RotatingTokens {
-    async fn usable_token(&self, installation: &Installation, now: i64) -> Result<SecretToken, TokenError> {
+    async fn usable_token(
+        &self,
+        installation: &Installation,
+        now: i64,
+    ) -> Result<SecretToken, TokenError> {
         if Self::needs_refresh(installation, now) {
             self.refresh(installation).await
         } else {
@@ -105,7 +133,11 @@ pub struct StaticTokens;
 
 #[async_trait]
 impl BotTokens for StaticTokens {
-    async fn usable_token(&self, installation: &Installation, _now: i64) -> Result<SecretToken, TokenError> {
+    async fn usable_token(
+        &self,
+        installation: &Installation,
+        _now: i64,
+    ) -> Result<SecretToken, TokenError> {
         Ok(installation.bot_token.clone())
     }
 }

@@ -60,7 +60,11 @@ pub struct Stack {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]).to_uppercase()
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+    .to_uppercase()
 }
 
 /// How the sandbox for a stack is set up.
@@ -73,14 +77,22 @@ pub struct Options {
     pub not_connected: bool,
 }
 
-fn backend(aws: &aws_config::SdkConfig, queue_url: &str, slack_base: &str, secrets: &AppSecrets) -> Backend {
+fn backend(
+    aws: &aws_config::SdkConfig,
+    queue_url: &str,
+    slack_base: &str,
+    secrets: &AppSecrets,
+) -> Backend {
     Backend::new(
         aws,
         BackendSettings {
             table: env("APP_TABLE"),
             queue_url: queue_url.to_owned(),
             slack_api_base_url: format!("{slack_base}/api"),
-            slack_retry: RetryPolicy { first_backoff: Duration::from_millis(20), ..RetryPolicy::default() },
+            slack_retry: RetryPolicy {
+                first_backoff: Duration::from_millis(20),
+                ..RetryPolicy::default()
+            },
         },
         secrets.clone(),
     )
@@ -96,9 +108,10 @@ impl Stack {
     pub async fn start_with(options: Options) -> Self {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let secrets_client = aws_sdk_secretsmanager::Client::new(&aws);
-        let secrets = approvals::adapters::secrets::load_app_secrets(&secrets_client, &env("APP_SECRET_ID"))
-            .await
-            .expect("the provisioned secret loads");
+        let secrets =
+            approvals::adapters::secrets::load_app_secrets(&secrets_client, &env("APP_SECRET_ID"))
+                .await
+                .expect("the provisioned secret loads");
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let table = env("APP_TABLE");
@@ -133,18 +146,37 @@ impl Stack {
             client_id: secrets.slack_client_id.clone(),
             bot_scopes: approvals::usecases::install::DEFAULT_BOT_SCOPES.into(),
         };
-        let api = Arc::new(ApprovalsApi { backend: backend(&aws, &queue_url, &slack_base, &secrets), install: install.clone() });
-        let oauth = Arc::new(OAuthCallback { backend: backend(&aws, &queue_url, &slack_base, &secrets), install });
-        let events = Arc::new(SlackEventsEndpoint { backend: backend(&aws, &queue_url, &slack_base, &secrets) });
+        let api = Arc::new(ApprovalsApi {
+            backend: backend(&aws, &queue_url, &slack_base, &secrets),
+            install: install.clone(),
+        });
+        let oauth = Arc::new(OAuthCallback {
+            backend: backend(&aws, &queue_url, &slack_base, &secrets),
+            install,
+        });
+        let events = Arc::new(SlackEventsEndpoint {
+            backend: backend(&aws, &queue_url, &slack_base, &secrets),
+        });
         let interactions = Arc::new(SlackInteractions::new(
             secrets.slack_signing_secret.clone(),
-            Arc::new(approvals::adapters::sqs::SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
+            Arc::new(approvals::adapters::sqs::SqsDecisionQueue::new(
+                sqs.clone(),
+                queue_url.clone(),
+            )),
         ));
         let worker = DecisionWorker {
             backend: backend(&aws, &queue_url, &slack_base, &secrets),
-            webhooks: Arc::new(HttpWebhookSink::new(format!("{host_base}/webhooks"), secrets.host_webhook_secret.clone())),
+            webhooks: Arc::new(HttpWebhookSink::new(
+                format!("{host_base}/webhooks"),
+                secrets.host_webhook_secret.clone(),
+            )),
         };
-        let routes = devserver::gateway::template_routes(api.clone(), interactions.clone(), oauth.clone(), events.clone());
+        let routes = devserver::gateway::template_routes(
+            api.clone(),
+            interactions.clone(),
+            oauth.clone(),
+            events.clone(),
+        );
         let app = devserver::gateway::router(routes);
         tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -180,7 +212,9 @@ impl Stack {
             gateway,
         };
         if !options.not_connected {
-            stack.connect(&stack.tenant_id.clone(), &stack.team_id.clone()).await;
+            stack
+                .connect(&stack.tenant_id.clone(), &stack.team_id.clone())
+                .await;
         }
         stack
     }
@@ -207,7 +241,11 @@ impl Stack {
         team_id
     }
 
-    async fn raw_item(&self, pk: &str, sk: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    async fn raw_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         self.dynamodb
             .get_item()
             .table_name(&self.table)
@@ -222,22 +260,107 @@ impl Stack {
 
     /// The installation item exactly as stored.
     pub async fn raw_installation(&self, installation_id: &str) -> String {
-        let item = self.raw_item(&format!("INSTALLATION#{installation_id}"), "INSTALLATION").await;
+        let item = self
+            .raw_item(&format!("INSTALLATION#{installation_id}"), "INSTALLATION")
+            .await;
         format!("{:?}", item.expect("the installation is stored"))
     }
 
     /// No item of the whole table holds a Slack token in clear (a Scan, in a test only).
     pub async fn assert_no_plaintext_tokens(&self) {
-        let mut pages = self.dynamodb.scan().table_name(&self.table).into_paginator().items().send();
+        let mut pages = self
+            .dynamodb
+            .scan()
+            .table_name(&self.table)
+            .into_paginator()
+            .items()
+            .send();
         let mut seen = 0;
         while let Some(item) = pages.next().await {
             let text = format!("{:?}", item.unwrap());
             for prefix in ["xoxb-", "xoxe-", "xoxp-"] {
-                assert!(!text.contains(prefix), "a {prefix} token is stored in clear: {text}");
+                assert!(
+                    !text.contains(prefix),
+                    "a {prefix} token is stored in clear: {text}"
+                );
             }
             seen += 1;
         }
         assert!(seen > 0);
+    }
+
+    /// Installs the stack's workspace for its tenant through the real OAuth flow, without a
+    /// browser: install link → /slack/install → the authorize form → callback.
+    pub async fn connect_via_oauth(&self) {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let path = format!("/v1/tenants/{}/slack/install-links", self.tenant_id);
+        let (_, link) = self
+            .host_call(
+                "POST",
+                &path,
+                &json!({"return_url": "https://host.example/settings"}),
+            )
+            .await;
+        let to_slack = client
+            .get(link["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let authorize =
+            reqwest::Url::parse(to_slack.headers()["location"].to_str().unwrap()).unwrap();
+        let query: std::collections::HashMap<String, String> =
+            authorize.query_pairs().into_owned().collect();
+        let form = [
+            ("client_id", query["client_id"].as_str()),
+            ("scope", query["scope"].as_str()),
+            ("redirect_uri", query["redirect_uri"].as_str()),
+            ("state", query["state"].as_str()),
+            ("team_id", self.team_id.as_str()),
+            ("user_id", "U0ANA"),
+            ("decision", "allow"),
+        ];
+        let back = client
+            .post(format!("{}/oauth/v2/authorize", self.slack_base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let landing = client
+            .get(back.headers()["location"].to_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let target = landing.headers()["location"].to_str().unwrap().to_owned();
+        assert!(target.contains("slack=connected"), "{target}");
+    }
+
+    /// Sets a rotating token's stored expiry, as time passing would.
+    pub async fn move_token_expiry(&self, installation_id: &str, expires_at: i64) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "INSTALLATION#{installation_id}"
+                )),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("INSTALLATION".into()),
+            )
+            .update_expression("SET bot_token_expires_at = :at")
+            .expression_attribute_values(
+                ":at",
+                aws_sdk_dynamodb::types::AttributeValue::N(expires_at.to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Moves an OAuth state's expiry into the past, as ten minutes would.
@@ -245,10 +368,19 @@ impl Stack {
         self.dynamodb
             .update_item()
             .table_name(&self.table)
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("OAUTH_STATE#{state}")))
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("OAUTH_STATE".into()))
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("OAUTH_STATE#{state}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("OAUTH_STATE".into()),
+            )
             .update_expression("SET state_expires_at = :past")
-            .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N((approvals::unix_now() - 1).to_string()))
+            .expression_attribute_values(
+                ":past",
+                aws_sdk_dynamodb::types::AttributeValue::N((approvals::unix_now() - 1).to_string()),
+            )
             .send()
             .await
             .unwrap();
@@ -259,7 +391,12 @@ impl Stack {
         let records = self.drain_queue().await;
         let answer = self.worker.handle(sqs_event(records)).await;
         assert!(answer.batch_item_failures.is_empty());
-        self.host.received().into_iter().inspect(|h| assert!(h.signature_valid)).map(|h| h.body).collect()
+        self.host
+            .received()
+            .into_iter()
+            .inspect(|h| assert!(h.signature_valid))
+            .map(|h| h.body)
+            .collect()
     }
 
     /// Stores an installation the way the OAuth callback will, and links the tenant.

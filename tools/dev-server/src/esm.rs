@@ -12,7 +12,12 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use approvals::worker::DecisionWorker;
 
 /// One receive-invoke-delete round. Returns how many messages were handed to the worker.
-pub async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, worker: &DecisionWorker, wait_secs: i32) -> Result<usize, String> {
+pub async fn poll_once(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    worker: &DecisionWorker,
+    wait_secs: i32,
+) -> Result<usize, String> {
     let received = sqs
         .receive_message()
         .queue_url(queue_url)
@@ -35,18 +40,30 @@ pub async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, worker: &Deci
         record.body = message.body.clone();
         if let Some(attributes) = &message.attributes {
             for (name, value) in attributes {
-                record.attributes.insert(name.as_str().to_owned(), value.clone());
+                record
+                    .attributes
+                    .insert(name.as_str().to_owned(), value.clone());
             }
         }
-        receipts.push((message.message_id.unwrap_or_default(), message.receipt_handle.unwrap_or_default()));
+        receipts.push((
+            message.message_id.unwrap_or_default(),
+            message.receipt_handle.unwrap_or_default(),
+        ));
         event.records.push(record);
     }
     let count = event.records.len();
     let answer = worker.handle(event).await;
-    let failed: HashSet<String> = answer.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    let failed: HashSet<String> = answer
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
     for (message_id, receipt) in receipts {
         if failed.contains(&message_id) {
-            tracing::warn!(message_id, "worker reported a failure; the message returns after the visibility timeout");
+            tracing::warn!(
+                message_id,
+                "worker reported a failure; the message returns after the visibility timeout"
+            );
             continue;
         }
         sqs.delete_message()
@@ -60,7 +77,11 @@ pub async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, worker: &Deci
 }
 
 /// Polls until the task is dropped, like an enabled event source mapping.
-pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, worker: std::sync::Arc<DecisionWorker>) {
+pub async fn run(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    worker: std::sync::Arc<DecisionWorker>,
+) {
     loop {
         if let Err(error) = poll_once(&sqs, &queue_url, &worker, 1).await {
             tracing::error!(%error, "event source mapping poll failed");

@@ -75,16 +75,38 @@ pub fn template_routes(
     events: Arc<dyn HttpFunction>,
 ) -> Vec<Route> {
     vec![
-        Route { method: "ANY", path: "/v1/{proxy+}", function: api },
-        Route { method: "POST", path: "/slack/interactions", function: interactions },
-        Route { method: "GET", path: "/slack/install", function: oauth.clone() },
-        Route { method: "GET", path: "/slack/oauth/callback", function: oauth },
-        Route { method: "POST", path: "/slack/events", function: events },
+        Route {
+            method: "ANY",
+            path: "/v1/{proxy+}",
+            function: api,
+        },
+        Route {
+            method: "POST",
+            path: "/slack/interactions",
+            function: interactions,
+        },
+        Route {
+            method: "GET",
+            path: "/slack/install",
+            function: oauth.clone(),
+        },
+        Route {
+            method: "GET",
+            path: "/slack/oauth/callback",
+            function: oauth,
+        },
+        Route {
+            method: "POST",
+            path: "/slack/events",
+            function: events,
+        },
     ]
 }
 
 pub fn router(routes: Vec<Route>) -> Router {
-    Router::new().fallback(dispatch).with_state(Arc::new(routes))
+    Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(routes))
 }
 
 /// Serves on a free loopback port; returns the base URL.
@@ -96,9 +118,19 @@ pub async fn start(routes: Vec<Route>) -> std::io::Result<String> {
     Ok(base)
 }
 
-async fn dispatch(State(routes): State<Arc<Vec<Route>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn dispatch(
+    State(routes): State<Arc<Vec<Route>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(route) = routes.iter().find(|r| r.matches(&method, uri.path())) else {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "Not Found"})),
+        )
+            .into_response();
     };
     let event = to_event(&method, &uri, &headers, &body);
     to_response(route.function.invoke(event).await)
@@ -110,7 +142,12 @@ fn is_text(content_type: &str) -> bool {
 
 /// Builds the payload-v2 event. Like API Gateway, only JSON and text bodies stay text;
 /// everything else (form posts included) arrives base64-encoded.
-pub fn to_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiGatewayV2httpRequest {
+pub fn to_event(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiGatewayV2httpRequest {
     let mut header_map = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in headers {
@@ -129,13 +166,22 @@ pub fn to_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) ->
             }
         }
     }
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let (body, base64_encoded) = if body.is_empty() {
         (Value::Null, false)
     } else if is_text(content_type) {
-        (Value::String(String::from_utf8_lossy(body).into_owned()), false)
+        (
+            Value::String(String::from_utf8_lossy(body).into_owned()),
+            false,
+        )
     } else {
-        (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true)
+        (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        )
     };
     let query = uri.query().unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
@@ -173,7 +219,9 @@ pub fn to_response(answer: ApiGatewayV2httpResponse) -> Response {
     let status = StatusCode::from_u16(answer.status_code as u16).unwrap_or(StatusCode::BAD_GATEWAY);
     let body: Vec<u8> = match answer.body {
         Some(Body::Text(text)) if answer.is_base64_encoded => {
-            base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_default()
         }
         Some(Body::Text(text)) => text.into_bytes(),
         Some(Body::Binary(bytes)) => bytes,

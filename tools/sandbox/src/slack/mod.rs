@@ -283,6 +283,8 @@ impl SlackSandbox {
         let mut state = self.state();
         state.workspaces.retain(|w| w.team_id != workspace.team_id);
         state.workspaces.push(workspace);
+        drop(state);
+        self.changed();
     }
 
     pub fn workspaces(&self) -> Vec<Workspace> {

@@ -109,11 +109,11 @@ async fn authorize_page(
                 .collect()
         })
         .unwrap_or_default();
-    let org_option = workspaces
-        .iter()
-        .any(|w| w.enterprise_id.is_some())
-        .then(|| "<p><label><input type=checkbox name=org_wide value=true> Install for the whole organization (org-wide)</label></p>")
-        .unwrap_or_default();
+    let org_option = if workspaces.iter().any(|w| w.enterprise_id.is_some()) {
+        "<p><label><input type=checkbox name=org_wide value=true> Install for the whole organization (org-wide)</label></p>"
+    } else {
+        ""
+    };
     let scopes: String = query
         .scope
         .split(',')

@@ -1,4 +1,4 @@
-//! The sandbox's workspace page: channels, DMs and threads rendered from Block Kit, the "act as" switcher, clicks, modals, event controls and live updates.
+//! The sandbox's workspace page: Block Kit rendering, "act as", clicks, modals, events, live updates.
 //!
 //! The page is server-rendered HTML; `assets/sandbox.js` (no build step) makes it live. All
 //! rendering happens here, so the page and `GET /_sandbox/ui/state` never disagree: the state
