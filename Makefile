@@ -4,7 +4,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test unit lint dev events bench build venv clean
+.PHONY: test lint dev browser-test chromium events bench venv clean
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -13,16 +13,35 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-## test: formatting, every workspace test against a fresh moto, clippy, template linters
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's chromium for the browser test; playwright's own browser download is not used.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+## test: formatting, every workspace test against a fresh moto, clippy, template linters, browser test
 test: venv
 	cargo fmt --all -- --check
 	./scripts/with-aws.sh cargo test --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint
+	$(MAKE) browser-test
+
+## browser-test: the demo in headless chromium against the whole local stack (screenshots in build/browser)
+browser-test: venv node_modules/.installed chromium
+	cargo build -p dev-server
+	node --test --test-timeout=240000 tests/browser/
 
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+## dev: the whole system locally (moto, every function, Slack sandbox, demo host); Ctrl-C stops it
+dev: venv
+	cargo build -p dev-server
+	./scripts/with-aws.sh target/debug/dev-server
 
 ## events: re-sign the sample events in events/ with the current time and the dev secret
 events:
@@ -33,4 +52,4 @@ bench:
 	cargo bench -p approvals-shared --bench ack_path
 
 clean:
-	rm -rf $(VENV) .dev target
+	rm -rf $(VENV) .dev target build node_modules

@@ -2,5 +2,6 @@
 //! and an SQS event source mapping stand-in. The handlers are the very ones the Lambda
 //! binaries run, over the same AWS SDK code paths.
 
+pub mod demo_host;
 pub mod esm;
 pub mod gateway;

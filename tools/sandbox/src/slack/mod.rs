@@ -118,6 +118,9 @@ pub struct Message {
     /// Shown only to this user (`chat.postEphemeral`, ephemeral `response_url` notes).
     pub ephemeral_for: Option<String>,
     pub edits: u32,
+    /// Earlier versions' blocks: a client that has not refreshed can still click their buttons.
+    #[serde(skip)]
+    pub earlier_blocks: Vec<Value>,
 }
 
 /// A Web API call as received, with what the sandbox answered.
@@ -187,6 +190,8 @@ pub struct SandboxConfig {
     pub events_url: Option<String>,
     /// (label, url) links shown in the page header, e.g. the host webhook log.
     pub links: Vec<(String, String)>,
+    /// Where the page's "Request an approval" form posts (the dev server's demo host).
+    pub demo_request_url: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -201,6 +206,7 @@ impl Default for SandboxConfig {
             interactivity_url: None,
             events_url: None,
             links: Vec::new(),
+            demo_request_url: None,
         }
     }
 }
@@ -386,7 +392,10 @@ impl SlackSandbox {
                 channel: channel.into(),
                 ts: message_ts.into(),
             })?;
-        let (block_id, element) = find_button(&message.blocks, action_id)
+        // Like Slack, a stale client may click a button that a later edit removed.
+        let (block_id, element) = std::iter::once(&message.blocks)
+            .chain(message.earlier_blocks.iter().rev())
+            .find_map(|blocks| find_button(blocks, action_id))
             .ok_or_else(|| SandboxError::NoButton(action_id.into()))?;
         let mut state = self.state();
         let (workspace, user) = state

@@ -1240,7 +1240,12 @@ async fn script() -> Response {
 
 async fn page(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> Response {
     match snapshot(&sandbox, &selector) {
-        Ok(snapshot) => Html(render_page(&snapshot, &sandbox.config.links)).into_response(),
+        Ok(snapshot) => Html(render_page(
+            &snapshot,
+            &sandbox.config.links,
+            sandbox.config.demo_request_url.as_deref(),
+        ))
+        .into_response(),
         Err(message) => (
             StatusCode::BAD_REQUEST,
             Html(format!(
@@ -1254,8 +1259,30 @@ async fn page(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> R
     }
 }
 
-fn render_page(snapshot: &Snapshot, links: &[(String, String)]) -> String {
+/// The demo's "Request an approval" form: a plain form the dev server's host answers.
+fn request_form(action: &str) -> String {
+    format!(
+        r#"<h2 id="request-heading">Request an approval</h2>
+<form id="request-approval" class="request-form" method="post" action="{}" aria-labelledby="request-heading">
+<label for="request-title">Title</label>
+<input id="request-title" name="title" value="Deal registration: Initech, $48,000" required>
+<label for="request-account">Account</label>
+<input id="request-account" name="account" value="Initech">
+<label for="request-amount">Deal value</label>
+<input id="request-amount" name="amount" value="$48,000">
+<button type="submit" class="bk-button primary">Request approval</button>
+</form>"#,
+        escape(action)
+    )
+}
+
+fn render_page(
+    snapshot: &Snapshot,
+    links: &[(String, String)],
+    demo_request_url: Option<&str>,
+) -> String {
     let rendered = render(snapshot);
+    let demo_request = demo_request_url.map(request_form).unwrap_or_default();
     let user = snapshot.user.as_ref();
     let links: String = links
         .iter()
@@ -1304,6 +1331,7 @@ fn render_page(snapshot: &Snapshot, links: &[(String, String)]) -> String {
 <h2 id="events-heading">Send an event</h2>
 <p class="help">Use “Reply in thread” on a message to send a <code>message</code> event.</p>
 <button type="button" id="uninstall" class="danger-outline">Uninstall app</button>
+{demo_request}
 </nav>
 <main>
 <h2 id="channel-title">{channel_label}</h2>
@@ -1527,6 +1555,7 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
             blocks: Value::Null,
             ephemeral_for: None,
             edits: 0,
+            earlier_blocks: Vec::new(),
         });
         (
             team_id,

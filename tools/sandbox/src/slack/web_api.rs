@@ -329,6 +329,7 @@ fn post_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiRe
         blocks,
         ephemeral_for: None,
         edits: 0,
+        earlier_blocks: Vec::new(),
     };
     let echoed = json!({"type": "message", "text": message.text, "ts": ts, "user": message.user});
     state.messages.push(message);
@@ -353,7 +354,8 @@ fn update_message(state: &mut State, token: Option<&str>, params: &Value) -> Api
         return Err("cant_update_message");
     }
     message.text = text.clone();
-    message.blocks = blocks;
+    let earlier = std::mem::replace(&mut message.blocks, blocks);
+    message.earlier_blocks.push(earlier);
     message.edits += 1;
     Ok(json!({"channel": channel, "ts": ts, "text": text}))
 }
@@ -380,6 +382,7 @@ fn post_ephemeral(state: &mut State, token: Option<&str>, params: &Value) -> Api
         blocks,
         ephemeral_for: Some(user),
         edits: 0,
+        earlier_blocks: Vec::new(),
     });
     Ok(json!({"message_ts": ts}))
 }
@@ -435,7 +438,8 @@ fn respond(
             .find(|m| m.channel == channel && m.ts == message_ts)
             .ok_or((StatusCode::NOT_FOUND, "message_not_found"))?;
         original.text = text;
-        original.blocks = blocks;
+        let earlier = std::mem::replace(&mut original.blocks, blocks);
+        original.earlier_blocks.push(earlier);
         original.edits += 1;
     } else if params["delete_original"] == json!(true) {
         state
@@ -453,6 +457,7 @@ fn respond(
             blocks,
             ephemeral_for: (!in_channel).then_some(user),
             edits: 0,
+            earlier_blocks: Vec::new(),
         });
     }
     drop(state);
