@@ -1867,6 +1867,7 @@ mod tests {
             blocks: Value::Null,
             ephemeral_for: ephemeral_for.map(str::to_owned),
             edits: 0,
+            earlier_blocks: Vec::new(),
         }
     }
 
