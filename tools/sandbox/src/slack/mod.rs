@@ -148,6 +148,15 @@ pub enum Fault {
     Error { code: String },
 }
 
+/// A file announced by `files.getUploadURLExternal`, its bytes once POSTed.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub length: usize,
+    pub bytes: Option<Vec<u8>>,
+    pub completed: bool,
+}
+
 struct ResponseUrl {
     channel: String,
     message_ts: String,
@@ -168,6 +177,10 @@ struct State {
     oauth_codes: HashMap<String, oauth::PendingCode>,
     /// Refresh tokens and whether they were used (each works once).
     refresh_tokens: HashMap<String, oauth::RefreshGrant>,
+    /// `trigger_id` → (user, issued at in ms): `views.open` accepts one for 3 seconds.
+    triggers: HashMap<String, (String, u128)>,
+    /// Files v2 uploads by file id.
+    uploads: HashMap<String, Upload>,
     /// Open modals and run-time delivery targets (the workspace page).
     ui: ui::UiState,
 }
@@ -365,6 +378,11 @@ impl SlackSandbox {
             .cloned()
     }
 
+    /// A Files v2 upload as received (bytes, and whether it was completed).
+    pub fn upload(&self, file_id: &str) -> Option<Upload> {
+        self.state().uploads.get(file_id).cloned()
+    }
+
     /// Clears messages, calls and faults; workspaces and tokens stay.
     pub fn reset(&self) {
         let mut state = self.state();
@@ -425,6 +443,10 @@ impl SlackSandbox {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let action_ts = format!("{}.{:06}", now.as_secs(), now.subsec_micros());
+        let trigger_id = format!("{}.{}", now.as_millis(), random_hex(8));
+        state
+            .triggers
+            .insert(trigger_id.clone(), (user_id.to_owned(), now.as_millis()));
         let payload = json!({
             "type": "block_actions",
             "team": {"id": workspace.team_id, "domain": workspace.domain,
@@ -433,7 +455,7 @@ impl SlackSandbox {
             "api_app_id": self.config.app_id,
             "token": "deprecated-verification-token",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false},
-            "trigger_id": format!("{}.{}", now.as_millis(), random_hex(8)),
+            "trigger_id": trigger_id,
             "channel": {"id": channel, "name": channel_name(&workspace, channel)},
             "message": {"type": "message", "ts": message.ts, "text": message.text, "blocks": message.blocks},
             "response_url": format!("{base}/response/{response_token}"),

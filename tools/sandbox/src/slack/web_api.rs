@@ -21,6 +21,7 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
     Router::new()
         .route("/api/{method}", post(web_api).get(web_api))
         .route("/response/{token}", post(response_url))
+        .route("/upload/{file_id}", post(upload_bytes))
         .route("/_sandbox/calls", get(list_calls))
         .route("/_sandbox/faults", post(add_fault))
         .route("/_sandbox/reset", post(reset))
@@ -239,6 +240,34 @@ fn dispatch(
             Ok(json!({"revoked": true}))
         }
         "oauth.v2.access" => super::oauth::access(sandbox, &mut state, params),
+        "views.open" => open_view(&mut state, token, params),
+        "files.getUploadURLExternal" => {
+            authorize(&state, token)?;
+            let filename = params["filename"]
+                .as_str()
+                .filter(|f| !f.is_empty())
+                .ok_or("invalid_arguments")?;
+            let length = match &params["length"] {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            }
+            .filter(|l| *l > 0)
+            .ok_or("invalid_arguments")? as usize;
+            let file_id = format!("F{}", super::random_hex(5).to_uppercase());
+            state.uploads.insert(
+                file_id.clone(),
+                super::Upload {
+                    filename: filename.into(),
+                    length,
+                    bytes: None,
+                    completed: false,
+                },
+            );
+            let base = sandbox.base_url.lock().unwrap().clone();
+            Ok(json!({"upload_url": format!("{base}/upload/{file_id}"), "file_id": file_id}))
+        }
+        "files.completeUploadExternal" => complete_upload(&mut state, token, params),
         "chat.postMessage" => post_message(&mut state, token, params),
         "chat.update" => update_message(&mut state, token, params),
         "chat.postEphemeral" => post_ephemeral(&mut state, token, params),
@@ -280,6 +309,125 @@ fn dispatch(
     };
     drop(state);
     answer
+}
+
+/// `views.open`: needs a `trigger_id` from a click of the last 3 seconds.
+fn open_view(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    authorize(state, token)?;
+    let trigger = params["trigger_id"].as_str().ok_or("invalid_trigger_id")?;
+    let (user, issued_ms) = state
+        .triggers
+        .get(trigger)
+        .cloned()
+        .ok_or("invalid_trigger_id")?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    if now_ms.saturating_sub(issued_ms) > 3_000 {
+        return Err("expired_trigger_id");
+    }
+    let view = match &params["view"] {
+        Value::String(text) => serde_json::from_str(text).map_err(|_| "invalid_arguments")?,
+        Value::Object(_) => params["view"].clone(),
+        _ => return Err("invalid_arguments"),
+    };
+    if view["type"] != "modal" || view["title"].is_null() {
+        return Err("invalid_arguments");
+    }
+    validate_blocks(&view["blocks"], 100).map_err(|_| "invalid_blocks")?;
+    state.triggers.remove(trigger);
+    let id = super::ui::store_view(state, &user, view.clone());
+    let mut echoed = view;
+    echoed["id"] = json!(id);
+    Ok(json!({"view": echoed}))
+}
+
+/// `files.completeUploadExternal`: shares uploaded files, in a channel (and thread) if asked.
+fn complete_upload(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let files = match &params["files"] {
+        Value::String(text) => serde_json::from_str(text).map_err(|_| "invalid_arguments")?,
+        Value::Array(items) => Value::Array(items.clone()),
+        _ => return Err("invalid_arguments"),
+    };
+    let files = files
+        .as_array()
+        .filter(|f| !f.is_empty())
+        .ok_or("invalid_arguments")?
+        .clone();
+    for file in &files {
+        let id = file["id"].as_str().unwrap_or_default();
+        let upload = state.uploads.get(id).ok_or("file_not_found")?;
+        if upload.bytes.is_none() {
+            return Err("file_upload_not_complete");
+        }
+    }
+    let channel = match params["channel_id"].as_str() {
+        Some(target) => Some(resolve_channel(state, &grant, target)?),
+        None => None,
+    };
+    let thread_ts = params["thread_ts"].as_str().map(str::to_owned);
+    let mut shared = Vec::new();
+    for file in &files {
+        let id = file["id"].as_str().unwrap_or_default().to_owned();
+        let upload = state.uploads.get_mut(&id).expect("checked above");
+        upload.completed = true;
+        let title = file["title"]
+            .as_str()
+            .unwrap_or(&upload.filename)
+            .to_owned();
+        let text = format!("📎 {title} ({}, {} bytes)", upload.filename, upload.length);
+        shared.push(json!({"id": id, "title": title}));
+        if let Some(channel) = &channel {
+            let ts = next_ts(state);
+            state.messages.push(Message {
+                channel: channel.clone(),
+                ts,
+                thread_ts: thread_ts.clone(),
+                user: grant.bot_user_id.clone(),
+                text,
+                blocks: Value::Null,
+                ephemeral_for: None,
+                edits: 0,
+                earlier_blocks: Vec::new(),
+            });
+        }
+    }
+    Ok(json!({"files": shared}))
+}
+
+/// The `upload_url`: takes the bytes, which must be as long as announced.
+async fn upload_bytes(
+    AxumState(sandbox): Shared,
+    Path(file_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let outcome = {
+        let mut state = sandbox.state();
+        match state.uploads.get_mut(&file_id) {
+            None => Err((StatusCode::NOT_FOUND, "file_not_found")),
+            Some(upload) if upload.length != body.len() => {
+                Err((StatusCode::BAD_REQUEST, "length_mismatch"))
+            }
+            Some(upload) => {
+                upload.bytes = Some(body.to_vec());
+                Ok(())
+            }
+        }
+    };
+    let (status, text) = match outcome {
+        Ok(()) => (StatusCode::OK, format!("OK - {}", body.len())),
+        Err((status, code)) => (status, code.to_owned()),
+    };
+    record(
+        &sandbox,
+        "upload_url",
+        json!({"file_id": file_id, "bytes": body.len()}),
+        status.as_u16(),
+        &Value::Null,
+    );
+    (status, text).into_response()
 }
 
 fn user_json(user: &super::User) -> Value {
