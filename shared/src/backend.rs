@@ -12,7 +12,9 @@ use crate::ports::{
     ApprovalStore, BotTokens, DecisionQueue, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth,
     TenantStore,
 };
-use crate::usecases::install::{InstallSettings, DEFAULT_AUTHORIZE_URL, DEFAULT_BOT_SCOPES};
+use crate::usecases::install::{
+    InstallFlow, InstallSettings, DEFAULT_AUTHORIZE_URL, DEFAULT_BOT_SCOPES,
+};
 use crate::usecases::tokens::RotatingTokens;
 
 /// Ports wired to their AWS and Slack adapters.
@@ -93,6 +95,17 @@ impl Backend {
             tokens,
             secrets,
         })
+    }
+
+    /// The install flow use case over these adapters.
+    pub fn install_flow<'a>(&'a self, settings: &'a InstallSettings) -> InstallFlow<'a> {
+        InstallFlow {
+            flow: self.install_flow.as_ref(),
+            tenants: self.tenants.as_ref(),
+            oauth: self.oauth.as_ref(),
+            notifier: self.notifier.as_ref(),
+            settings,
+        }
     }
 
     /// The install flow's settings: `PUBLIC_BASE_URL`, `SLACK_OAUTH_AUTHORIZE_URL`, `SLACK_BOT_SCOPES`.

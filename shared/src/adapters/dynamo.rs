@@ -86,11 +86,26 @@ fn approval_pk(id: &str) -> String {
 }
 const APPROVAL_SK: &str = "APPROVAL";
 
-fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+/// The outcome of a conditional write: `Some(output)` when it happened, `None` when its
+/// condition did not hold; any other failure is an error.
+fn conditional<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<Option<T>, StoreError>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
 {
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(backend(operation, &error)),
+    }
 }
 
 #[async_trait]
@@ -117,10 +132,9 @@ impl ApprovalStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(None),
-            Err(error) if is_condition_failure(&error) => self.get(&approval.id).await,
-            Err(error) => Err(backend("PutItem", &error)),
+        match conditional(put, "PutItem")? {
+            Some(_) => Ok(None),
+            None => self.get(&approval.id).await,
         }
     }
 
@@ -160,11 +174,8 @@ impl ApprovalStore for DynamoStore {
             .condition_expression("attribute_not_exists(message)")
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(backend("DeleteItem", &error)),
-        }
+        conditional(deleted, "DeleteItem")?;
+        Ok(())
     }
 
     async fn decide(
@@ -186,15 +197,14 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":record", to_attribute(record)?)
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(DecisionWrite::Won),
-            Err(error) if is_condition_failure(&error) => {
+        match conditional(written, "UpdateItem")? {
+            Some(_) => Ok(DecisionWrite::Won),
+            None => {
                 let current = self.get(approval_id).await?.ok_or_else(|| {
                     StoreError::Corrupt(format!("approval {approval_id} vanished while deciding"))
                 })?;
                 Ok(DecisionWrite::Lost(Box::new(current)))
             }
-            Err(error) => Err(backend("UpdateItem", &error)),
         }
     }
 
@@ -220,12 +230,11 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":command", s(command_id))
             .send()
             .await;
-        match marked {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::Corrupt(format!(
+        match conditional(marked, "UpdateItem")? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Corrupt(format!(
                 "approval {approval_id} was not decided by command {command_id}"
             ))),
-            Err(error) => Err(backend("UpdateItem", &error)),
         }
     }
 
@@ -241,11 +250,7 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":now", AttributeValue::N(crate::unix_now().to_string()))
             .send()
             .await;
-        match claimed {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(backend("PutItem", &error)),
-        }
+        Ok(conditional(claimed, "PutItem")?.is_some())
     }
 
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
@@ -420,11 +425,7 @@ impl TenantStore for DynamoStore {
             .expression_attribute_values(":not_after", AttributeValue::N(not_after.to_string()))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(backend("DeleteItem", &error)),
-        }
+        Ok(conditional(deleted, "DeleteItem")?.is_some())
     }
 
     async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError> {
@@ -475,11 +476,8 @@ impl TenantStore for DynamoStore {
             .expression_attribute_values(":reason", to_attribute(&reason)?)
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(backend("UpdateItem", &error)),
-        }
+        conditional(updated, "UpdateItem")?;
+        Ok(())
     }
 
     async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
@@ -523,11 +521,7 @@ impl TenantStore for DynamoStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match leased {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(backend("UpdateItem", &error)),
-        }
+        Ok(conditional(leased, "UpdateItem")?.is_some())
     }
 
     async fn save_refreshed_tokens(
@@ -569,11 +563,8 @@ impl TenantStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match released {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(backend("UpdateItem", &error)),
-        }
+        conditional(released, "UpdateItem")?;
+        Ok(())
     }
 }
 
@@ -649,12 +640,12 @@ impl InstallFlowStore for DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match taken {
-            Ok(answer) => match answer.attributes {
+        match conditional(taken, "UpdateItem")? {
+            Some(answer) => match answer.attributes {
                 Some(item) => Ok(LinkTake::Taken(to_link(from_item(item)?))),
                 None => Ok(LinkTake::Unknown),
             },
-            Err(error) if is_condition_failure(&error) => {
+            None => {
                 let Some(item) = self
                     .get_item(install_link_pk(token_hash), "INSTALL_LINK")
                     .await?
@@ -672,7 +663,6 @@ impl InstallFlowStore for DynamoStore {
                     },
                 ))
             }
-            Err(error) => Err(backend("UpdateItem", &error)),
         }
     }
 
@@ -722,11 +712,7 @@ impl InstallFlowStore for DynamoStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match used {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(backend("UpdateItem", &error)),
-        }
+        Ok(conditional(used, "UpdateItem")?.is_some())
     }
 }
 

@@ -12,6 +12,15 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// The outbound HTTP client: bounded, so a hung peer cannot eat a Lambda's whole timeout.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .build()
+        .expect("a reqwest client with timeouts builds")
+}
+
 /// Keeps the full SDK error chain in the message, which `Display` alone drops.
 pub(crate) fn sdk_error_text<E: std::error::Error>(error: &E) -> String {
     let mut text = error.to_string();

@@ -43,13 +43,8 @@ impl SlackHttpClient {
     }
 
     pub fn with_retry(base_url: impl Into<String>, retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .expect("a reqwest client with timeouts builds");
         Self {
-            http,
+            http: super::http_client(),
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             retry,
         }

@@ -1,7 +1,5 @@
 //! Signed decision webhooks to the host over HTTP.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use crate::ports::{HostEvent, WebhookError, WebhookSink};
@@ -15,13 +13,8 @@ pub struct HttpWebhookSink {
 
 impl HttpWebhookSink {
     pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .expect("a reqwest client with timeouts builds");
         Self {
-            http,
+            http: super::http_client(),
             url: url.into(),
             secret: secret.into(),
         }

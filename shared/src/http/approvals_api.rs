@@ -11,7 +11,7 @@ use crate::signing::verify_host_request;
 use crate::usecases::connection::{disconnect_tenant, status_body};
 use crate::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
 use crate::usecases::decide::rfc3339;
-use crate::usecases::install::{InstallError, InstallFlow, InstallSettings};
+use crate::usecases::install::{InstallError, InstallSettings};
 use crate::usecases::set_channel::{set_channel, SetChannelError};
 
 pub struct ApprovalsApi {
@@ -65,7 +65,8 @@ impl ApprovalsApi {
             }
             ("POST", ["v1", "tenants", tenant_id, "slack", "install-links"]) => {
                 match self
-                    .install_flow()
+                    .backend
+                    .install_flow(&self.install)
                     .create_link(tenant_id, &body, crate::unix_now())
                     .await
                 {
@@ -116,16 +117,6 @@ impl ApprovalsApi {
                 format!("{method} is not allowed on {path}"),
             ),
             _ => error_response(404, "not_found", format!("no route for {method} {path}")),
-        }
-    }
-
-    fn install_flow(&self) -> InstallFlow<'_> {
-        InstallFlow {
-            flow: self.backend.install_flow.as_ref(),
-            tenants: self.backend.tenants.as_ref(),
-            oauth: self.backend.oauth.as_ref(),
-            notifier: self.backend.notifier.as_ref(),
-            settings: &self.install,
         }
     }
 

@@ -8,8 +8,8 @@ use super::response;
 use crate::backend::Backend;
 use crate::config::ConfigError;
 use crate::usecases::install::{
-    BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings,
-    FLOW_TTL_SECS, STATE_COOKIE,
+    BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallSettings, FLOW_TTL_SECS,
+    STATE_COOKIE,
 };
 
 pub struct OAuthCallback {
@@ -24,16 +24,6 @@ impl OAuthCallback {
         Ok(Self { backend, install })
     }
 
-    fn flow(&self) -> InstallFlow<'_> {
-        InstallFlow {
-            flow: self.backend.install_flow.as_ref(),
-            tenants: self.backend.tenants.as_ref(),
-            oauth: self.backend.oauth.as_ref(),
-            notifier: self.backend.notifier.as_ref(),
-            settings: &self.install,
-        }
-    }
-
     pub async fn handle(&self, event: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         let now = crate::unix_now();
         let path = event.raw_path.as_deref().unwrap_or("/");
@@ -41,7 +31,12 @@ impl OAuthCallback {
         match (event.request_context.http.method.as_str(), path) {
             ("GET", "/slack/install") => {
                 let token = query.first("t").unwrap_or_default();
-                match self.flow().begin(token, now).await {
+                match self
+                    .backend
+                    .install_flow(&self.install)
+                    .begin(token, now)
+                    .await
+                {
                     Ok(BeginInstall::ToSlack {
                         authorize_url,
                         cookie_value,
@@ -73,7 +68,12 @@ impl OAuthCallback {
                     error: query.first("error").map(str::to_owned),
                 };
                 let cookie = request_cookie(event, STATE_COOKIE);
-                let mut answer = match self.flow().complete(&params, cookie.as_deref(), now).await {
+                let mut answer = match self
+                    .backend
+                    .install_flow(&self.install)
+                    .complete(&params, cookie.as_deref(), now)
+                    .await
+                {
                     Ok(CallbackOutcome::Redirect(url)) => redirect(&url),
                     Ok(CallbackOutcome::ErrorPage(message)) => error_page(400, &message),
                     Err(error) => {
