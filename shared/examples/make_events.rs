@@ -77,12 +77,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:approvals-dev-DecisionQueue", "awsRegion": "us-east-1"
     }]});
 
+    let mut install_event = http_event(
+        "GET",
+        "/slack/install",
+        "",
+        json!({"user-agent": "Mozilla/5.0"}),
+    );
+    install_event["rawQueryString"] = json!("t=0123456789abcdef");
+    install_event["queryStringParameters"] = json!({"t": "0123456789abcdef"});
+    if let Some(fields) = install_event.as_object_mut() {
+        fields.remove("body");
+    }
+
+    let verification = json!({"token": "deprecated", "type": "url_verification",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    .to_string();
+    let events_event = http_event(
+        "POST",
+        "/slack/events",
+        &verification,
+        json!({
+            "content-type": "application/json",
+            "x-slack-request-timestamp": now.to_string(),
+            "x-slack-signature": sign_slack(secrets.slack_signing_secret.as_bytes(), now, verification.as_bytes()),
+        }),
+    );
+
     std::fs::create_dir_all(root.join("events"))?;
-    for (name, event) in [
+    let events = [
         ("approvals-api", api_event),
         ("slack-interactions", interactions_event),
         ("decision-worker", sqs_event),
-    ] {
+        ("oauth-callback", install_event),
+        ("slack-events", events_event),
+    ];
+    for (name, event) in events {
         std::fs::write(
             root.join(format!("events/{name}.json")),
             serde_json::to_string_pretty(&event)? + "\n",

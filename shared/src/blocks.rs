@@ -54,7 +54,8 @@ pub fn decided_message(approval: &Approval, record: &DecisionRecord) -> SlackMes
     let mut blocks = body_blocks(approval);
     let mut outcome = decision_line(record);
     if let Some(link) = &approval.request.link {
-        outcome.push_str(&format!("  ·  <{link}|Open>"));
+        // Validation normalised the link; `&` is still escaped as Slack's syntax asks.
+        outcome.push_str(&format!("  ·  <{}|Open>", link.replace('&', "&amp;")));
     }
     blocks.push(json!({"type": "section", "block_id": "approval_outcome",
                        "text": mrkdwn_raw(&outcome)}));

@@ -1,6 +1,6 @@
 //! Tokens at rest: AES-256-GCM with a random nonce and a key id kept for rotation.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use rand::RngCore;
@@ -60,12 +60,20 @@ impl TokenCipher {
         }
     }
 
-    pub fn encrypt(&self, token: &SecretToken) -> EncryptedToken {
+    /// `context` (e.g. `"T123/bot_token"`) is bound as associated data: a ciphertext moved
+    /// to another record or field no longer decrypts.
+    pub fn encrypt(&self, token: &SecretToken, context: &str) -> EncryptedToken {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), token.expose().as_bytes())
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: token.expose().as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of a short token cannot fail");
         let b64 = base64::engine::general_purpose::STANDARD;
         EncryptedToken {
@@ -75,7 +83,11 @@ impl TokenCipher {
         }
     }
 
-    pub fn decrypt(&self, stored: &EncryptedToken) -> Result<SecretToken, CryptoError> {
+    pub fn decrypt(
+        &self,
+        stored: &EncryptedToken,
+        context: &str,
+    ) -> Result<SecretToken, CryptoError> {
         if stored.key_id != self.key_id {
             return Err(CryptoError::UnknownKey(stored.key_id.clone()));
         }
@@ -90,7 +102,13 @@ impl TokenCipher {
             .map_err(|_| CryptoError::Undecryptable)?;
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(&nonce), ciphertext.as_ref())
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: ciphertext.as_ref(),
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Undecryptable)?;
         String::from_utf8(plain)
             .map(SecretToken)
@@ -105,9 +123,19 @@ mod tests {
     #[test]
     fn round_trips_and_hides_the_token() {
         let cipher = TokenCipher::new([7; 32]);
-        let sealed = cipher.encrypt(&SecretToken::new("xoxb-123-abc"));
+        let sealed = cipher.encrypt(&SecretToken::new("xoxb-123-abc"), "T1/bot_token");
         assert!(!format!("{sealed:?}").contains("xoxb"));
-        assert_eq!(cipher.decrypt(&sealed).unwrap().expose(), "xoxb-123-abc");
+        assert_eq!(
+            cipher.decrypt(&sealed, "T1/bot_token").unwrap().expose(),
+            "xoxb-123-abc"
+        );
+        assert!(
+            matches!(
+                cipher.decrypt(&sealed, "T2/bot_token"),
+                Err(CryptoError::Undecryptable)
+            ),
+            "a ciphertext moved to another installation does not decrypt"
+        );
         assert_eq!(
             format!("{:?}", SecretToken::new("xoxb-1")),
             "SecretToken(***)"
@@ -116,16 +144,16 @@ mod tests {
 
     #[test]
     fn another_key_cannot_read_it() {
-        let sealed = TokenCipher::new([7; 32]).encrypt(&SecretToken::new("xoxb-1"));
+        let sealed = TokenCipher::new([7; 32]).encrypt(&SecretToken::new("xoxb-1"), "T1/bot_token");
         assert!(matches!(
-            TokenCipher::new([8; 32]).decrypt(&sealed),
+            TokenCipher::new([8; 32]).decrypt(&sealed, "T1/bot_token"),
             Err(CryptoError::UnknownKey(_))
         ));
         let mut tampered = sealed.clone();
         tampered.ciphertext =
             base64::engine::general_purpose::STANDARD.encode(b"garbage-bytes-here!");
         assert!(matches!(
-            TokenCipher::new([7; 32]).decrypt(&tampered),
+            TokenCipher::new([7; 32]).decrypt(&tampered, "T1/bot_token"),
             Err(CryptoError::Undecryptable)
         ));
     }

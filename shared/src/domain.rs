@@ -109,12 +109,12 @@ pub mod limits {
 impl ApprovalRequest {
     /// Parses and validates a host request body; errors name the field.
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
-        let request: Self = parse_json(body)?;
+        let mut request: Self = parse_json(body)?;
         request.validate()?;
         Ok(request)
     }
 
-    fn validate(&self) -> Result<(), ValidationError> {
+    fn validate(&mut self) -> Result<(), ValidationError> {
         check_identifier("tenant_id", &self.tenant_id)?;
         check_text("external_id", &self.external_id, limits::EXTERNAL_ID)?;
         check_identifier("kind", &self.kind)?;
@@ -146,7 +146,7 @@ impl ApprovalRequest {
             }
         }
         if let Some(link) = &self.link {
-            check_link(link)?;
+            self.link = Some(check_link(link)?);
         }
         check_text("requester.name", &self.requester.name, limits::NAME)?;
         if let Some(email) = &self.requester.email {
@@ -183,6 +183,13 @@ pub fn approval_id_for(tenant_id: &str, external_id: &str) -> String {
     hasher.update(tenant_id.as_bytes());
     hasher.update(external_id.as_bytes());
     format!("apr_{}", hex::encode(&hasher.finalize()[..16]))
+}
+
+/// The shape of the ids `approval_id_for` makes; anything else names no approval.
+pub fn looks_like_approval_id(value: &str) -> bool {
+    value.len() <= 64
+        && value.starts_with("apr_")
+        && value[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Deserialises JSON, naming the path of the first bad or missing field.
@@ -269,7 +276,9 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationErro
     Ok(())
 }
 
-fn check_link(link: &str) -> Result<(), ValidationError> {
+/// Returns the link normalised (percent-encoded, `|` included), so it is safe inside
+/// Slack's `<url|label>` syntax.
+fn check_link(link: &str) -> Result<String, ValidationError> {
     let parsed = url::Url::parse(link)
         .map_err(|_| ValidationError::new("link", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
@@ -278,13 +287,14 @@ fn check_link(link: &str) -> Result<(), ValidationError> {
             "must be an absolute http(s) URL",
         ));
     }
-    if parsed.as_str().len() > limits::LINK {
+    let normalised = parsed.as_str().replace('|', "%7C");
+    if normalised.len() > limits::LINK {
         return Err(ValidationError::new(
             "link",
             format!("must be at most {} characters", limits::LINK),
         ));
     }
-    Ok(())
+    Ok(normalised)
 }
 
 fn looks_like_email(email: &str) -> bool {
@@ -534,6 +544,14 @@ mod tests {
         let mut body = valid_body();
         body["link"] = serde_json::json!("javascript:alert(1)");
         assert_eq!(field_of(body), "link");
+
+        let sneaky =
+            serde_json::json!("https://x.example/a> <!channel> <https://phish.example|Open");
+        let mut body = valid_body();
+        body["link"] = sneaky;
+        let request = ApprovalRequest::from_json(body.to_string().as_bytes()).unwrap();
+        let link = request.link.unwrap();
+        assert!(!link.contains(['<', '>', '|', ' ']), "{link}");
 
         let mut body = valid_body();
         body["tenant_id"] = serde_json::json!("acme#admin");

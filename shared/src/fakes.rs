@@ -257,12 +257,19 @@ impl TenantStore for MemoryStore {
 #[derive(Default)]
 pub struct FakeSlack {
     post_error: Option<String>,
+    update_error: Option<SlackError>,
     posted: Mutex<Vec<(String, SlackMessage)>>,
     updates: Mutex<Vec<(SlackMessageRef, SlackMessage)>>,
     responses: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 impl FakeSlack {
+    pub fn failing_updates(error: SlackError) -> Self {
+        Self {
+            update_error: Some(error),
+            ..Self::default()
+        }
+    }
     pub fn failing_posts(code: &str) -> Self {
         Self {
             post_error: Some(code.into()),
@@ -307,6 +314,9 @@ impl SlackApi for FakeSlack {
         at: &SlackMessageRef,
         message: &SlackMessage,
     ) -> Result<(), SlackError> {
+        if let Some(error) = &self.update_error {
+            return Err(error.clone());
+        }
         self.updates
             .lock()
             .unwrap()

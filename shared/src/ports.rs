@@ -200,6 +200,14 @@ impl SlackError {
         }
     }
 
+    /// Slack may or may not have acted (a timeout, a 5xx): the outcome is unknown.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport { .. } | Self::Server { .. } | Self::InvalidResponse { .. }
+        )
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),

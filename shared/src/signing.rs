@@ -122,7 +122,7 @@ fn check_headers<'a>(
     let seconds: i64 = timestamp
         .parse()
         .map_err(|_| SignatureError::MalformedTimestamp)?;
-    if (now - seconds).abs() > MAX_SKEW_SECS {
+    if now.abs_diff(seconds) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::StaleTimestamp);
     }
     let digest = signature
@@ -186,6 +186,18 @@ mod tests {
         assert_eq!(at(OFFICIAL_TS + 301), Err(SignatureError::StaleTimestamp));
         assert_eq!(at(OFFICIAL_TS - 301), Err(SignatureError::StaleTimestamp));
         assert_eq!(at(OFFICIAL_TS + 300), Ok(()));
+        let extreme = i64::MIN.to_string();
+        assert_eq!(
+            verify_slack(
+                secret,
+                Some(&extreme),
+                Some(OFFICIAL_SIGNATURE),
+                body,
+                OFFICIAL_TS
+            ),
+            Err(SignatureError::StaleTimestamp),
+            "no overflow on absurd timestamps"
+        );
         assert_eq!(
             verify_slack(secret, None, Some(OFFICIAL_SIGNATURE), body, OFFICIAL_TS),
             Err(SignatureError::MissingTimestamp)

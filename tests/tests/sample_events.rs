@@ -27,6 +27,14 @@ fn http_samples_are_api_gateway_v2_events_with_signatures() {
 }
 
 #[test]
+fn the_install_sample_is_a_get_with_a_link_token() {
+    let event: ApiGatewayV2httpRequest = serde_json::from_str(&read("oauth-callback")).unwrap();
+    assert_eq!(event.request_context.http.method, "GET");
+    assert_eq!(event.raw_path.as_deref(), Some("/slack/install"));
+    assert!(event.query_string_parameters.first("t").is_some());
+}
+
+#[test]
 fn the_worker_sample_is_an_sqs_batch_of_one_decision_command() {
     let event: SqsEvent = serde_json::from_str(&read("decision-worker")).unwrap();
     let item: approvals::ports::WorkItem =

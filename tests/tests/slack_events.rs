@@ -176,9 +176,18 @@ async fn bot_tokens_revoked_disconnects_but_user_tokens_revoked_does_not() {
     assert_eq!(status["disconnect_reason"], "tokens_revoked");
 }
 
-/// Installs through oauth.v2.access with rotation on, then moves the expiry close.
+/// Installs through oauth.v2.access with rotation on (unless connected already), then moves
+/// the expiry close.
 async fn rotating_installation(stack: &Stack) -> approvals::domain::Installation {
-    stack.connect_via_oauth().await;
+    if stack
+        .store()
+        .installation(&stack.team_id)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        stack.connect_via_oauth().await;
+    }
     let installation = stack
         .store()
         .installation(&stack.team_id)
@@ -283,4 +292,31 @@ async fn a_refused_refresh_token_disconnects_and_tells_the_host() {
     assert!(notices
         .iter()
         .any(|e| e["type"] == "slack.disconnected" && e["data"]["reason"] == "tokens_revoked"));
+}
+
+#[tokio::test]
+async fn the_worker_refreshes_an_expiring_token_before_updating_the_message() {
+    // GIVEN a rotating installation whose token Slack no longer accepts
+    let stack = Stack::start_with(Options {
+        token_rotation: true,
+        not_connected: true,
+        ..Options::default()
+    })
+    .await;
+    stack.connect_via_oauth().await;
+    let (_, channel, ts) = stack.create_approval("DR-EXPIRING").await;
+    let stale = rotating_installation(&stack).await;
+    stack.slack.expire_token(stale.bot_token.expose());
+
+    // WHEN the click is decided
+    stack.click(&channel, &ts, "approve", "U0ANA").await;
+    let records = stack.drain_queue().await;
+    let answer = stack.worker.handle(common::sqs_event(records)).await;
+
+    // THEN the token was refreshed first and the message shows the decision
+    assert!(answer.batch_item_failures.is_empty());
+    let updates = stack.slack.calls(Some("chat.update"));
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].error, None, "{updates:?}");
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
 }

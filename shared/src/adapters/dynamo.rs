@@ -295,6 +295,11 @@ struct StoredInstallation {
     bot_token_expires_at: Option<i64>,
 }
 
+/// What a token ciphertext is bound to: its installation and field.
+fn token_context(installation_id: &str, field: &str) -> String {
+    format!("{installation_id}/{field}")
+}
+
 fn link_pk_sk(tenant_id: &str) -> (String, &'static str) {
     (tenant_pk(tenant_id), "SLACK")
 }
@@ -358,11 +363,17 @@ impl TenantStore for DynamoStore {
         };
         let stored: StoredInstallation = from_item(item)?;
         Ok(Some(Installation {
-            bot_token: self.cipher.decrypt(&stored.bot_token)?,
+            bot_token: self.cipher.decrypt(
+                &stored.bot_token,
+                &token_context(installation_id, "bot_token"),
+            )?,
             bot_refresh_token: stored
                 .bot_refresh_token
                 .as_ref()
-                .map(|sealed| self.cipher.decrypt(sealed))
+                .map(|sealed| {
+                    self.cipher
+                        .decrypt(sealed, &token_context(installation_id, "bot_refresh_token"))
+                })
                 .transpose()?,
             bot_token_expires_at: stored.bot_token_expires_at,
             team_id: stored.team_id,
@@ -390,11 +401,16 @@ impl TenantStore for DynamoStore {
             scopes: installation.scopes.clone(),
             installed_by: installation.installed_by.clone(),
             installed_at: installation.installed_at,
-            bot_token: self.cipher.encrypt(&installation.bot_token),
-            bot_refresh_token: installation
-                .bot_refresh_token
-                .as_ref()
-                .map(|token| self.cipher.encrypt(token)),
+            bot_token: self.cipher.encrypt(
+                &installation.bot_token,
+                &token_context(installation.id(), "bot_token"),
+            ),
+            bot_refresh_token: installation.bot_refresh_token.as_ref().map(|token| {
+                self.cipher.encrypt(
+                    token,
+                    &token_context(installation.id(), "bot_refresh_token"),
+                )
+            }),
             bot_token_expires_at: installation.bot_token_expires_at,
         };
         let mut item = to_item(&stored)?;
@@ -540,10 +556,15 @@ impl TenantStore for DynamoStore {
                 "SET bot_token = :token, bot_refresh_token = :refresh, bot_token_expires_at = :expires REMOVE refresh_lease_until",
             )
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":token", to_attribute(&self.cipher.encrypt(bot_token))?)
+            .expression_attribute_values(":token", to_attribute(
+                    &self.cipher.encrypt(bot_token, &token_context(installation_id, "bot_token")),
+                )?)
             .expression_attribute_values(
                 ":refresh",
-                to_attribute(&self.cipher.encrypt(refresh_token))?,
+                to_attribute(&self.cipher.encrypt(
+                    refresh_token,
+                    &token_context(installation_id, "bot_refresh_token"),
+                ))?,
             )
             .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
             .send()

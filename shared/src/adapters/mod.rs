@@ -12,8 +12,16 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The outbound HTTP client: bounded, so a hung peer cannot eat a Lambda's whole timeout.
+/// The outbound HTTP client, bounded so a hung peer cannot eat a Lambda's whole timeout.
+/// Building one loads the TLS roots (milliseconds, see `benches/cold_start.rs`), so every
+/// adapter of a process shares one: `reqwest::Client` is a handle to a shared pool.
 pub(crate) fn http_client() -> reqwest::Client {
+    static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    SHARED.get_or_init(build_http_client).clone()
+}
+
+/// A fresh client; use [`http_client`] unless a separate pool is the point.
+pub fn build_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .connect_timeout(std::time::Duration::from_secs(3))

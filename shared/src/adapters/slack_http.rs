@@ -158,7 +158,7 @@ impl SlackHttpClient {
                 },
                 Ok(answer) => return Ok(answer),
             };
-            if last {
+            if last || !repeat_is_safe(method) {
                 return Err(failure);
             }
             tracing::info!(method, attempt, error = %failure, "Slack call failed; retrying");
@@ -167,6 +167,19 @@ impl SlackHttpClient {
             attempt += 1;
         }
     }
+}
+
+/// Calls whose repeat could post twice or spend a one-time code or refresh token: a transport
+/// error or a 5xx is ambiguous for them, so only a 429 (Slack did nothing) is retried here.
+fn repeat_is_safe(method: &str) -> bool {
+    !matches!(
+        method,
+        "chat.postMessage"
+            | "chat.postEphemeral"
+            | "oauth.v2.access"
+            | "files.completeUploadExternal"
+            | "response_url"
+    )
 }
 
 #[async_trait]

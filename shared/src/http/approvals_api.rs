@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{error_response, header, json_response, path_and_query, raw_body};
 use crate::backend::Backend;
 use crate::config::ConfigError;
-use crate::domain::{Approval, ApprovalRequest};
+use crate::domain::{check_identifier, looks_like_approval_id, Approval, ApprovalRequest};
 use crate::signing::verify_host_request;
 use crate::usecases::connection::{disconnect_tenant, status_body};
 use crate::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
@@ -45,6 +45,11 @@ impl ApprovalsApi {
         }
         let path = event.raw_path.as_deref().unwrap_or("/");
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let ["v1", "tenants", tenant_id, ..] = segments.as_slice() {
+            if let Err(error) = check_identifier("tenant_id", tenant_id) {
+                return error_response(400, "invalid_request", error.to_string());
+            }
+        }
         match (method, segments.as_slice()) {
             ("POST", ["v1", "approvals"]) => self.create(&body).await,
             ("GET", ["v1", "approvals", id]) => {
@@ -89,6 +94,7 @@ impl ApprovalsApi {
                 let disconnected = disconnect_tenant(
                     self.backend.tenants.as_ref(),
                     self.backend.oauth.as_ref(),
+                    self.backend.tokens.as_ref(),
                     self.backend.notifier.as_ref(),
                     tenant_id,
                     crate::unix_now(),
@@ -146,6 +152,9 @@ impl ApprovalsApi {
                 "tenant_id: query parameter is required",
             );
         };
+        if !looks_like_approval_id(id) {
+            return error_response(404, "not_found", format!("no approval {id}"));
+        }
         match self.backend.approvals.get(id).await {
             // Another tenant's approval is reported exactly like a missing one.
             Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {

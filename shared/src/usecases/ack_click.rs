@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::domain::{Decision, DecisionCommand};
+use crate::domain::{looks_like_approval_id, Decision, DecisionCommand};
 use crate::ports::{DecisionQueue, QueueError};
 
 #[derive(Debug, thiserror::Error)]
@@ -140,12 +140,6 @@ fn percent_decode_form(encoded: &[u8]) -> Result<String, AckError> {
 
 fn hex_digit(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
-}
-
-fn looks_like_approval_id(value: &str) -> bool {
-    value.len() <= 64
-        && value.starts_with("apr_")
-        && value[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Queues every decision the click asks for; returns how many were queued.

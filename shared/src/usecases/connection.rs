@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::domain::{ConnectionStatus, DisconnectReason, TenantLink};
-use crate::ports::{HostEvent, HostNotifier, SlackOAuth, StoreError, TenantStore};
+use crate::ports::{BotTokens, HostEvent, HostNotifier, SlackOAuth, StoreError, TenantStore};
 use crate::usecases::decide::rfc3339;
 
 /// The status API's answer.
@@ -64,6 +64,7 @@ pub async fn notify(notifier: &dyn HostNotifier, event: HostEvent) {
 pub async fn disconnect_tenant(
     tenants: &dyn TenantStore,
     oauth: &dyn SlackOAuth,
+    tokens: &dyn BotTokens,
     notifier: &dyn HostNotifier,
     tenant_id: &str,
     now: i64,
@@ -77,13 +78,14 @@ pub async fn disconnect_tenant(
     tenants
         .disconnect_tenant(tenant_id, DisconnectReason::HostRequest)
         .await?;
-    if tenants
-        .active_tenants_of(&link.installation_id)
-        .await?
-        .is_empty()
-    {
+    if !still_used(tenants, &link.installation_id, tenant_id).await? {
         if let Some(installation) = tenants.installation(&link.installation_id).await? {
-            if let Err(error) = oauth.revoke(&installation.bot_token).await {
+            // A rotating token may need a refresh before Slack accepts it for the revoke.
+            let revoked = match tokens.usable_token(&installation, now).await {
+                Ok(token) => oauth.revoke(&token).await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = revoked {
                 tracing::warn!(%error, installation_id = %link.installation_id, "auth.revoke failed; deleting the tokens anyway");
             }
         }
@@ -106,9 +108,29 @@ pub async fn disconnect_tenant(
     Ok(Some(link))
 }
 
-/// Slack's side ended the installation: delete its tokens unless it was installed after
-/// `event_time` (a stale event), then disconnect every tenant linked to it.
-/// Returns false when nothing was done.
+/// Whether another tenant actively uses the installation. The index is eventually
+/// consistent, so each candidate is confirmed by a consistent read of its link.
+async fn still_used(
+    tenants: &dyn TenantStore,
+    installation_id: &str,
+    except: &str,
+) -> Result<bool, StoreError> {
+    for tenant_id in tenants.active_tenants_of(installation_id).await? {
+        if tenant_id == except {
+            continue;
+        }
+        if let Some(link) = tenants.link(&tenant_id).await? {
+            if link.status == ConnectionStatus::Active && link.installation_id == installation_id {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Slack's side ended the installation: delete its tokens unless it was (re)installed after
+/// `event_time` (a stale event never deletes fresh tokens), then disconnect every tenant
+/// whose link predates the event. Returns false when nothing was done.
 pub async fn disconnect_everywhere(
     tenants: &dyn TenantStore,
     notifier: &dyn HostNotifier,
@@ -116,30 +138,37 @@ pub async fn disconnect_everywhere(
     event_time: i64,
     reason: DisconnectReason,
 ) -> Result<bool, StoreError> {
-    let Some(installation) = tenants.installation(installation_id).await? else {
-        return Ok(false);
-    };
-    if installation.installed_at > event_time {
+    let deleted = tenants
+        .delete_installation(installation_id, event_time)
+        .await?;
+    if !deleted && tenants.installation(installation_id).await?.is_some() {
         tracing::info!(
             installation_id,
             event_time,
-            installed_at = installation.installed_at,
             "event predates the current installation; ignored"
         );
         return Ok(false);
     }
+    // Deleted now, or by an earlier attempt that died before unlinking everyone.
     let now = crate::unix_now();
+    let mut disconnected = false;
     for tenant_id in tenants.active_tenants_of(installation_id).await? {
+        let Some(link) = tenants.link(&tenant_id).await? else {
+            continue;
+        };
+        if link.status != ConnectionStatus::Active
+            || link.installation_id != installation_id
+            || link.installed_at > event_time
+        {
+            continue;
+        }
         tenants.disconnect_tenant(&tenant_id, reason).await?;
         notify(
             notifier,
             disconnected_event(&tenant_id, installation_id, reason, now),
         )
         .await;
+        disconnected = true;
     }
-    // Conditional again: a reinstall racing with this event keeps its fresh tokens.
-    tenants
-        .delete_installation(installation_id, event_time)
-        .await?;
-    Ok(true)
+    Ok(deleted || disconnected)
 }

@@ -49,6 +49,15 @@ impl CreateApproval<'_> {
         request: ApprovalRequest,
         now: i64,
     ) -> Result<Created, CreateApprovalError> {
+        // A repeat is answered from what is stored, whatever became of the connection since.
+        if let Some(existing) = self.approvals.get(&request.approval_id()).await? {
+            if existing.fingerprint != request.fingerprint() {
+                return Err(CreateApprovalError::Conflict);
+            }
+            if existing.message.is_some() {
+                return Ok(Created::Existing(existing));
+            }
+        }
         let installation = self
             .tenants
             .installation_for_tenant(&request.tenant_id)
@@ -88,7 +97,11 @@ impl CreateApproval<'_> {
         let posted = match self.slack.post_message(&token, &channel_id, &message).await {
             Ok(posted) => posted,
             Err(error) => {
-                self.forget_unposted(&approval.id).await;
+                // If Slack may have posted, keep the record: the buttons of that message
+                // carry this approval's id, and the host's retry finishes the attempt.
+                if !error.is_ambiguous() {
+                    self.forget_unposted(&approval.id).await;
+                }
                 return Err(classify_post_error(error));
             }
         };

@@ -110,34 +110,47 @@ impl Decide<'_> {
         }
     }
 
+    /// Each effect is tried even when the other fails, so a Slack outage never holds up
+    /// the host's webhook (and the reverse); the first failure is returned for redelivery.
     async fn finish_effects(
         &self,
         approval: &Approval,
         record: &DecisionRecord,
     ) -> Result<(), DecideError> {
+        let mut first_failure = None;
         if !record.slack_message_updated {
-            self.update_message(approval, record).await?;
-            self.approvals
-                .mark_done(
-                    &approval.id,
-                    &record.command_id,
-                    SideEffect::SlackMessageUpdated,
-                )
-                .await?;
+            match self.update_message(approval, record).await {
+                Ok(()) => {
+                    self.approvals
+                        .mark_done(
+                            &approval.id,
+                            &record.command_id,
+                            SideEffect::SlackMessageUpdated,
+                        )
+                        .await?
+                }
+                Err(error) => first_failure = Some(error),
+            }
         }
         if !record.webhook_delivered {
-            self.webhooks
+            match self
+                .webhooks
                 .deliver(&decided_event(approval, record))
-                .await?;
-            self.approvals
-                .mark_done(
-                    &approval.id,
-                    &record.command_id,
-                    SideEffect::WebhookDelivered,
-                )
-                .await?;
+                .await
+            {
+                Ok(()) => {
+                    self.approvals
+                        .mark_done(
+                            &approval.id,
+                            &record.command_id,
+                            SideEffect::WebhookDelivered,
+                        )
+                        .await?
+                }
+                Err(error) => first_failure = first_failure.or(Some(error.into())),
+            }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     async fn update_message(
@@ -153,17 +166,25 @@ impl Decide<'_> {
             tracing::warn!(approval_id = %approval.id, "installation is gone; message left as it is");
             return Ok(());
         };
+        let token = match self
+            .tokens
+            .usable_token(&installation, crate::unix_now())
+            .await
+        {
+            Ok(token) => token,
+            Err(TokenError::Revoked) => {
+                tracing::warn!(approval_id = %approval.id, "tokens were revoked; message left as it is");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
         match self
             .slack
-            .update_message(
-                &installation.bot_token,
-                at,
-                &decided_message(approval, record),
-            )
+            .update_message(&token, at, &decided_message(approval, record))
             .await
         {
             Ok(()) => Ok(()),
-            // A deleted or uneditable message must not block telling the host.
+            // A deleted or uneditable message must not be retried forever.
             Err(error) if !error.is_retryable() => {
                 tracing::error!(approval_id = %approval.id, %error, "Slack message could not be updated; giving up on it");
                 Ok(())
@@ -349,6 +370,38 @@ mod tests {
             events[0].id, events[1].id,
             "the same event id on every retry"
         );
+    }
+
+    #[tokio::test]
+    async fn given_slack_is_down_then_the_host_is_told_anyway_and_slack_is_retried() {
+        let store = MemoryStore::default();
+        let hooks = FakeWebhooks::default();
+        let id = posted_approval(&store, &FakeSlack::default()).await;
+        let slack = FakeSlack::failing_updates(SlackError::Server {
+            method: "chat.update".into(),
+            status: 503,
+        });
+        let decide = Decide {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: &hooks,
+            tokens: &StaticTokens,
+        };
+
+        let result = decide.run(&click(&id, "U1", "T1"), 20).await;
+
+        assert!(
+            result.is_err_and(|e| e.is_retryable()),
+            "redelivery retries the Slack update"
+        );
+        assert_eq!(
+            hooks.events().len(),
+            1,
+            "the webhook did not wait for Slack"
+        );
+        let record = store.approval(&id).unwrap().decision.unwrap();
+        assert!(record.webhook_delivered && !record.slack_message_updated);
     }
 
     #[tokio::test]

@@ -186,7 +186,6 @@ impl InstallFlow<'_> {
             // A tampered or unknown state: the cookie may still say where to send the admin.
             if let Some(state) = cookie_state.filter(|s| is_hex_token(s)) {
                 if let Some(own) = self.flow.oauth_state(state).await? {
-                    self.flow.use_oauth_state(state, now).await?;
                     return Ok(failed(&own.return_url, "invalid_state"));
                 }
             }
@@ -203,12 +202,13 @@ impl InstallFlow<'_> {
         let browser_matches = cookie_state == Some(record.state.as_str())
             && cookie_secret
                 .is_some_and(|secret| constant_time_eq(&sha256_hex(secret), &record.cookie_hash));
-        // Spend the state whatever happens next: it never works twice.
-        if !self.flow.use_oauth_state(&record.state, now).await? {
-            return Ok(failed(&record.return_url, "state_already_used"));
-        }
+        // Another browser cannot spend (or use) this state; its own browser spends it
+        // whatever happens next, so it never works twice.
         if !browser_matches {
             return Ok(failed(&record.return_url, "cookie_mismatch"));
+        }
+        if !self.flow.use_oauth_state(&record.state, now).await? {
+            return Ok(failed(&record.return_url, "state_already_used"));
         }
         if let Some(error) = &params.error {
             let reason = if error == "access_denied" {

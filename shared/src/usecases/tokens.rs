@@ -13,8 +13,9 @@ use crate::usecases::connection::disconnect_everywhere;
 
 /// Bolt's margin: refresh when less than this remains.
 pub const REFRESH_MARGIN_SECS: i64 = 2 * 3600;
-/// How long a refresher may hold the lease before another may take over.
-const LEASE_SECS: i64 = 30;
+/// How long a refresher may hold the lease before another may take over: longer than one
+/// `oauth.v2.access` call (10 s timeout, never retried in-process) with room to store.
+const LEASE_SECS: i64 = 60;
 
 pub struct RotatingTokens {
     pub tenants: Arc<dyn TenantStore>,
@@ -79,6 +80,17 @@ impl RotatingTokens {
                         Ok(fresh.bot_token)
                     }
                     Err(SlackError::Api { code, .. }) if code == "invalid_refresh_token" => {
+                        // Only our own refresh token being refused means the grant is gone;
+                        // if another Lambda rotated it meanwhile, use what it stored.
+                        let latest = self
+                            .tenants
+                            .installation(id)
+                            .await?
+                            .ok_or(TokenError::Revoked)?;
+                        if latest.bot_refresh_token.as_ref() != Some(refresh_token) {
+                            self.tenants.release_refresh_lease(id).await?;
+                            return Ok(latest.bot_token);
+                        }
                         tracing::warn!(
                             installation_id = id,
                             "refresh token refused; disconnecting"

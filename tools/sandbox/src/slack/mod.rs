@@ -344,6 +344,13 @@ impl SlackSandbox {
         token
     }
 
+    /// Ends a token's life now, as twelve hours would for a rotating one.
+    pub fn expire_token(&self, token: &str) {
+        if let Some(grant) = self.state().tokens.get_mut(token) {
+            grant.expires_at = Some(crate::unix_now() - 1);
+        }
+    }
+
     /// Makes the next `count` calls of `method` misbehave.
     pub fn inject(&self, method: &str, fault: Fault, count: usize) {
         let mut state = self.state();
