@@ -179,6 +179,7 @@ fn create_error_response(error: CreateApprovalError) -> ApiGatewayV2httpResponse
             error_response(400, "invalid_request", format!("channel_id: {message}"))
         }
         CreateApprovalError::Conflict => error_response(409, "conflict", message),
+        CreateApprovalError::InProgress => error_response(409, "in_progress", message),
         CreateApprovalError::ChannelUnavailable(_) => {
             error_response(400, "invalid_request", format!("channel_id: {message}"))
         }

@@ -22,11 +22,17 @@ pub enum CreateApprovalError {
     SlackRejected(String),
     #[error("Slack is unavailable right now: {0}")]
     SlackUnavailable(SlackError),
+    #[error("the same approval is being posted right now; retry in a few seconds")]
+    InProgress,
     #[error("no usable bot token right now: {0}")]
     TokenUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// How long one request may post before a concurrent repeat may try again: longer than a
+/// post (10 s timeout) with its rate-limit wait.
+const POSTING_LEASE_SECS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
@@ -81,11 +87,21 @@ impl CreateApproval<'_> {
             // An earlier attempt stored it but died before posting: finish that attempt.
             Some(existing) => existing,
         };
+        // One poster at a time: concurrent repeats of the request must not post twice.
+        let posting = format!("POST#{}", approval.id);
+        if !self
+            .approvals
+            .claim_once(&posting, now + POSTING_LEASE_SECS)
+            .await?
+        {
+            return Err(CreateApprovalError::InProgress);
+        }
 
         let token = match self.tokens.usable_token(&installation, now).await {
             Ok(token) => token,
             Err(error) => {
                 self.forget_unposted(&approval.id).await;
+                self.release(&posting).await;
                 return Err(match error {
                     TokenError::Revoked => CreateApprovalError::NotConnected,
                     TokenError::Store(error) => CreateApprovalError::Store(error),
@@ -101,6 +117,7 @@ impl CreateApproval<'_> {
                 // carry this approval's id, and the host's retry finishes the attempt.
                 if !error.is_ambiguous() {
                     self.forget_unposted(&approval.id).await;
+                    self.release(&posting).await;
                 }
                 return Err(classify_post_error(error));
             }
@@ -108,6 +125,12 @@ impl CreateApproval<'_> {
         self.approvals.record_message(&approval.id, &posted).await?;
         approval.message = Some(posted);
         Ok(Created::New(approval))
+    }
+
+    async fn release(&self, posting: &str) {
+        if let Err(error) = self.approvals.release_claim(posting).await {
+            tracing::warn!(%error, posting, "could not release the posting lease; it expires by itself");
+        }
     }
 
     /// Nothing of a failed attempt stays behind, so a corrected retry is not a conflict.
@@ -230,6 +253,26 @@ mod tests {
         assert!(store
             .approval(&request("DR-1", None).approval_id())
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn given_another_request_is_posting_the_same_approval_then_in_progress_and_no_post() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        let slack = FakeSlack::default();
+        let id = request("DR-1", None).approval_id();
+        store.claim_once(&format!("POST#{id}"), 100).await.unwrap();
+        let use_case = CreateApproval {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            tokens: &StaticTokens,
+        };
+
+        let result = use_case.run(request("DR-1", Some("C1")), 10).await;
+
+        assert!(matches!(result, Err(CreateApprovalError::InProgress)));
+        assert!(slack.posted().is_empty());
     }
 
     #[tokio::test]

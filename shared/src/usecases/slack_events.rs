@@ -119,14 +119,23 @@ impl SlackEvents<'_> {
                 .authorizations
                 .first()
                 .is_some_and(|a| a.is_enterprise_install);
-        let installation_id = if org_wide {
-            envelope.enterprise_id.as_deref()
-        } else {
-            envelope.team_id.as_deref()
+        let installation_id = match (
+            org_wide,
+            envelope.team_id.as_deref(),
+            envelope.enterprise_id.as_deref(),
+        ) {
+            (true, _, Some(enterprise)) => enterprise.to_owned(),
+            // Without `authorizations`, an org-wide installation is found by its enterprise.
+            (false, Some(team), Some(enterprise))
+                if self.tenants.installation(team).await?.is_none() =>
+            {
+                enterprise.to_owned()
+            }
+            (false, Some(team), _) => team.to_owned(),
+            _ => return Ok(EventsAnswer::Ignored),
         };
-        let Some(installation_id) = installation_id else {
-            return Ok(EventsAnswer::Ignored);
-        };
+        let installation_id = installation_id.as_str();
+
         let event_time = envelope.event_time.unwrap_or(now);
         match disconnect_everywhere(
             self.tenants,
