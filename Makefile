@@ -47,9 +47,9 @@ dev: venv
 events:
 	cargo run --quiet -p approvals-shared --example make_events
 
-## bench: the ack-path benchmark (criterion); reports in target/criterion
+## bench: the ack-path and cold-start benchmarks (criterion); reports in target/criterion
 bench:
-	cargo bench -p approvals-shared --bench ack_path
+	cargo bench -p approvals-shared
 
 clean:
 	rm -rf $(VENV) .dev target build node_modules
