@@ -69,6 +69,19 @@ pub fn decided_message(approval: &Approval, record: &DecisionRecord) -> SlackMes
     }
 }
 
+/// What a late clicker is told: "Already approved by <@U…> on <!date…>".
+pub fn already_decided_line(record: &DecisionRecord) -> String {
+    let verb = match record.decision {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+    };
+    format!(
+        "Already {verb} by <@{user}> on {date}",
+        user = record.decided_by,
+        date = slack_date(record.decided_at)
+    )
+}
+
 /// "✅ Approved by <@U…> on <!date…>" with each reader's own time zone.
 pub fn decision_line(record: &DecisionRecord) -> String {
     let (icon, verb) = match record.decision {

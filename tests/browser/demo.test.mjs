@@ -92,11 +92,11 @@ test('connect, request, approve, already decided, webhook received', async () =>
     await ana.locator('.message').filter({ hasText: 'Approved by' }).first().waitFor();
     assert.equal(await message.getByRole('button', { name: 'Approve' }).count(), 0, 'the buttons are gone');
 
-    // 6. Ben clicks Reject on his stale copy and is told it was already decided.
+    // 6. Ben clicks Reject on his stale copy and is told it was already approved.
     await bensCopy.getByRole('button', { name: 'Reject' }).click();
     await ben.unroute('**/_sandbox/ui/events**');
     await ben.reload();
-    await ben.getByText('Already decided').first().waitFor();
+    await ben.getByText('Already approved by').first().waitFor();
     await ben.locator('.message').filter({ hasText: 'Approved by' }).first().waitFor();
 
     // 7. The host received the signed decision webhook.

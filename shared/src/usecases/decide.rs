@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::blocks::{decided_message, decision_line};
+use crate::blocks::{already_decided_line, decided_message};
 use crate::domain::{Approval, ApprovalStatus, DecisionCommand, DecisionRecord};
 use crate::ports::{
     ApprovalStore, BotTokens, DecisionWrite, HostEvent, SideEffect, SlackApi, SlackError,
@@ -213,7 +213,7 @@ impl Decide<'_> {
         let body = json!({
             "response_type": "ephemeral",
             "replace_original": false,
-            "text": format!("Already decided: {}", decision_line(record)),
+            "text": already_decided_line(record),
         });
         if let Err(error) = self.slack.respond(response_url, &body).await {
             // The note is a courtesy: a dead response_url must not redeliver the command.

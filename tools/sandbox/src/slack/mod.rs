@@ -62,7 +62,8 @@ impl Workspace {
             team_id: "T0SANDBOX".into(),
             name: "Sandbox Co".into(),
             domain: "sandbox-co".into(),
-            enterprise_id: None,
+            // Part of an Enterprise Grid org, so the authorize page offers an org-wide install.
+            enterprise_id: Some("E0SANDBOX".into()),
             channels: vec![
                 Channel {
                     id: "C0APPROVALS".into(),
