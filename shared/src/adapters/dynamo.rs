@@ -35,6 +35,32 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// An UpdateItem on one item of the table.
+    fn update_at(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A DeleteItem on one item of the table.
+    fn delete_at(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
     pub fn new(client: Client, table: impl Into<String>, cipher: TokenCipher) -> Self {
         Self {
             client,
@@ -150,11 +176,7 @@ impl ApprovalStore for DynamoStore {
         approval_id: &str,
         message: &SlackMessageRef,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(approval_pk(approval_id)))
-            .key("sk", s(APPROVAL_SK))
+        self.update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET message = :message")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":message", to_attribute(message)?)
@@ -166,11 +188,7 @@ impl ApprovalStore for DynamoStore {
 
     async fn delete_unposted(&self, approval_id: &str) -> Result<(), StoreError> {
         let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(approval_pk(approval_id)))
-            .key("sk", s(APPROVAL_SK))
+            .delete_at(approval_pk(approval_id), APPROVAL_SK)
             .condition_expression("attribute_not_exists(message)")
             .send()
             .await;
@@ -184,11 +202,7 @@ impl ApprovalStore for DynamoStore {
         record: &DecisionRecord,
     ) -> Result<DecisionWrite, StoreError> {
         let written = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(approval_pk(approval_id)))
-            .key("sk", s(APPROVAL_SK))
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET #status = :decided, decision = :record REMOVE gsi1pk, gsi1sk")
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
@@ -219,11 +233,7 @@ impl ApprovalStore for DynamoStore {
             SideEffect::WebhookDelivered => "webhook_delivered",
         };
         let marked = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(approval_pk(approval_id)))
-            .key("sk", s(APPROVAL_SK))
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression(format!("SET decision.{attribute} = :done"))
             .condition_expression("decision.command_id = :command")
             .expression_attribute_values(":done", AttributeValue::Bool(true))
@@ -254,11 +264,7 @@ impl ApprovalStore for DynamoStore {
     }
 
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("CLAIM#{key}")))
-            .key("sk", s("CLAIM"))
+        self.delete_at(format!("CLAIM#{key}"), "CLAIM")
             .send()
             .await
             .map_err(|e| backend("DeleteItem", &e))?;
@@ -432,11 +438,7 @@ impl TenantStore for DynamoStore {
         not_after: i64,
     ) -> Result<bool, StoreError> {
         let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(installation_pk(installation_id)))
-            .key("sk", s(INSTALLATION_SK))
+            .delete_at(installation_pk(installation_id), INSTALLATION_SK)
             .condition_expression("attribute_exists(pk) AND installed_at <= :not_after")
             .expression_attribute_values(":not_after", AttributeValue::N(not_after.to_string()))
             .send()
@@ -475,11 +477,7 @@ impl TenantStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let (pk, sk) = link_pk_sk(tenant_id);
         let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at(pk, sk)
             .update_expression(
                 "SET #status = :disconnected, disconnect_reason = :reason REMOVE gsi1pk, gsi1sk",
             )
@@ -524,11 +522,7 @@ impl TenantStore for DynamoStore {
         lease_secs: i64,
     ) -> Result<bool, StoreError> {
         let leased = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(installation_pk(installation_id)))
-            .key("sk", s(INSTALLATION_SK))
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
             .update_expression("SET refresh_lease_until = :until")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)",
@@ -547,11 +541,7 @@ impl TenantStore for DynamoStore {
         refresh_token: &SecretToken,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(installation_pk(installation_id)))
-            .key("sk", s(INSTALLATION_SK))
+        self.update_at(installation_pk(installation_id), INSTALLATION_SK)
             .update_expression(
                 "SET bot_token = :token, bot_refresh_token = :refresh, bot_token_expires_at = :expires REMOVE refresh_lease_until",
             )
@@ -575,11 +565,7 @@ impl TenantStore for DynamoStore {
 
     async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError> {
         let released = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(installation_pk(installation_id)))
-            .key("sk", s(INSTALLATION_SK))
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
             .update_expression("REMOVE refresh_lease_until")
             .condition_expression("attribute_exists(pk)")
             .send()
@@ -648,11 +634,7 @@ impl InstallFlowStore for DynamoStore {
             expires_at: stored.link_expires_at,
         };
         let taken = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(install_link_pk(token_hash)))
-            .key("sk", s("INSTALL_LINK"))
+            .update_at(install_link_pk(token_hash), "INSTALL_LINK")
             .update_expression("SET used_at = :now")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(used_at) AND link_expires_at > :now",
@@ -721,11 +703,7 @@ impl InstallFlowStore for DynamoStore {
 
     async fn use_oauth_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
         let used = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(oauth_state_pk(state)))
-            .key("sk", s("OAUTH_STATE"))
+            .update_at(oauth_state_pk(state), "OAUTH_STATE")
             .update_expression("SET used_at = :now")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(used_at) AND state_expires_at > :now",
