@@ -8,7 +8,6 @@
 use approvals::adapters::slack_http::SlackHttpClient;
 use approvals::adapters::sqs::SqsDecisionQueue;
 use approvals::config::AppSecrets;
-use approvals::crypto::TokenCipher;
 use approvals::http::slack_interactions::SlackInteractions;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
@@ -45,7 +44,7 @@ fn cold_start(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let aws = sdk_config().await;
             let secrets = AppSecrets::from_json(SECRET_JSON).unwrap();
-            let cipher = TokenCipher::new(secrets.encryption_key().unwrap());
+            let cipher = secrets.token_cipher().unwrap();
             let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
             let sqs = aws_sdk_sqs::Client::new(&aws);
             let slack = SlackHttpClient::new("https://slack.com/api");

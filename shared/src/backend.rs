@@ -7,7 +7,6 @@ use crate::adapters::slack_http::{RetryPolicy, SlackHttpClient};
 use crate::adapters::slack_oauth::SlackOAuthClient;
 use crate::adapters::sqs::SqsDecisionQueue;
 use crate::config::{env_or, required_env, slack_api_base_url, AppSecrets, ConfigError};
-use crate::crypto::TokenCipher;
 use crate::ports::{
     ApprovalStore, BotTokens, DecisionQueue, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth,
     TenantStore,
@@ -64,7 +63,7 @@ impl Backend {
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(aws),
             settings.table,
-            TokenCipher::new(secrets.encryption_key()?),
+            secrets.token_cipher()?,
         ));
         let queue = Arc::new(SqsDecisionQueue::new(
             aws_sdk_sqs::Client::new(aws),

@@ -52,24 +52,45 @@ pub struct AppSecrets {
     pub token_encryption_key: String,
     pub host_api_secret: String,
     pub host_webhook_secret: String,
+    /// Earlier values of `token_encryption_key`, kept after a rotation so tokens sealed
+    /// under them still open (each is re-sealed under the current key when next written).
+    #[serde(default)]
+    pub previous_token_encryption_keys: Vec<String>,
 }
 
 impl AppSecrets {
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let secrets: Self =
             serde_json::from_str(json).map_err(|e| ConfigError::MalformedSecret(e.to_string()))?;
-        secrets.encryption_key()?;
+        secrets.token_cipher()?;
         Ok(secrets)
     }
 
     /// The 32-byte AES-256 key for tokens at rest.
     pub fn encryption_key(&self) -> Result<[u8; 32], ConfigError> {
-        base64::engine::general_purpose::STANDARD
-            .decode(self.token_encryption_key.trim())
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .ok_or(ConfigError::BadEncryptionKey)
+        decode_key(&self.token_encryption_key)
     }
+
+    /// The token cipher: the current key seals, every listed key opens.
+    pub fn token_cipher(&self) -> Result<crate::crypto::TokenCipher, ConfigError> {
+        let previous = self
+            .previous_token_encryption_keys
+            .iter()
+            .map(|key| decode_key(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::crypto::TokenCipher::with_previous(
+            self.encryption_key()?,
+            &previous,
+        ))
+    }
+}
+
+fn decode_key(key: &str) -> Result<[u8; 32], ConfigError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(ConfigError::BadEncryptionKey)
 }
 
 impl fmt::Debug for AppSecrets {

@@ -42,21 +42,40 @@ pub enum CryptoError {
     Undecryptable,
 }
 
-/// Encrypts and decrypts tokens; the key id is a fingerprint of the key, so rotating
-/// `token_encryption_key` is detectable per record.
+/// Encrypts and decrypts tokens. Each ciphertext carries its key's id (a fingerprint of the
+/// key), so after a rotation of `token_encryption_key` old records open with the previous
+/// key and new ones are sealed with the current one.
 #[derive(Clone)]
 pub struct TokenCipher {
     cipher: Aes256Gcm,
     key_id: String,
+    previous: Vec<(String, Aes256Gcm)>,
+}
+
+fn key_id(key: &[u8; 32]) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(key)[..4])
 }
 
 impl TokenCipher {
     pub fn new(key: [u8; 32]) -> Self {
-        use sha2::Digest;
-        let key_id = hex::encode(&sha2::Sha256::digest(key)[..4]);
+        Self::with_previous(key, &[])
+    }
+
+    /// `previous` keys only open; `key` seals and opens.
+    pub fn with_previous(key: [u8; 32], previous: &[[u8; 32]]) -> Self {
         Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)),
-            key_id,
+            key_id: key_id(&key),
+            previous: previous
+                .iter()
+                .map(|old| {
+                    (
+                        key_id(old),
+                        Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(old)),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -88,9 +107,15 @@ impl TokenCipher {
         stored: &EncryptedToken,
         context: &str,
     ) -> Result<SecretToken, CryptoError> {
-        if stored.key_id != self.key_id {
-            return Err(CryptoError::UnknownKey(stored.key_id.clone()));
-        }
+        let cipher = if stored.key_id == self.key_id {
+            &self.cipher
+        } else {
+            self.previous
+                .iter()
+                .find(|(id, _)| *id == stored.key_id)
+                .map(|(_, cipher)| cipher)
+                .ok_or_else(|| CryptoError::UnknownKey(stored.key_id.clone()))?
+        };
         let b64 = base64::engine::general_purpose::STANDARD;
         let nonce = b64
             .decode(&stored.nonce)
@@ -100,8 +125,7 @@ impl TokenCipher {
         let ciphertext = b64
             .decode(&stored.ciphertext)
             .map_err(|_| CryptoError::Undecryptable)?;
-        let plain = self
-            .cipher
+        let plain = cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -140,6 +164,21 @@ mod tests {
             format!("{:?}", SecretToken::new("xoxb-1")),
             "SecretToken(***)"
         );
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_open_and_new_ones_use_the_new_key() {
+        let old = TokenCipher::new([7; 32]).encrypt(&SecretToken::new("xoxb-old"), "T1/bot_token");
+        let rotated = TokenCipher::with_previous([9; 32], &[[7; 32]]);
+        assert_eq!(
+            rotated.decrypt(&old, "T1/bot_token").unwrap().expose(),
+            "xoxb-old"
+        );
+        let resealed = rotated.encrypt(&SecretToken::new("xoxb-old"), "T1/bot_token");
+        assert_ne!(resealed.key_id, old.key_id);
+        assert!(TokenCipher::new([7; 32])
+            .decrypt(&resealed, "T1/bot_token")
+            .is_err());
     }
 
     #[test]
