@@ -2,6 +2,7 @@
 //! per record (`ReportBatchItemFailures`) so SQS redelivers only those, then dead-letters them.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
@@ -10,6 +11,9 @@ use crate::backend::Backend;
 use crate::config::{required_env, ConfigError};
 use crate::ports::{WebhookSink, WorkItem};
 use crate::usecases::decide::Decide;
+
+/// Time kept back from the deadline to answer with the partial batch response.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 pub struct DecisionWorker {
     pub backend: Backend,
@@ -28,9 +32,38 @@ impl DecisionWorker {
         Ok(Self { backend, webhooks })
     }
 
+    /// Handles a batch with no deadline of its own (tests, the local event source).
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|r| self.process(r))).await;
+        self.handle_until(event, None).await
+    }
+
+    /// Handles a batch, giving up on records still running shortly before `deadline` (the
+    /// invocation's, from the Lambda context) so their failure is reported per record
+    /// instead of Lambda timing out and retrying the whole batch.
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: Option<SystemTime>,
+    ) -> SqsBatchResponse {
+        let budget = deadline.map(|deadline| {
+            deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(DEADLINE_MARGIN)
+        });
+        let outcomes = futures::future::join_all(event.records.iter().map(|record| async move {
+            match budget {
+                Some(budget) => tokio::time::timeout(budget, self.process(record))
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(),
+                            "record still running at the invocation's deadline; SQS will redeliver it");
+                        false
+                    }),
+                None => self.process(record).await,
+            }
+        }))
+        .await;
         let mut answer = SqsBatchResponse::default();
         for (record, ok) in event.records.iter().zip(outcomes) {
             if !ok {

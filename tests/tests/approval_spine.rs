@@ -295,3 +295,29 @@ async fn a_forged_approval_id_from_another_team_changes_nothing() {
 async fn outsider_id(outsider: &Stack) -> String {
     approvals::domain::approval_id_for(&outsider.tenant_id, "DR-OUTSIDER")
 }
+
+#[tokio::test]
+async fn a_record_still_running_at_the_deadline_is_reported_not_lost() {
+    // GIVEN Slack hangs on chat.update for longer than the invocation has left
+    let stack = Stack::start().await;
+    let (id, channel, ts) = stack.create_approval("DR-DEADLINE").await;
+    stack.click(&channel, &ts, "approve", "U0ANA").await;
+    let record = stack.drain_queue().await.remove(0);
+    stack
+        .slack
+        .inject("chat.update", Fault::Hang { millis: 8_000 }, 1);
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(3);
+
+    // WHEN the worker runs with that deadline
+    let answer = stack
+        .worker
+        .handle_until(sqs_event(vec![record.clone()]), Some(deadline))
+        .await;
+
+    // THEN the record is reported failed (for redelivery), and the decision stands
+    assert_eq!(answer.batch_item_failures.len(), 1);
+    assert_eq!(stack.approval_item(&id).await["status"], "approved");
+    let redelivered = stack.worker.handle(sqs_event(vec![record])).await;
+    assert!(redelivered.batch_item_failures.is_empty());
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
+}

@@ -8,7 +8,9 @@ async fn main() -> Result<(), Error> {
     approvals::telemetry::init();
     let worker = &DecisionWorker::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(worker.handle(event.payload).await)
+        let deadline =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+        Ok::<_, Error>(worker.handle_until(event.payload, Some(deadline)).await)
     }))
     .await
 }
