@@ -21,7 +21,7 @@ before(async () => {
   mkdirSync(OUT, { recursive: true });
   stack = spawn(`${ROOT}scripts/with-aws.sh`, [`${ROOT}target/debug/dev-server`], {
     cwd: ROOT,
-    env: { ...process.env, DEV_PORTS: 'auto', RUST_LOG: 'warn' },
+    env: { ...process.env, DEV_PORTS: 'auto', RUST_LOG: process.env.DEV_LOG ?? 'warn' },
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -55,7 +55,7 @@ after(async () => {
   }
 });
 
-test('connect, request, approve, already decided, webhook received', async () => {
+test('connect, request, approve, already decided, webhook received, uninstall', async () => {
   const context = await browser.newContext();
   context.setDefaultTimeout(STEP_MS);
   const ana = await context.newPage();
@@ -89,11 +89,15 @@ test('connect, request, approve, already decided, webhook received', async () =>
 
     // 4–5. Ana approves; the message changes without a reload.
     await message.getByRole('button', { name: 'Approve' }).click();
+    await ana.locator('#delivery').filter({ hasText: /block_actions.*200/ }).waitFor();
     await ana.locator('.message').filter({ hasText: 'Approved by' }).first().waitFor();
     assert.equal(await message.getByRole('button', { name: 'Approve' }).count(), 0, 'the buttons are gone');
 
     // 6. Ben clicks Reject on his stale copy and is told it was already approved.
     await bensCopy.getByRole('button', { name: 'Reject' }).click();
+    // The click is sent asynchronously: wait for Slack's delivery to be acknowledged before
+    // reloading, or the reload could cancel it.
+    await ben.locator('#delivery').filter({ hasText: /block_actions.*200/ }).waitFor();
     await ben.unroute('**/_sandbox/ui/events**');
     await ben.reload();
     await ben.getByText('Already approved by').first().waitFor();
@@ -108,6 +112,14 @@ test('connect, request, approve, already decided, webhook received', async () =>
     assert.match(hook, /"slack_user_id": "U0ANA"/);
     await ana.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0ANA`);
     await ana.screenshot({ path: `${OUT}/sandbox.png`, fullPage: true });
+
+    // 8. Uninstalling the app from Slack's side disconnects the tenant at the host.
+    await ana.getByRole('button', { name: 'Uninstall app' }).click();
+    await ana.locator('#delivery').filter({ hasText: /app_uninstalled.*200/ }).waitFor();
+    await ana.goto(`${urls.host}/settings`);
+    assert.equal(await ana.locator('#slack-status').textContent(), 'Disconnected');
+    await ana.goto(`${urls.host}/`);
+    await ana.locator('#webhooks li').filter({ hasText: 'slack.disconnected' }).first().waitFor();
   } catch (error) {
     await ana.screenshot({ path: `${OUT}/failure-ana.png`, fullPage: true }).catch(() => {});
     await ben.screenshot({ path: `${OUT}/failure-ben.png`, fullPage: true }).catch(() => {});
