@@ -227,6 +227,12 @@ impl TenantStore for MemoryStore {
             .map(|l| l.tenant_id.clone())
             .collect())
     }
+    async fn installation_members(&self, id: &str) -> Result<Option<Vec<String>>, StoreError> {
+        if !self.installations.lock().unwrap().contains_key(id) {
+            return Ok(None);
+        }
+        Ok(Some(self.active_tenants_of(id).await?))
+    }
     async fn try_lease_refresh(
         &self,
         _id: &str,

@@ -98,8 +98,15 @@ pub trait TenantStore: Send + Sync {
         tenant_id: &str,
         reason: DisconnectReason,
     ) -> Result<(), StoreError>;
-    /// Tenants actively linked to an installation (an index query, never a scan).
+    /// Tenants actively linked to an installation (an index query, never a scan; the index
+    /// is eventually consistent, so callers confirm each link).
     async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The tenants linked to an installation, read consistently from the installation
+    /// itself; `None` when there is no such installation.
+    async fn installation_members(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError>;
     /// Takes the refresh lease if nobody holds an unexpired one: single-flight across Lambdas.
     async fn try_lease_refresh(
         &self,

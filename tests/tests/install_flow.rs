@@ -448,3 +448,45 @@ async fn an_org_wide_install_resolves_clicks_from_two_workspaces() {
     assert_eq!(second_item["status"], "rejected");
     assert_eq!(second_item["decision"]["decided_by_team"], second_team);
 }
+
+#[tokio::test]
+async fn a_reinstall_keeps_the_other_tenants_of_the_workspace_linked() {
+    // GIVEN two tenants on one workspace, and the first installs again (new tokens)
+    let stack = Stack::start_with(Options {
+        not_connected: true,
+        ..Options::default()
+    })
+    .await;
+    let other = format!("{}-b", stack.tenant_id);
+    install(&stack, &stack.tenant_id, &stack.team_id, false).await;
+    install(&stack, &other, &stack.team_id, false).await;
+    install(&stack, &stack.tenant_id, &stack.team_id, false).await;
+    let members = stack
+        .store()
+        .installation_members(&stack.team_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+
+    // WHEN the first disconnects
+    let path = format!("/v1/tenants/{}/slack", stack.tenant_id);
+    let (code, _) = stack.host_call("DELETE", &path, &json!(null)).await;
+
+    // THEN the workspace's tokens stay for the other tenant
+    assert_eq!(code, 200);
+    assert!(stack.slack.calls(Some("auth.revoke")).is_empty());
+    assert_eq!(
+        stack
+            .store()
+            .installation_members(&stack.team_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        vec![other.clone()]
+    );
+    let mut body = stack.approval_body("DR-KEPT");
+    body["tenant_id"] = json!(other);
+    let (code, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(code, 201, "{answer}");
+}

@@ -419,16 +419,32 @@ impl TenantStore for DynamoStore {
             }),
             bot_token_expires_at: installation.bot_token_expires_at,
         };
-        let mut item = to_item(&stored)?;
-        item.insert("pk".into(), s(installation_pk(installation.id())));
-        item.insert("sk".into(), s(INSTALLATION_SK));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+        // An update, not a put: a reinstall replaces the tokens but keeps `tenants`, the set
+        // of tenants linked to this installation.
+        let item = to_item(&stored)?;
+        let mut update = self.update_at(installation_pk(installation.id()), INSTALLATION_SK);
+        let mut assignments = Vec::new();
+        let mut removals = vec!["refresh_lease_until".to_owned()];
+        for (index, (name, value)) in item.into_iter().enumerate() {
+            if matches!(value, AttributeValue::Null(_)) {
+                removals.push(format!("#a{index}"));
+                update = update.expression_attribute_names(format!("#a{index}"), name);
+                continue;
+            }
+            assignments.push(format!("#a{index} = :v{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), name)
+                .expression_attribute_values(format!(":v{index}"), value);
+        }
+        update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                assignments.join(", "),
+                removals.join(", ")
+            ))
             .send()
             .await
-            .map_err(|e| backend("PutItem", &e))?;
+            .map_err(|e| backend("UpdateItem", &e))?;
         Ok(())
     }
 
@@ -452,6 +468,13 @@ impl TenantStore for DynamoStore {
     }
 
     async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError> {
+        let previous = self.link(&link.tenant_id).await?;
+        // Membership first, link second: a crash in between leaves an extra member, which
+        // only keeps tokens alive, never revokes them under a tenant.
+        if link.status == ConnectionStatus::Active {
+            self.change_membership(&link.installation_id, &link.tenant_id, Membership::Join)
+                .await?;
+        }
         let (pk, sk) = link_pk_sk(&link.tenant_id);
         let mut item = to_item(link)?;
         item.insert("pk".into(), s(pk));
@@ -467,6 +490,12 @@ impl TenantStore for DynamoStore {
             .send()
             .await
             .map_err(|e| backend("PutItem", &e))?;
+        if let Some(old) = previous.filter(|old| {
+            old.status == ConnectionStatus::Active && old.installation_id != link.installation_id
+        }) {
+            self.change_membership(&old.installation_id, &link.tenant_id, Membership::Leave)
+                .await?;
+        }
         Ok(())
     }
 
@@ -488,10 +517,34 @@ impl TenantStore for DynamoStore {
                 to_attribute(&ConnectionStatus::Disconnected)?,
             )
             .expression_attribute_values(":reason", to_attribute(&reason)?)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await;
-        conditional(updated, "UpdateItem")?;
+        let before = conditional(updated, "UpdateItem")?.and_then(|answer| answer.attributes);
+        if let Some(installation_id) = before
+            .as_ref()
+            .and_then(|item| item.get("installation_id"))
+            .and_then(|value| value.as_s().ok())
+        {
+            self.change_membership(installation_id, tenant_id, Membership::Leave)
+                .await?;
+        }
         Ok(())
+    }
+
+    async fn installation_members(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let item = self
+            .get_item(installation_pk(installation_id), INSTALLATION_SK)
+            .await?;
+        Ok(item.map(|item| {
+            item.get("tenants")
+                .and_then(|value| value.as_ss().ok())
+                .cloned()
+                .unwrap_or_default()
+        }))
     }
 
     async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
@@ -571,6 +624,36 @@ impl TenantStore for DynamoStore {
             .send()
             .await;
         conditional(released, "UpdateItem")?;
+        Ok(())
+    }
+}
+
+enum Membership {
+    Join,
+    Leave,
+}
+
+impl DynamoStore {
+    /// Adds a tenant to (or removes it from) the installation's `tenants` set, atomically on
+    /// that one item; a missing installation is left alone.
+    async fn change_membership(
+        &self,
+        installation_id: &str,
+        tenant_id: &str,
+        change: Membership,
+    ) -> Result<(), StoreError> {
+        let verb = match change {
+            Membership::Join => "ADD",
+            Membership::Leave => "DELETE",
+        };
+        let changed = self
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
+            .update_expression(format!("{verb} tenants :tenant"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":tenant", AttributeValue::Ss(vec![tenant_id.to_owned()]))
+            .send()
+            .await;
+        conditional(changed, "UpdateItem")?;
         Ok(())
     }
 }

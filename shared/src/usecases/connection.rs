@@ -108,24 +108,18 @@ pub async fn disconnect_tenant(
     Ok(Some(link))
 }
 
-/// Whether another tenant actively uses the installation. The index is eventually
-/// consistent, so each candidate is confirmed by a consistent read of its link.
+/// Whether another tenant is linked to the installation, from the installation's own
+/// member set (a consistent read, unlike the index).
 async fn still_used(
     tenants: &dyn TenantStore,
     installation_id: &str,
     except: &str,
 ) -> Result<bool, StoreError> {
-    for tenant_id in tenants.active_tenants_of(installation_id).await? {
-        if tenant_id == except {
-            continue;
-        }
-        if let Some(link) = tenants.link(&tenant_id).await? {
-            if link.status == ConnectionStatus::Active && link.installation_id == installation_id {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+    let members = tenants
+        .installation_members(installation_id)
+        .await?
+        .unwrap_or_default();
+    Ok(members.iter().any(|tenant| tenant != except))
 }
 
 /// Slack's side ended the installation: delete its tokens unless it was (re)installed after
@@ -138,6 +132,7 @@ pub async fn disconnect_everywhere(
     event_time: i64,
     reason: DisconnectReason,
 ) -> Result<bool, StoreError> {
+    let members = tenants.installation_members(installation_id).await?;
     let deleted = tenants
         .delete_installation(installation_id, event_time)
         .await?;
@@ -149,10 +144,15 @@ pub async fn disconnect_everywhere(
         );
         return Ok(false);
     }
-    // Deleted now, or by an earlier attempt that died before unlinking everyone.
+    // Deleted now: its members are the tenants to disconnect. Deleted by an earlier attempt
+    // that died before unlinking everyone: the index still lists them.
+    let candidates = match members {
+        Some(members) => members,
+        None => tenants.active_tenants_of(installation_id).await?,
+    };
     let now = crate::unix_now();
     let mut disconnected = false;
-    for tenant_id in tenants.active_tenants_of(installation_id).await? {
+    for tenant_id in candidates {
         let Some(link) = tenants.link(&tenant_id).await? else {
             continue;
         };
