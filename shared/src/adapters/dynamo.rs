@@ -5,7 +5,11 @@
 //!   and `gsi1sk = {created_at}#{id}` (a sparse index of what still waits for a decision).
 //! - `TENANT#{tenant}` / `SLACK` links a tenant to an installation;
 //!   `TENANT#{tenant}` / `CHANNEL#{kind}` routes a kind of approval to a channel.
-//! - `INSTALLATION#{team or enterprise id}` / `INSTALLATION`, tokens encrypted.
+//! - `INSTALLATION#{team or enterprise id}` / `INSTALLATION`, tokens encrypted, with the
+//!   string set `tenants` of the tenants linked to it; active links also carry
+//!   `gsi1pk = TENANTS#{installation}`.
+//! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
+//!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
 
 use std::collections::HashMap;
