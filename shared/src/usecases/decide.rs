@@ -274,6 +274,20 @@ mod tests {
         request("DR-1", None).approval_id()
     }
 
+    fn decide_with<'a>(
+        store: &'a MemoryStore,
+        slack: &'a FakeSlack,
+        hooks: &'a FakeWebhooks,
+    ) -> Decide<'a> {
+        Decide {
+            approvals: store,
+            tenants: store,
+            slack,
+            webhooks: hooks,
+            tokens: &StaticTokens,
+        }
+    }
+
     fn click(approval_id: &str, user: &str, team: &str) -> DecisionCommand {
         DecisionCommand {
             command_id: format!("{team}:{user}:1.0:{approval_id}"),
@@ -294,13 +308,7 @@ mod tests {
             FakeWebhooks::default(),
         );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide {
-            approvals: &store,
-            tenants: &store,
-            slack: &slack,
-            webhooks: &hooks,
-            tokens: &StaticTokens,
-        };
+        let decide = decide_with(&store, &slack, &hooks);
 
         let outcome = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
@@ -321,13 +329,7 @@ mod tests {
             FakeWebhooks::default(),
         );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide {
-            approvals: &store,
-            tenants: &store,
-            slack: &slack,
-            webhooks: &hooks,
-            tokens: &StaticTokens,
-        };
+        let decide = decide_with(&store, &slack, &hooks);
         decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
         let late = click(&id, "U2", "T1");
@@ -347,13 +349,7 @@ mod tests {
         let (store, slack) = (MemoryStore::default(), FakeSlack::default());
         let hooks = FakeWebhooks::failing_times(1);
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide {
-            approvals: &store,
-            tenants: &store,
-            slack: &slack,
-            webhooks: &hooks,
-            tokens: &StaticTokens,
-        };
+        let decide = decide_with(&store, &slack, &hooks);
         let command = click(&id, "U1", "T1");
 
         assert!(decide.run(&command, 20).await.is_err());
@@ -381,13 +377,7 @@ mod tests {
             method: "chat.update".into(),
             status: 503,
         });
-        let decide = Decide {
-            approvals: &store,
-            tenants: &store,
-            slack: &slack,
-            webhooks: &hooks,
-            tokens: &StaticTokens,
-        };
+        let decide = decide_with(&store, &slack, &hooks);
 
         let result = decide.run(&click(&id, "U1", "T1"), 20).await;
 
@@ -412,13 +402,7 @@ mod tests {
             FakeWebhooks::default(),
         );
         let id = posted_approval(&store, &slack).await;
-        let decide = Decide {
-            approvals: &store,
-            tenants: &store,
-            slack: &slack,
-            webhooks: &hooks,
-            tokens: &StaticTokens,
-        };
+        let decide = decide_with(&store, &slack, &hooks);
 
         let outcome = decide.run(&click(&id, "U9", "T_EVIL"), 20).await.unwrap();
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -289,53 +291,10 @@ impl Stack {
         assert!(seen > 0);
     }
 
-    /// Installs the stack's workspace for its tenant through the real OAuth flow, without a
-    /// browser: install link → /slack/install → the authorize form → callback.
+    /// Installs the stack's workspace for its tenant through the real OAuth flow.
     pub async fn connect_via_oauth(&self) {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let path = format!("/v1/tenants/{}/slack/install-links", self.tenant_id);
-        let (_, link) = self
-            .host_call(
-                "POST",
-                &path,
-                &json!({"return_url": "https://host.example/settings"}),
-            )
-            .await;
-        let to_slack = client
-            .get(link["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let authorize =
-            reqwest::Url::parse(to_slack.headers()["location"].to_str().unwrap()).unwrap();
-        let query: std::collections::HashMap<String, String> =
-            authorize.query_pairs().into_owned().collect();
-        let form = [
-            ("client_id", query["client_id"].as_str()),
-            ("scope", query["scope"].as_str()),
-            ("redirect_uri", query["redirect_uri"].as_str()),
-            ("state", query["state"].as_str()),
-            ("team_id", self.team_id.as_str()),
-            ("user_id", "U0ANA"),
-            ("decision", "allow"),
-        ];
-        let back = client
-            .post(format!("{}/oauth/v2/authorize", self.slack_base))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let landing = client
-            .get(back.headers()["location"].to_str().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let target = landing.headers()["location"].to_str().unwrap().to_owned();
-        assert!(target.contains("slack=connected"), "{target}");
+        let landing = oauth::install(self, &self.tenant_id, &self.team_id, false).await;
+        assert!(landing.contains("slack=connected"), "{landing}");
     }
 
     /// Sets a rotating token's stored expiry, as time passing would.
