@@ -45,11 +45,11 @@ dev: venv
 
 ## events: re-sign the sample events in events/ with the current time and the dev secret
 events:
-	cargo run --quiet -p approvals-shared --example make_events
+	cargo run --quiet -p dev-server --example make_events
 
 ## bench: the ack-path and cold-start benchmarks (criterion); reports in target/criterion
 bench:
-	cargo bench -p approvals-shared
+	cargo bench -p slack-interactions
 
 clean:
 	rm -rf $(VENV) .dev target build node_modules

@@ -1,1 +1,1 @@
-//! Integration tests live in tests/tests; this library is empty.
+//! Integration tests live in `integration/` as one test binary; this library is empty.

@@ -1,14 +1,12 @@
-//! Lambda entrypoint for the host's HTTP API (API Gateway HTTP API, payload v2).
+//! Lambda entrypoint for the host's HTTP API.
 
-use approvals::http::approvals_api::ApprovalsApi;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+use approvals_api::ApprovalsApi;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    approvals::telemetry::init();
-    let api = &ApprovalsApi::from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(api.handle(&event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    approvals_lambda::telemetry::init();
+    let api = Arc::new(ApprovalsApi::from_env().await?);
+    approvals_lambda::http::run(api.router()).await
 }

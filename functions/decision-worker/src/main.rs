@@ -1,11 +1,11 @@
 //! Lambda entrypoint for the SQS decision worker (partial batch failures).
 
-use approvals::worker::DecisionWorker;
+use decision_worker::DecisionWorker;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    approvals::telemetry::init();
+    approvals_lambda::telemetry::init();
     let worker = &DecisionWorker::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         let deadline =

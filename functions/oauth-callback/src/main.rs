@@ -1,14 +1,12 @@
 //! Lambda entrypoint for the install routes: `GET /slack/install` and `GET /slack/oauth/callback`.
 
-use approvals::http::oauth_callback::OAuthCallback;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+use oauth_callback::OAuthCallback;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    approvals::telemetry::init();
-    let callback = &OAuthCallback::from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(callback.handle(&event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    approvals_lambda::telemetry::init();
+    let callback = Arc::new(OAuthCallback::from_env().await?);
+    approvals_lambda::http::run(callback.router()).await
 }

@@ -1,14 +1,12 @@
 //! Lambda entrypoint for Slack's Events API request URL.
 
-use approvals::http::slack_events::SlackEventsEndpoint;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+use slack_events::SlackEventsEndpoint;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    approvals::telemetry::init();
-    let events = &SlackEventsEndpoint::from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(events.handle(&event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    approvals_lambda::telemetry::init();
+    let events = Arc::new(SlackEventsEndpoint::from_env().await?);
+    approvals_lambda::http::run(events.router()).await
 }

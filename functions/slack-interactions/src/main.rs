@@ -1,14 +1,12 @@
 //! Lambda entrypoint for Slack's interactivity request URL.
 
-use approvals::http::slack_interactions::SlackInteractions;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+use slack_interactions::SlackInteractions;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    approvals::telemetry::init();
-    let interactions = &SlackInteractions::from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(interactions.handle(&event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    approvals_lambda::telemetry::init();
+    let interactions = Arc::new(SlackInteractions::from_env().await?);
+    approvals_lambda::http::run(interactions.router()).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
-use approvals::worker::DecisionWorker;
+use decision_worker::DecisionWorker;
 
 /// One receive-invoke-delete round. Returns how many messages were handed to the worker.
 pub async fn poll_once(

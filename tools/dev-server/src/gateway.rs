@@ -1,10 +1,10 @@
-//! An API Gateway HTTP API stand-in: turns HTTP requests into payload-v2 events, calls the
-//! handler whose route matches, and turns its answer back into HTTP.
+//! An API Gateway HTTP API stand-in: turns HTTP requests into payload-v2 events, invokes the
+//! function whose route matches exactly as `lambda_http` does on Lambda, and turns its
+//! answer back into HTTP.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,46 +14,12 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-/// A function behind an HTTP route, as Lambda would invoke it.
-#[async_trait]
-pub trait HttpFunction: Send + Sync + 'static {
-    async fn invoke(&self, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse;
-}
-
-#[async_trait]
-impl HttpFunction for approvals::http::approvals_api::ApprovalsApi {
-    async fn invoke(&self, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        self.handle(&event).await
-    }
-}
-
-#[async_trait]
-impl HttpFunction for approvals::http::slack_interactions::SlackInteractions {
-    async fn invoke(&self, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        self.handle(&event).await
-    }
-}
-
-#[async_trait]
-impl HttpFunction for approvals::http::oauth_callback::OAuthCallback {
-    async fn invoke(&self, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        self.handle(&event).await
-    }
-}
-
-#[async_trait]
-impl HttpFunction for approvals::http::slack_events::SlackEventsEndpoint {
-    async fn invoke(&self, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        self.handle(&event).await
-    }
-}
-
 /// A route as `template.yaml` declares it: a method (`ANY` for all) and a path, where a
 /// trailing `{proxy+}` matches the rest.
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
-    pub function: Arc<dyn HttpFunction>,
+    pub function: Router,
 }
 
 impl Route {
@@ -69,10 +35,10 @@ impl Route {
 
 /// The routes of `template.yaml`'s HttpApi.
 pub fn template_routes(
-    api: Arc<dyn HttpFunction>,
-    interactions: Arc<dyn HttpFunction>,
-    oauth: Arc<dyn HttpFunction>,
-    events: Arc<dyn HttpFunction>,
+    api: Router,
+    interactions: Router,
+    oauth: Router,
+    events: Router,
 ) -> Vec<Route> {
     vec![
         Route {
@@ -133,7 +99,19 @@ async fn dispatch(
             .into_response();
     };
     let event = to_event(&method, &uri, &headers, &body);
-    to_response(route.function.invoke(event).await)
+    match approvals_lambda::http::invoke(&route.function, event)
+        .await
+        .and_then(|answer| {
+            serde_json::from_value::<ApiGatewayV2httpResponse>(answer)
+                .map_err(approvals_lambda::http::InvokeError::Response)
+        }) {
+        Ok(answer) => to_response(answer),
+        Err(error) => (
+            StatusCode::BAD_GATEWAY,
+            axum::Json(json!({"message": error.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 fn is_text(content_type: &str) -> bool {
@@ -142,12 +120,7 @@ fn is_text(content_type: &str) -> bool {
 
 /// Builds the payload-v2 event. Like API Gateway, only JSON and text bodies stay text;
 /// everything else (form posts included) arrives base64-encoded.
-pub fn to_event(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> ApiGatewayV2httpRequest {
+pub fn to_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
     let mut header_map = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in headers {
@@ -212,7 +185,7 @@ pub fn to_event(
     if !cookies.is_empty() {
         event["cookies"] = Value::Array(cookies);
     }
-    serde_json::from_value(event).expect("the gateway builds valid v2 events")
+    event
 }
 
 pub fn to_response(answer: ApiGatewayV2httpResponse) -> Response {

@@ -5,20 +5,19 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use approvals::adapters::slack_http::RetryPolicy;
-use approvals::adapters::webhook_http::HttpWebhookSink;
-use approvals::backend::{Backend, BackendSettings};
-use approvals::config::required_env;
-use approvals::http::approvals_api::ApprovalsApi;
-use approvals::http::oauth_callback::OAuthCallback;
-use approvals::http::slack_events::SlackEventsEndpoint;
-use approvals::http::slack_interactions::SlackInteractions;
-use approvals::usecases::install::{InstallSettings, DEFAULT_BOT_SCOPES};
-use approvals::worker::DecisionWorker;
+use approvals_api::ApprovalsApi;
+use approvals_aws::sqs::SqsDecisionQueue;
+use approvals_core::usecases::install::{InstallSettings, DEFAULT_BOT_SCOPES};
+use approvals_lambda::env::required_env;
+use approvals_outbound::slack_api::RetryPolicy;
+use decision_worker::DecisionWorker;
 use devserver::demo_host::{DemoHost, HostApiClient};
 use devserver::{esm, gateway};
+use oauth_callback::OAuthCallback;
 use sandbox::host::HostStandIn;
 use sandbox::slack::{SandboxConfig, SlackSandbox};
+use slack_events::SlackEventsEndpoint;
+use slack_interactions::SlackInteractions;
 use tokio::net::TcpListener;
 
 const DEMO_TENANT: &str = "demo";
@@ -48,26 +47,11 @@ async fn main() -> Result<(), BoxError> {
     let (slack_listener, slack_base) = listen(port(3001)).await?;
     let (host_listener, host_base) = listen(port(3002)).await?;
 
-    let aws = approvals::adapters::aws_config().await;
-    let secrets = approvals::adapters::secrets::load_app_secrets(
-        &aws_sdk_secretsmanager::Client::new(&aws),
-        &required_env("APP_SECRET_ID")?,
-    )
-    .await?;
+    let aws = approvals_aws::aws_config().await;
+    let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
     let table = required_env("APP_TABLE")?;
     let queue_url = required_env("DECISION_QUEUE_URL")?;
-    let backend = || {
-        Backend::new(
-            &aws,
-            BackendSettings {
-                table: table.clone(),
-                queue_url: queue_url.clone(),
-                slack_api_base_url: format!("{slack_base}/api"),
-                slack_retry: RetryPolicy::default(),
-            },
-            secrets.clone(),
-        )
-    };
+    let slack_api_base_url = format!("{slack_base}/api");
     let install = InstallSettings {
         public_base_url: api_base.clone(),
         authorize_url: format!("{slack_base}/oauth/v2/authorize"),
@@ -106,35 +90,60 @@ async fn main() -> Result<(), BoxError> {
     let host_router = host.router().merge(devserver::demo_host::router(demo));
     tokio::spawn(async move { axum::serve(host_listener, host_router).await });
 
-    let api = Arc::new(ApprovalsApi {
-        backend: backend()?,
-        install: install.clone(),
-    });
+    let api = Arc::new(ApprovalsApi::new(
+        &aws,
+        approvals_api::Settings {
+            table: table.clone(),
+            queue_url: queue_url.clone(),
+            slack_api_base_url: slack_api_base_url.clone(),
+            slack_retry: RetryPolicy::default(),
+            install: install.clone(),
+        },
+        &secrets,
+    )?);
     let interactions = Arc::new(SlackInteractions::new(
         secrets.slack_signing_secret.clone(),
-        Arc::new(approvals::adapters::sqs::SqsDecisionQueue::new(
-            aws_sdk_sqs::Client::new(&aws),
-            queue_url.clone(),
-        )),
+        Arc::new(SqsDecisionQueue::from_config(&aws, queue_url.clone())),
     ));
-    let oauth = Arc::new(OAuthCallback {
-        backend: backend()?,
-        install,
-    });
-    let events = Arc::new(SlackEventsEndpoint {
-        backend: backend()?,
-    });
-    let routes = gateway::template_routes(api.clone(), interactions, oauth, events);
+    let oauth = Arc::new(OAuthCallback::new(
+        &aws,
+        oauth_callback::Settings {
+            table: table.clone(),
+            queue_url: queue_url.clone(),
+            slack_api_base_url: slack_api_base_url.clone(),
+            slack_retry: RetryPolicy::default(),
+            install,
+        },
+        &secrets,
+    )?);
+    let events = Arc::new(SlackEventsEndpoint::new(
+        &aws,
+        slack_events::Settings {
+            table: table.clone(),
+            queue_url: queue_url.clone(),
+        },
+        &secrets,
+    )?);
+    let routes = gateway::template_routes(
+        api.clone().router(),
+        interactions.router(),
+        oauth.router(),
+        events.router(),
+    );
     let gateway_router = gateway::router(routes);
     tokio::spawn(async move { axum::serve(api_listener, gateway_router).await });
 
-    let worker = Arc::new(DecisionWorker {
-        backend: backend()?,
-        webhooks: Arc::new(HttpWebhookSink::new(
-            format!("{host_base}/webhooks"),
-            secrets.host_webhook_secret.clone(),
-        )),
-    });
+    let worker = Arc::new(DecisionWorker::new(
+        &aws,
+        decision_worker::Settings {
+            table,
+            queue_url: queue_url.clone(),
+            slack_api_base_url,
+            slack_retry: RetryPolicy::default(),
+            webhook_url: format!("{host_base}/webhooks"),
+        },
+        &secrets,
+    )?);
     tokio::spawn(esm::run(
         aws_sdk_sqs::Client::new(&aws),
         queue_url.clone(),
@@ -142,8 +151,7 @@ async fn main() -> Result<(), BoxError> {
     ));
 
     // The demo tenant routes deal registrations to #approvals; connecting is the user's click.
-    api.backend
-        .tenants
+    api.tenants
         .set_channel(DEMO_TENANT, "deal_registration", "C0APPROVALS")
         .await?;
 

@@ -1,0 +1,830 @@
+//! The single-table DynamoDB store (`APP_TABLE`): approvals, tenants, installations, guards.
+//!
+//! Keys (`pk`, `sk`):
+//! - `APPROVAL#{id}` / `APPROVAL`; while pending also `gsi1pk = PENDING#{installation}`
+//!   and `gsi1sk = {created_at}#{id}` (a sparse index of what still waits for a decision).
+//! - `TENANT#{tenant}` / `SLACK` links a tenant to an installation;
+//!   `TENANT#{tenant}` / `CHANNEL#{kind}` routes a kind of approval to a channel.
+//! - `INSTALLATION#{team or enterprise id}` / `INSTALLATION`, tokens encrypted, with the
+//!   string set `tenants` of the tenants linked to it; active links also carry
+//!   `gsi1pk = TENANTS#{installation}`.
+//! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
+//!   one-time records, expiring through TTL a day after they stop working.
+//! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+use crate::cipher::{EncryptedToken, TokenCipher};
+use approvals_core::domain::{
+    Approval, ApprovalStatus, ConnectionStatus, DecisionRecord, DisconnectReason, InstallLink,
+    Installation, OAuthState, SlackMessageRef, TenantLink,
+};
+use approvals_core::ports::{
+    ApprovalStore, DecisionWrite, InstallFlowStore, LinkTake, SideEffect, StoreError, TenantStore,
+};
+use approvals_core::secret::SecretToken;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const PENDING_INDEX: &str = "gsi1";
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    cipher: TokenCipher,
+}
+
+impl DynamoStore {
+    /// An UpdateItem on one item of the table.
+    fn update_at(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A DeleteItem on one item of the table.
+    fn delete_at(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// The store over a client built from the shared SDK configuration.
+    pub fn from_config(
+        aws: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        cipher: TokenCipher,
+    ) -> Self {
+        Self::new(Client::new(aws), table, cipher)
+    }
+
+    pub fn new(client: Client, table: impl Into<String>, cipher: TokenCipher) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            cipher,
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("GetItem", &e))?;
+        Ok(answer.item)
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn backend<E: std::error::Error>(operation: &'static str, error: &E) -> StoreError {
+    StoreError::Backend {
+        operation,
+        message: crate::sdk_error_text(error),
+    }
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn approval_pk(id: &str) -> String {
+    format!("APPROVAL#{id}")
+}
+const APPROVAL_SK: &str = "APPROVAL";
+
+/// The outcome of a conditional write: `Some(output)` when it happened, `None` when its
+/// condition did not hold; any other failure is an error.
+fn conditional<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(backend(operation, &error)),
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for DynamoStore {
+    async fn insert_if_absent(&self, approval: &Approval) -> Result<Option<Approval>, StoreError> {
+        let mut item = to_item(approval)?;
+        item.insert("pk".into(), s(approval_pk(&approval.id)));
+        item.insert("sk".into(), s(APPROVAL_SK));
+        if approval.status == ApprovalStatus::Pending {
+            item.insert(
+                "gsi1pk".into(),
+                s(format!("PENDING#{}", approval.installation_id)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                s(format!("{:012}#{}", approval.created_at, approval.id)),
+            );
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match conditional(put, "PutItem")? {
+            Some(_) => Ok(None),
+            None => self.get(&approval.id).await,
+        }
+    }
+
+    async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
+        self.get_item(approval_pk(approval_id), APPROVAL_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn record_message(
+        &self,
+        approval_id: &str,
+        message: &SlackMessageRef,
+    ) -> Result<(), StoreError> {
+        self.update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression("SET message = :message")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":message", to_attribute(message)?)
+            .send()
+            .await
+            .map_err(|e| backend("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn delete_unposted(&self, approval_id: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .delete_at(approval_pk(approval_id), APPROVAL_SK)
+            .condition_expression("attribute_not_exists(message)")
+            .send()
+            .await;
+        conditional(deleted, "DeleteItem")?;
+        Ok(())
+    }
+
+    async fn decide(
+        &self,
+        approval_id: &str,
+        record: &DecisionRecord,
+    ) -> Result<DecisionWrite, StoreError> {
+        let written = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression("SET #status = :decided, decision = :record REMOVE gsi1pk, gsi1sk")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":decided", to_attribute(&record.decision.status())?)
+            .expression_attribute_values(":pending", to_attribute(&ApprovalStatus::Pending)?)
+            .expression_attribute_values(":record", to_attribute(record)?)
+            .send()
+            .await;
+        match conditional(written, "UpdateItem")? {
+            Some(_) => Ok(DecisionWrite::Won),
+            None => {
+                let current = self.get(approval_id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("approval {approval_id} vanished while deciding"))
+                })?;
+                Ok(DecisionWrite::Lost(Box::new(current)))
+            }
+        }
+    }
+
+    async fn mark_done(
+        &self,
+        approval_id: &str,
+        command_id: &str,
+        effect: SideEffect,
+    ) -> Result<(), StoreError> {
+        let attribute = match effect {
+            SideEffect::SlackMessageUpdated => "slack_message_updated",
+            SideEffect::WebhookDelivered => "webhook_delivered",
+        };
+        let marked = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression(format!("SET decision.{attribute} = :done"))
+            .condition_expression("decision.command_id = :command")
+            .expression_attribute_values(":done", AttributeValue::Bool(true))
+            .expression_attribute_values(":command", s(command_id))
+            .send()
+            .await;
+        match conditional(marked, "UpdateItem")? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Corrupt(format!(
+                "approval {approval_id} was not decided by command {command_id}"
+            ))),
+        }
+    }
+
+    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let claimed = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("CLAIM#{key}")))
+            .item("sk", s("CLAIM"))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(approvals_core::unix_now().to_string()),
+            )
+            .send()
+            .await;
+        Ok(conditional(claimed, "PutItem")?.is_some())
+    }
+
+    async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_at(format!("CLAIM#{key}"), "CLAIM")
+            .send()
+            .await
+            .map_err(|e| backend("DeleteItem", &e))?;
+        Ok(())
+    }
+}
+
+fn tenant_pk(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+fn installation_pk(installation_id: &str) -> String {
+    format!("INSTALLATION#{installation_id}")
+}
+const INSTALLATION_SK: &str = "INSTALLATION";
+
+/// The stored shape of an installation: tokens only ever encrypted.
+#[derive(Serialize, Deserialize)]
+struct StoredInstallation {
+    team_id: Option<String>,
+    team_name: Option<String>,
+    enterprise_id: Option<String>,
+    enterprise_name: Option<String>,
+    is_enterprise_install: bool,
+    bot_user_id: String,
+    app_id: String,
+    scopes: Vec<String>,
+    installed_by: Option<String>,
+    installed_at: i64,
+    bot_token: EncryptedToken,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot_refresh_token: Option<EncryptedToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot_token_expires_at: Option<i64>,
+}
+
+/// What a token ciphertext is bound to: its installation and field.
+fn token_context(installation_id: &str, field: &str) -> String {
+    format!("{installation_id}/{field}")
+}
+
+fn link_pk_sk(tenant_id: &str) -> (String, &'static str) {
+    (tenant_pk(tenant_id), "SLACK")
+}
+
+fn tenants_index_key(installation_id: &str) -> String {
+    format!("TENANTS#{installation_id}")
+}
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError> {
+        let item = self
+            .get_item(tenant_pk(tenant_id), &format!("CHANNEL#{kind}"))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| item.get("channel_id"))
+            .and_then(|value| value.as_s().ok())
+            .cloned())
+    }
+
+    async fn set_channel(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        channel_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(tenant_id)))
+            .item("sk", s(format!("CHANNEL#{kind}")))
+            .item("channel_id", s(channel_id))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn installation_for_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<Installation>, StoreError> {
+        match self.link(tenant_id).await? {
+            Some(link) if link.status == ConnectionStatus::Active => {
+                self.installation(&link.installation_id).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn installation(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Installation>, StoreError> {
+        let Some(item) = self
+            .get_item(installation_pk(installation_id), INSTALLATION_SK)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored: StoredInstallation = from_item(item)?;
+        Ok(Some(Installation {
+            bot_token: self.cipher.decrypt(
+                &stored.bot_token,
+                &token_context(installation_id, "bot_token"),
+            )?,
+            bot_refresh_token: stored
+                .bot_refresh_token
+                .as_ref()
+                .map(|sealed| {
+                    self.cipher
+                        .decrypt(sealed, &token_context(installation_id, "bot_refresh_token"))
+                })
+                .transpose()?,
+            bot_token_expires_at: stored.bot_token_expires_at,
+            team_id: stored.team_id,
+            team_name: stored.team_name,
+            enterprise_id: stored.enterprise_id,
+            enterprise_name: stored.enterprise_name,
+            is_enterprise_install: stored.is_enterprise_install,
+            bot_user_id: stored.bot_user_id,
+            app_id: stored.app_id,
+            scopes: stored.scopes,
+            installed_by: stored.installed_by,
+            installed_at: stored.installed_at,
+        }))
+    }
+
+    async fn save_installation(&self, installation: &Installation) -> Result<(), StoreError> {
+        let stored = StoredInstallation {
+            team_id: installation.team_id.clone(),
+            team_name: installation.team_name.clone(),
+            enterprise_id: installation.enterprise_id.clone(),
+            enterprise_name: installation.enterprise_name.clone(),
+            is_enterprise_install: installation.is_enterprise_install,
+            bot_user_id: installation.bot_user_id.clone(),
+            app_id: installation.app_id.clone(),
+            scopes: installation.scopes.clone(),
+            installed_by: installation.installed_by.clone(),
+            installed_at: installation.installed_at,
+            bot_token: self.cipher.encrypt(
+                &installation.bot_token,
+                &token_context(installation.id(), "bot_token"),
+            ),
+            bot_refresh_token: installation.bot_refresh_token.as_ref().map(|token| {
+                self.cipher.encrypt(
+                    token,
+                    &token_context(installation.id(), "bot_refresh_token"),
+                )
+            }),
+            bot_token_expires_at: installation.bot_token_expires_at,
+        };
+        // An update, not a put: a reinstall replaces the tokens but keeps `tenants`, the set
+        // of tenants linked to this installation.
+        let item = to_item(&stored)?;
+        let mut update = self.update_at(installation_pk(installation.id()), INSTALLATION_SK);
+        let mut assignments = Vec::new();
+        let mut removals = vec!["refresh_lease_until".to_owned()];
+        for (index, (name, value)) in item.into_iter().enumerate() {
+            if matches!(value, AttributeValue::Null(_)) {
+                removals.push(format!("#a{index}"));
+                update = update.expression_attribute_names(format!("#a{index}"), name);
+                continue;
+            }
+            assignments.push(format!("#a{index} = :v{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), name)
+                .expression_attribute_values(format!(":v{index}"), value);
+        }
+        update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                assignments.join(", "),
+                removals.join(", ")
+            ))
+            .send()
+            .await
+            .map_err(|e| backend("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn delete_installation(
+        &self,
+        installation_id: &str,
+        not_after: i64,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .delete_at(installation_pk(installation_id), INSTALLATION_SK)
+            .condition_expression("attribute_exists(pk) AND installed_at <= :not_after")
+            .expression_attribute_values(":not_after", AttributeValue::N(not_after.to_string()))
+            .send()
+            .await;
+        Ok(conditional(deleted, "DeleteItem")?.is_some())
+    }
+
+    async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError> {
+        let (pk, sk) = link_pk_sk(tenant_id);
+        self.get_item(pk, sk).await?.map(from_item).transpose()
+    }
+
+    async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError> {
+        let previous = self.link(&link.tenant_id).await?;
+        // Membership first, link second: a crash in between leaves an extra member, which
+        // only keeps tokens alive, never revokes them under a tenant.
+        if link.status == ConnectionStatus::Active {
+            self.change_membership(&link.installation_id, &link.tenant_id, Membership::Join)
+                .await?;
+        }
+        let (pk, sk) = link_pk_sk(&link.tenant_id);
+        let mut item = to_item(link)?;
+        item.insert("pk".into(), s(pk));
+        item.insert("sk".into(), s(sk));
+        if link.status == ConnectionStatus::Active {
+            item.insert("gsi1pk".into(), s(tenants_index_key(&link.installation_id)));
+            item.insert("gsi1sk".into(), s(link.tenant_id.clone()));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        if let Some(old) = previous.filter(|old| {
+            old.status == ConnectionStatus::Active && old.installation_id != link.installation_id
+        }) {
+            self.change_membership(&old.installation_id, &link.tenant_id, Membership::Leave)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnect_tenant(
+        &self,
+        tenant_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = link_pk_sk(tenant_id);
+        let updated = self
+            .update_at(pk, sk)
+            .update_expression(
+                "SET #status = :disconnected, disconnect_reason = :reason REMOVE gsi1pk, gsi1sk",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":disconnected",
+                to_attribute(&ConnectionStatus::Disconnected)?,
+            )
+            .expression_attribute_values(":reason", to_attribute(&reason)?)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        let before = conditional(updated, "UpdateItem")?.and_then(|answer| answer.attributes);
+        if let Some(installation_id) = before
+            .as_ref()
+            .and_then(|item| item.get("installation_id"))
+            .and_then(|value| value.as_s().ok())
+        {
+            self.change_membership(installation_id, tenant_id, Membership::Leave)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn installation_members(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let item = self
+            .get_item(installation_pk(installation_id), INSTALLATION_SK)
+            .await?;
+        Ok(item.map(|item| {
+            item.get("tenants")
+                .and_then(|value| value.as_ss().ok())
+                .cloned()
+                .unwrap_or_default()
+        }))
+    }
+
+    async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut tenants = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("gsi1pk = :key")
+            .expression_attribute_values(":key", s(tenants_index_key(installation_id)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| backend("Query", &e))?;
+            if let Some(tenant) = item.get("tenant_id").and_then(|v| v.as_s().ok()) {
+                tenants.push(tenant.clone());
+            }
+        }
+        Ok(tenants)
+    }
+
+    async fn try_lease_refresh(
+        &self,
+        installation_id: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let leased = self
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
+            .update_expression("SET refresh_lease_until = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)",
+            )
+            .expression_attribute_values(":until", AttributeValue::N((now + lease_secs).to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        Ok(conditional(leased, "UpdateItem")?.is_some())
+    }
+
+    async fn save_refreshed_tokens(
+        &self,
+        installation_id: &str,
+        bot_token: &SecretToken,
+        refresh_token: &SecretToken,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.update_at(installation_pk(installation_id), INSTALLATION_SK)
+            .update_expression(
+                "SET bot_token = :token, bot_refresh_token = :refresh, bot_token_expires_at = :expires REMOVE refresh_lease_until",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":token", to_attribute(
+                    &self.cipher.encrypt(bot_token, &token_context(installation_id, "bot_token")),
+                )?)
+            .expression_attribute_values(
+                ":refresh",
+                to_attribute(&self.cipher.encrypt(
+                    refresh_token,
+                    &token_context(installation_id, "bot_refresh_token"),
+                ))?,
+            )
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .map_err(|e| backend("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError> {
+        let released = self
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
+            .update_expression("REMOVE refresh_lease_until")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        conditional(released, "UpdateItem")?;
+        Ok(())
+    }
+}
+
+enum Membership {
+    Join,
+    Leave,
+}
+
+impl DynamoStore {
+    /// Adds a tenant to (or removes it from) the installation's `tenants` set, atomically on
+    /// that one item; a missing installation is left alone.
+    async fn change_membership(
+        &self,
+        installation_id: &str,
+        tenant_id: &str,
+        change: Membership,
+    ) -> Result<(), StoreError> {
+        let verb = match change {
+            Membership::Join => "ADD",
+            Membership::Leave => "DELETE",
+        };
+        let changed = self
+            .update_at(installation_pk(installation_id), INSTALLATION_SK)
+            .update_expression(format!("{verb} tenants :tenant"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":tenant", AttributeValue::Ss(vec![tenant_id.to_owned()]))
+            .send()
+            .await;
+        conditional(changed, "UpdateItem")?;
+        Ok(())
+    }
+}
+
+fn install_link_pk(token_hash: &str) -> String {
+    format!("INSTALL_LINK#{token_hash}")
+}
+
+fn oauth_state_pk(state: &str) -> String {
+    format!("OAUTH_STATE#{state}")
+}
+
+/// Flow records outlive their expiry by a day (through TTL) so a replay is recognised as one.
+const FLOW_RECORD_GRACE_SECS: i64 = 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct StoredInstallLink {
+    tenant_id: String,
+    return_url: String,
+    link_expires_at: i64,
+    /// The TTL attribute.
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredOAuthState {
+    state: String,
+    tenant_id: String,
+    return_url: String,
+    cookie_hash: String,
+    state_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    used_at: Option<i64>,
+    /// The TTL attribute.
+    expires_at: i64,
+}
+
+#[async_trait]
+impl InstallFlowStore for DynamoStore {
+    async fn save_install_link(
+        &self,
+        token_hash: &str,
+        link: &InstallLink,
+    ) -> Result<(), StoreError> {
+        let stored = StoredInstallLink {
+            tenant_id: link.tenant_id.clone(),
+            return_url: link.return_url.clone(),
+            link_expires_at: link.expires_at,
+            expires_at: link.expires_at + FLOW_RECORD_GRACE_SECS,
+        };
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(install_link_pk(token_hash)));
+        item.insert("sk".into(), s("INSTALL_LINK"));
+        self.put_new(item).await
+    }
+
+    async fn take_install_link(&self, token_hash: &str, now: i64) -> Result<LinkTake, StoreError> {
+        let to_link = |stored: StoredInstallLink| InstallLink {
+            tenant_id: stored.tenant_id,
+            return_url: stored.return_url,
+            expires_at: stored.link_expires_at,
+        };
+        let taken = self
+            .update_at(install_link_pk(token_hash), "INSTALL_LINK")
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND link_expires_at > :now",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match conditional(taken, "UpdateItem")? {
+            Some(answer) => match answer.attributes {
+                Some(item) => Ok(LinkTake::Taken(to_link(from_item(item)?))),
+                None => Ok(LinkTake::Unknown),
+            },
+            None => {
+                let Some(item) = self
+                    .get_item(install_link_pk(token_hash), "INSTALL_LINK")
+                    .await?
+                else {
+                    return Ok(LinkTake::Unknown);
+                };
+                let used = item.contains_key("used_at");
+                let link = to_link(from_item(item)?);
+                Ok(LinkTake::Refused(
+                    link,
+                    if used {
+                        "install_link_used"
+                    } else {
+                        "install_link_expired"
+                    },
+                ))
+            }
+        }
+    }
+
+    async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        let stored = StoredOAuthState {
+            state: state.state.clone(),
+            tenant_id: state.tenant_id.clone(),
+            return_url: state.return_url.clone(),
+            cookie_hash: state.cookie_hash.clone(),
+            state_expires_at: state.expires_at,
+            used_at: state.used_at,
+            expires_at: state.expires_at + FLOW_RECORD_GRACE_SECS,
+        };
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(oauth_state_pk(&state.state)));
+        item.insert("sk".into(), s("OAUTH_STATE"));
+        self.put_new(item).await
+    }
+
+    async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let stored = self
+            .get_item(oauth_state_pk(state), "OAUTH_STATE")
+            .await?
+            .map(from_item::<StoredOAuthState>)
+            .transpose()?;
+        Ok(stored.map(|stored| OAuthState {
+            state: stored.state,
+            tenant_id: stored.tenant_id,
+            return_url: stored.return_url,
+            cookie_hash: stored.cookie_hash,
+            expires_at: stored.state_expires_at,
+            used_at: stored.used_at,
+        }))
+    }
+
+    async fn use_oauth_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+        let used = self
+            .update_at(oauth_state_pk(state), "OAUTH_STATE")
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND state_expires_at > :now",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        Ok(conditional(used, "UpdateItem")?.is_some())
+    }
+}
+
+impl DynamoStore {
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! The application secret's JSON shape, validated once at cold start.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    MissingVariable(&'static str),
+    #[error("the application secret is not valid JSON with the expected keys: {0}")]
+    MalformedSecret(String),
+    #[error("token_encryption_key must be base64 of exactly 32 bytes")]
+    BadEncryptionKey,
+    #[error("reading the application secret failed: {0}")]
+    SecretUnavailable(String),
+}
+
+/// The JSON held in the `APP_SECRET_ID` secret. Debug output is redacted.
+#[derive(Clone, Deserialize)]
+pub struct AppSecrets {
+    pub slack_signing_secret: String,
+    pub slack_client_id: String,
+    pub slack_client_secret: String,
+    pub token_encryption_key: String,
+    pub host_api_secret: String,
+    pub host_webhook_secret: String,
+    /// Earlier values of `token_encryption_key`, kept after a rotation so tokens sealed
+    /// under them still open (each is re-sealed under the current key when next written).
+    #[serde(default)]
+    pub previous_token_encryption_keys: Vec<String>,
+}
+
+impl AppSecrets {
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        let secrets: Self =
+            serde_json::from_str(json).map_err(|e| ConfigError::MalformedSecret(e.to_string()))?;
+        secrets.encryption_key()?;
+        secrets.previous_encryption_keys()?;
+        Ok(secrets)
+    }
+
+    /// The 32-byte AES-256 key for tokens at rest.
+    pub fn encryption_key(&self) -> Result<[u8; 32], ConfigError> {
+        decode_key(&self.token_encryption_key)
+    }
+
+    /// The keys of earlier rotations, which still open the tokens they sealed.
+    pub fn previous_encryption_keys(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        self.previous_token_encryption_keys
+            .iter()
+            .map(|key| decode_key(key))
+            .collect()
+    }
+}
+
+fn decode_key(key: &str) -> Result<[u8; 32], ConfigError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(ConfigError::BadEncryptionKey)
+}
+
+impl fmt::Debug for AppSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppSecrets")
+            .field("slack_client_id", &self.slack_client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_debug_output_hides_every_secret_value() {
+        let secrets = AppSecrets::from_json(
+            r#"{"slack_signing_secret":"sig-SECRET","slack_client_id":"123.456",
+                "slack_client_secret":"client-SECRET","token_encryption_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                "host_api_secret":"host-SECRET","host_webhook_secret":"hook-SECRET"}"#,
+        )
+        .unwrap();
+        let shown = format!("{secrets:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("123.456"));
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_length_is_refused() {
+        let result = AppSecrets::from_json(
+            r#"{"slack_signing_secret":"s","slack_client_id":"c","slack_client_secret":"c",
+                "token_encryption_key":"c2hvcnQ=","host_api_secret":"h","host_webhook_secret":"w"}"#,
+        );
+        assert!(matches!(result, Err(ConfigError::BadEncryptionKey)));
+    }
+}

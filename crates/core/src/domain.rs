@@ -1,0 +1,590 @@
+//! Domain types: approval requests, approvals, decisions, installations, and their rules.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::secret::SecretToken;
+
+/// A 400 that names the offending field, e.g. `fields[2].label`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+impl Decision {
+    pub fn status(self) -> ApprovalStatus {
+        match self {
+            Self::Approved => ApprovalStatus::Approved,
+            Self::Rejected => ApprovalStatus::Rejected,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// What the host asks for; valid once [`ApprovalRequest::from_json`] returned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub tenant_id: String,
+    pub external_id: String,
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    pub requester: Requester,
+    #[serde(default)]
+    pub channel_id: Option<String>,
+}
+
+/// Longest inputs we store; Slack's own smaller limits are met by visible truncation.
+pub mod limits {
+    pub const ID: usize = 64;
+    pub const EXTERNAL_ID: usize = 200;
+    pub const TITLE: usize = 3000;
+    pub const FIELDS: usize = 20;
+    pub const FIELD_LABEL: usize = 300;
+    pub const FIELD_VALUE: usize = 3000;
+    pub const NOTES: usize = 10_000;
+    pub const LINK: usize = 3000;
+    pub const NAME: usize = 200;
+}
+
+impl ApprovalRequest {
+    /// Parses and validates a host request body; errors name the field.
+    pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
+        let mut request: Self = parse_json(body)?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    fn validate(&mut self) -> Result<(), ValidationError> {
+        check_identifier("tenant_id", &self.tenant_id)?;
+        check_text("external_id", &self.external_id, limits::EXTERNAL_ID)?;
+        check_identifier("kind", &self.kind)?;
+        check_text("title", &self.title, limits::TITLE)?;
+        if self.fields.len() > limits::FIELDS {
+            return Err(ValidationError::new(
+                "fields",
+                format!("at most {} fields are allowed", limits::FIELDS),
+            ));
+        }
+        for (index, field) in self.fields.iter().enumerate() {
+            check_text(
+                &format!("fields[{index}].label"),
+                &field.label,
+                limits::FIELD_LABEL,
+            )?;
+            check_text(
+                &format!("fields[{index}].value"),
+                &field.value,
+                limits::FIELD_VALUE,
+            )?;
+        }
+        if let Some(notes) = &self.notes {
+            if notes.chars().count() > limits::NOTES {
+                return Err(ValidationError::new(
+                    "notes",
+                    format!("must be at most {} characters", limits::NOTES),
+                ));
+            }
+        }
+        if let Some(link) = &self.link {
+            self.link = Some(check_link(link)?);
+        }
+        check_text("requester.name", &self.requester.name, limits::NAME)?;
+        if let Some(email) = &self.requester.email {
+            if !looks_like_email(email) {
+                return Err(ValidationError::new(
+                    "requester.email",
+                    "must be an email address",
+                ));
+            }
+        }
+        if let Some(channel_id) = &self.channel_id {
+            check_channel_id("channel_id", channel_id)?;
+        }
+        Ok(())
+    }
+
+    /// Same tenant and external id: the same approval. Deriving the id makes the
+    /// idempotent create a single conditional write.
+    pub fn approval_id(&self) -> String {
+        approval_id_for(&self.tenant_id, &self.external_id)
+    }
+
+    /// Distinguishes an idempotent repeat (same fingerprint) from a conflicting one.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("plain data always serialises");
+        hex::encode(Sha256::digest(canonical))
+    }
+}
+
+pub fn approval_id_for(tenant_id: &str, external_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    // Length-prefixed, so no pair of strings can collide with another pair.
+    hasher.update((tenant_id.len() as u64).to_be_bytes());
+    hasher.update(tenant_id.as_bytes());
+    hasher.update(external_id.as_bytes());
+    format!("apr_{}", hex::encode(&hasher.finalize()[..16]))
+}
+
+/// The shape of the ids `approval_id_for` makes; anything else names no approval.
+pub fn looks_like_approval_id(value: &str) -> bool {
+    value.len() <= 64
+        && value.starts_with("apr_")
+        && value[4..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Deserialises JSON, naming the path of the first bad or missing field.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        let field = match message.split('`').nth(1) {
+            Some(missing) if message.starts_with("missing field") && path == "." => {
+                missing.to_owned()
+            }
+            Some(missing) if message.starts_with("missing field") => format!("{path}.{missing}"),
+            _ if path == "." => "body".to_owned(),
+            _ => path,
+        };
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ValidationError::new(field, message)
+    })
+}
+
+/// Tenant ids and kinds end up in table keys, so they are kept to a safe alphabet.
+pub fn check_identifier(field: &str, value: &str) -> Result<(), ValidationError> {
+    let valid = !value.is_empty()
+        && value.len() <= limits::ID
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!(
+                "must be 1 to {} characters of A-Z, a-z, 0-9, '_', '-', '.'",
+                limits::ID
+            ),
+        ))
+    }
+}
+
+/// Slack conversation ids: public (C), private (G) or direct (D) channels.
+pub fn check_channel_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    let valid = value.len() >= 3
+        && value.len() <= 32
+        && matches!(value.as_bytes()[0], b'C' | b'G' | b'D')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be a Slack channel id such as C0123ABC",
+        ))
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Returns the link normalised (percent-encoded, `|` included), so it is safe inside
+/// Slack's `<url|label>` syntax.
+fn check_link(link: &str) -> Result<String, ValidationError> {
+    let parsed = url::Url::parse(link)
+        .map_err(|_| ValidationError::new("link", "must be an absolute http(s) URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ValidationError::new(
+            "link",
+            "must be an absolute http(s) URL",
+        ));
+    }
+    let normalised = parsed.as_str().replace('|', "%7C");
+    if normalised.len() > limits::LINK {
+        return Err(ValidationError::new(
+            "link",
+            format!("must be at most {} characters", limits::LINK),
+        ));
+    }
+    Ok(normalised)
+}
+
+fn looks_like_email(email: &str) -> bool {
+    let mut parts = email.splitn(2, '@');
+    matches!((parts.next(), parts.next()), (Some(local), Some(domain))
+        if !local.is_empty() && domain.contains('.') && !email.chars().any(char::is_whitespace)
+            && email.len() <= 254)
+}
+
+/// Who decided, and which of the recorded side effects are already done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub decision: Decision,
+    pub decided_by: String,
+    pub decided_by_team: String,
+    pub decided_at: i64,
+    /// The command that won; only its (re)deliveries perform the side effects.
+    pub command_id: String,
+    /// Stable across webhook retries so the host can deduplicate.
+    pub event_id: String,
+    #[serde(default)]
+    pub slack_message_updated: bool,
+    #[serde(default)]
+    pub webhook_delivered: bool,
+}
+
+/// Where an approval's message lives in Slack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackMessageRef {
+    pub channel_id: String,
+    pub message_ts: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    pub fingerprint: String,
+    pub request: ApprovalRequest,
+    /// The installation (team or enterprise id) whose workspace shows the message.
+    pub installation_id: String,
+    pub status: ApprovalStatus,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<SlackMessageRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionRecord>,
+}
+
+impl Approval {
+    pub fn new(request: ApprovalRequest, installation_id: String, now: i64) -> Self {
+        Self {
+            id: request.approval_id(),
+            fingerprint: request.fingerprint(),
+            request,
+            installation_id,
+            status: ApprovalStatus::Pending,
+            created_at: now,
+            message: None,
+            decision: None,
+        }
+    }
+}
+
+/// A click, as queued between the interactivity endpoint and the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionCommand {
+    /// Derived from team, user and Slack's action timestamp: the same click is the same command.
+    pub command_id: String,
+    pub approval_id: String,
+    pub decision: Decision,
+    pub user_id: String,
+    pub team_id: String,
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
+    #[serde(default)]
+    pub response_url: Option<String>,
+}
+
+impl DecisionCommand {
+    /// Whether the clicking workspace may act on an approval posted by `installation_id`:
+    /// the same workspace, or any workspace of an org-wide installation's enterprise.
+    pub fn may_act_on(&self, installation_id: &str) -> bool {
+        self.team_id == installation_id || self.enterprise_id.as_deref() == Some(installation_id)
+    }
+}
+
+/// A workspace (or, org-wide, an enterprise) where the app is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    pub enterprise_id: Option<String>,
+    pub enterprise_name: Option<String>,
+    pub is_enterprise_install: bool,
+    pub bot_user_id: String,
+    pub app_id: String,
+    pub scopes: Vec<String>,
+    pub installed_by: Option<String>,
+    pub installed_at: i64,
+    pub bot_token: SecretToken,
+    /// Set when the app has token rotation on: the token then expires at `bot_token_expires_at`.
+    pub bot_refresh_token: Option<SecretToken>,
+    pub bot_token_expires_at: Option<i64>,
+}
+
+impl Installation {
+    /// Org-wide installs are keyed by enterprise, every other by team.
+    pub fn id(&self) -> &str {
+        if self.is_enterprise_install {
+            self.enterprise_id.as_deref().unwrap_or_default()
+        } else {
+            self.team_id.as_deref().unwrap_or_default()
+        }
+    }
+}
+
+/// Where a tenant stands with Slack, as the host's settings page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Disconnected,
+    NotConnected,
+}
+
+/// Why a tenant was disconnected; sent to the host in `slack.disconnected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    HostRequest,
+    AppUninstalled,
+    TokensRevoked,
+}
+
+/// A tenant's link to an installation, kept after a disconnect for the status API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLink {
+    pub tenant_id: String,
+    pub installation_id: String,
+    pub status: ConnectionStatus,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    pub enterprise_id: Option<String>,
+    pub installed_at: i64,
+    pub installed_by: Option<String>,
+    #[serde(default)]
+    pub disconnect_reason: Option<DisconnectReason>,
+}
+
+impl TenantLink {
+    pub fn active(tenant_id: &str, installation: &Installation) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            installation_id: installation.id().to_owned(),
+            status: ConnectionStatus::Active,
+            team_id: installation.team_id.clone(),
+            team_name: installation
+                .team_name
+                .clone()
+                .or_else(|| installation.enterprise_name.clone()),
+            enterprise_id: installation.enterprise_id.clone(),
+            installed_at: installation.installed_at,
+            installed_by: installation.installed_by.clone(),
+            disconnect_reason: None,
+        }
+    }
+}
+
+/// A one-time link the host hands its admin to start the Slack install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallLink {
+    pub tenant_id: String,
+    pub return_url: String,
+    pub expires_at: i64,
+}
+
+/// The OAuth `state`: single use, expiring, bound to a tenant, a return URL and a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthState {
+    pub state: String,
+    pub tenant_id: String,
+    pub return_url: String,
+    /// SHA-256 of the secret half of the browser's cookie.
+    pub cookie_hash: String,
+    pub expires_at: i64,
+    #[serde(default)]
+    pub used_at: Option<i64>,
+}
+
+/// Where the host may send its admin back: https, or http on loopback for development.
+pub fn check_return_url(field: &str, value: &str) -> Result<url::Url, ValidationError> {
+    let parsed = url::Url::parse(value)
+        .map_err(|_| ValidationError::new(field, "must be an absolute URL"))?;
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !secure || parsed.host_str().is_none() || value.len() > limits::LINK {
+        return Err(ValidationError::new(
+            field,
+            "must be an https URL (http is allowed for localhost only)",
+        ));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_body() -> serde_json::Value {
+        serde_json::json!({
+            "tenant_id": "acme", "external_id": "DR-1042", "kind": "deal_registration",
+            "title": "Deal registration: Initech, $48,000",
+            "fields": [{"label": "Account", "value": "Initech"}],
+            "notes": "Partner notes", "link": "https://host.example/deals/1042",
+            "requester": {"name": "Pat Partner", "email": "pat@reseller.example"},
+            "channel_id": "C0123"
+        })
+    }
+
+    fn field_of(body: serde_json::Value) -> String {
+        ApprovalRequest::from_json(body.to_string().as_bytes())
+            .unwrap_err()
+            .field
+    }
+
+    #[test]
+    fn a_valid_request_parses() {
+        let request = ApprovalRequest::from_json(valid_body().to_string().as_bytes()).unwrap();
+        assert_eq!(request.external_id, "DR-1042");
+        assert!(request.approval_id().starts_with("apr_"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut body = valid_body();
+        body.as_object_mut().unwrap().remove("kind");
+        assert_eq!(field_of(body), "kind");
+
+        let mut body = valid_body();
+        body["fields"][0]["label"] = serde_json::json!(7);
+        assert_eq!(field_of(body), "fields[0].label");
+
+        let mut body = valid_body();
+        body["fields"][0]["value"] = serde_json::json!("  ");
+        assert_eq!(field_of(body), "fields[0].value");
+
+        let mut body = valid_body();
+        body["link"] = serde_json::json!("javascript:alert(1)");
+        assert_eq!(field_of(body), "link");
+
+        let sneaky =
+            serde_json::json!("https://x.example/a> <!channel> <https://phish.example|Open");
+        let mut body = valid_body();
+        body["link"] = sneaky;
+        let request = ApprovalRequest::from_json(body.to_string().as_bytes()).unwrap();
+        let link = request.link.unwrap();
+        assert!(!link.contains(['<', '>', '|', ' ']), "{link}");
+
+        let mut body = valid_body();
+        body["tenant_id"] = serde_json::json!("acme#admin");
+        assert_eq!(field_of(body), "tenant_id");
+
+        let mut body = valid_body();
+        body["channel_id"] = serde_json::json!("general");
+        assert_eq!(field_of(body), "channel_id");
+
+        let mut body = valid_body();
+        body["requester"].as_object_mut().unwrap().remove("name");
+        assert_eq!(field_of(body), "requester.name");
+
+        assert_eq!(
+            ApprovalRequest::from_json(b"not json").unwrap_err().field,
+            "body"
+        );
+    }
+
+    #[test]
+    fn the_id_depends_on_tenant_and_external_id_only() {
+        assert_eq!(approval_id_for("a", "1"), approval_id_for("a", "1"));
+        assert_ne!(approval_id_for("a", "1"), approval_id_for("b", "1"));
+        assert_ne!(
+            approval_id_for("a", "b\u{0}c"),
+            approval_id_for("a\u{0}b", "c")
+        );
+    }
+
+    #[test]
+    fn org_wide_installs_accept_clicks_from_any_workspace_of_the_org() {
+        let command = DecisionCommand {
+            command_id: "c".into(),
+            approval_id: "a".into(),
+            decision: Decision::Approved,
+            user_id: "U1".into(),
+            team_id: "T2".into(),
+            enterprise_id: Some("E1".into()),
+            response_url: None,
+        };
+        assert!(command.may_act_on("E1"));
+        assert!(command.may_act_on("T2"));
+        assert!(!command.may_act_on("T3"));
+    }
+}

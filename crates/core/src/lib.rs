@@ -1,0 +1,21 @@
+//! The approvals core: domain, Block Kit rendering, ports and use cases.
+//!
+//! No AWS, HTTP-server or Slack-client dependency: the compiler keeps this crate pure, and
+//! the adapter crates (`approvals-aws`, `approvals-outbound`) and the functions depend on it,
+//! never the other way round. Entrypoints pass `now` in; the few clock reads left are in
+//! [`time`].
+
+pub mod blocks;
+pub mod config;
+pub mod domain;
+pub mod ports;
+pub mod secret;
+pub mod signing;
+pub mod time;
+pub mod usecases;
+
+/// In-memory fakes of every port, for unit tests and benches; never linked into a Lambda.
+#[cfg(any(test, feature = "testkit"))]
+pub mod fakes;
+
+pub use time::unix_now;

@@ -1,0 +1,332 @@
+//! Ports: the traits the use cases depend on; adapters implement them for AWS and Slack.
+
+use async_trait::async_trait;
+
+use crate::blocks::SlackMessage;
+use crate::domain::{
+    Approval, DecisionCommand, DecisionRecord, DisconnectReason, InstallLink, Installation,
+    OAuthState, SlackMessageRef, TenantLink,
+};
+use crate::secret::{CryptoError, SecretToken};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the table call {operation} failed: {message}")]
+    Backend {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("a stored item could not be read back: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Outcome of the conditional pending → decided write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionWrite {
+    Won,
+    /// Somebody decided first; this is the approval as stored.
+    Lost(Box<Approval>),
+}
+
+/// The side effects of a decision, each recorded once done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideEffect {
+    SlackMessageUpdated,
+    WebhookDelivered,
+}
+
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Inserts unless an approval with this id exists; returns the existing one then.
+    async fn insert_if_absent(&self, approval: &Approval) -> Result<Option<Approval>, StoreError>;
+    async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError>;
+    async fn record_message(
+        &self,
+        approval_id: &str,
+        message: &SlackMessageRef,
+    ) -> Result<(), StoreError>;
+    /// Undoes an insert whose message could not be posted, so a corrected retry is not a conflict.
+    async fn delete_unposted(&self, approval_id: &str) -> Result<(), StoreError>;
+    async fn decide(
+        &self,
+        approval_id: &str,
+        record: &DecisionRecord,
+    ) -> Result<DecisionWrite, StoreError>;
+    async fn mark_done(
+        &self,
+        approval_id: &str,
+        command_id: &str,
+        effect: SideEffect,
+    ) -> Result<(), StoreError>;
+    /// True for the first caller with this key until it expires: an at-most-once guard.
+    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+    /// Gives a claim back when the guarded work failed and should be retried.
+    async fn release_claim(&self, key: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn channel_for(&self, tenant_id: &str, kind: &str) -> Result<Option<String>, StoreError>;
+    async fn set_channel(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        channel_id: &str,
+    ) -> Result<(), StoreError>;
+    /// The installation of an *active* link; `None` when not connected or disconnected.
+    async fn installation_for_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<Installation>, StoreError>;
+    async fn installation(&self, installation_id: &str)
+        -> Result<Option<Installation>, StoreError>;
+    async fn save_installation(&self, installation: &Installation) -> Result<(), StoreError>;
+    /// Deletes the installation (and its tokens) unless it was (re)installed after `not_after`.
+    /// Returns whether it was deleted: a stale uninstall must not delete a fresh install.
+    async fn delete_installation(
+        &self,
+        installation_id: &str,
+        not_after: i64,
+    ) -> Result<bool, StoreError>;
+    async fn link(&self, tenant_id: &str) -> Result<Option<TenantLink>, StoreError>;
+    /// Links (or re-links) a tenant; one tenant has one link at a time.
+    async fn save_link(&self, link: &TenantLink) -> Result<(), StoreError>;
+    async fn disconnect_tenant(
+        &self,
+        tenant_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), StoreError>;
+    /// Tenants actively linked to an installation (an index query, never a scan; the index
+    /// is eventually consistent, so callers confirm each link).
+    async fn active_tenants_of(&self, installation_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The tenants linked to an installation, read consistently from the installation
+    /// itself; `None` when there is no such installation.
+    async fn installation_members(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Takes the refresh lease if nobody holds an unexpired one: single-flight across Lambdas.
+    async fn try_lease_refresh(
+        &self,
+        installation_id: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError>;
+    /// Stores rotated tokens and releases the lease.
+    async fn save_refreshed_tokens(
+        &self,
+        installation_id: &str,
+        bot_token: &SecretToken,
+        refresh_token: &SecretToken,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError>;
+}
+
+/// What became of an attempt to spend an install link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkTake {
+    Taken(InstallLink),
+    /// Known but spent or expired: the admin can still be sent back to the host.
+    Refused(InstallLink, &'static str),
+    Unknown,
+}
+
+/// The short-lived records of the install flow.
+#[async_trait]
+pub trait InstallFlowStore: Send + Sync {
+    async fn save_install_link(
+        &self,
+        token_hash: &str,
+        link: &InstallLink,
+    ) -> Result<(), StoreError>;
+    /// Marks the link used and returns it, once, before it expires.
+    async fn take_install_link(&self, token_hash: &str, now: i64) -> Result<LinkTake, StoreError>;
+    async fn save_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+    async fn oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
+    /// Marks the state used; false when it was used already or has expired.
+    async fn use_oauth_state(&self, state: &str, now: i64) -> Result<bool, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("enqueueing the decision command failed: {0}")]
+pub struct QueueError(pub String);
+
+#[async_trait]
+pub trait DecisionQueue: Send + Sync {
+    async fn enqueue(&self, command: &DecisionCommand) -> Result<(), QueueError>;
+}
+
+/// Host notifications go through the queue too, so they are retried and dead-lettered.
+#[async_trait]
+pub trait HostNotifier: Send + Sync {
+    async fn notify(&self, event: &HostEvent) -> Result<(), QueueError>;
+}
+
+/// What travels on `DECISION_QUEUE_URL`: `{"type": "decide" | "notify_host", "body": {…}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
+pub enum WorkItem {
+    Decide(DecisionCommand),
+    NotifyHost(HostEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    #[error("Slack {method} could not be reached: {message}")]
+    Transport { method: String, message: String },
+    #[error("Slack {method} is rate limited; retry after {retry_after_secs} s")]
+    RateLimited {
+        method: String,
+        retry_after_secs: u64,
+    },
+    #[error("Slack {method} answered HTTP {status}")]
+    Server { method: String, status: u16 },
+    #[error("Slack {method} answered error {code}")]
+    Api { method: String, code: String },
+    #[error("Slack {method} answered something that is not a Web API response")]
+    InvalidResponse { method: String },
+}
+
+impl SlackError {
+    /// Worth another try later (through SQS redelivery or the caller's retry).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::RateLimited { .. } | Self::Server { .. } => true,
+            Self::Api { code, .. } => matches!(
+                code.as_str(),
+                "ratelimited"
+                    | "internal_error"
+                    | "fatal_error"
+                    | "service_unavailable"
+                    | "request_timeout"
+            ),
+            Self::InvalidResponse { .. } => false,
+        }
+    }
+
+    /// Slack may or may not have acted (a timeout, a 5xx): the outcome is unknown.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport { .. } | Self::Server { .. } | Self::InvalidResponse { .. }
+        )
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+pub trait SlackApi: Send + Sync {
+    async fn post_message(
+        &self,
+        token: &SecretToken,
+        channel_id: &str,
+        message: &SlackMessage,
+    ) -> Result<SlackMessageRef, SlackError>;
+    async fn update_message(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+        message: &SlackMessage,
+    ) -> Result<(), SlackError>;
+    /// Posts to an interaction's `response_url` (ephemeral notes, replacements).
+    async fn respond(&self, response_url: &str, body: &serde_json::Value)
+        -> Result<(), SlackError>;
+}
+
+/// An event for the host, sent to `HOST_WEBHOOK_URL`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HostEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the host webhook could not be reached: {0}")]
+    Transport(String),
+    #[error("the host webhook answered HTTP {0}")]
+    Status(u16),
+}
+
+#[async_trait]
+pub trait WebhookSink: Send + Sync {
+    async fn deliver(&self, event: &HostEvent) -> Result<(), WebhookError>;
+}
+
+/// What `oauth.v2.access` gave for a code: the installation, tokens included.
+#[derive(Debug, Clone)]
+pub struct RefreshedToken {
+    pub bot_token: SecretToken,
+    pub refresh_token: SecretToken,
+    pub expires_at: i64,
+}
+
+#[async_trait]
+pub trait SlackOAuth: Send + Sync {
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        now: i64,
+    ) -> Result<Installation, SlackError>;
+    async fn refresh(
+        &self,
+        refresh_token: &SecretToken,
+        now: i64,
+    ) -> Result<RefreshedToken, SlackError>;
+    async fn revoke(&self, token: &SecretToken) -> Result<(), SlackError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the installation's tokens were revoked; it is disconnected")]
+    Revoked,
+    #[error("refreshing the bot token failed: {0}")]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("another refresh of this installation did not finish in time")]
+    LeaseTimeout,
+}
+
+/// Hands out a usable bot token, refreshing a rotating one first when it is close to expiry.
+#[async_trait]
+pub trait BotTokens: Send + Sync {
+    async fn usable_token(
+        &self,
+        installation: &Installation,
+        now: i64,
+    ) -> Result<SecretToken, TokenError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_items_round_trip_even_when_the_event_has_its_own_type() {
+        let event = HostEvent {
+            id: "evt_1".into(),
+            kind: "slack.connected".into(),
+            created_at: "2026-11-23T14:02:00Z".into(),
+            data: serde_json::json!({"tenant_id": "acme"}),
+        };
+        let json = serde_json::to_string(&WorkItem::NotifyHost(event.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<WorkItem>(&json).unwrap(),
+            WorkItem::NotifyHost(event)
+        );
+    }
+}

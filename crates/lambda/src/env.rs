@@ -1,0 +1,44 @@
+//! Configuration from environment variables: the one place the functions read them.
+
+use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::usecases::install::{
+    InstallSettings, DEFAULT_AUTHORIZE_URL, DEFAULT_BOT_SCOPES,
+};
+
+/// Default Web API base; overridden by `SLACK_API_BASE_URL` for the sandbox and tests.
+pub const DEFAULT_SLACK_API_BASE_URL: &str = "https://slack.com/api";
+
+/// A required variable; the error names it so a misconfigured stack says what is missing.
+pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        _ => Err(ConfigError::MissingVariable(name)),
+    }
+}
+
+/// An optional variable with its documented default.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// `SLACK_API_BASE_URL` without a trailing slash.
+pub fn slack_api_base_url() -> String {
+    env_or("SLACK_API_BASE_URL", DEFAULT_SLACK_API_BASE_URL)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The install flow's settings: `PUBLIC_BASE_URL`, `SLACK_OAUTH_AUTHORIZE_URL`, `SLACK_BOT_SCOPES`.
+pub fn install_settings_from_env(secrets: &AppSecrets) -> Result<InstallSettings, ConfigError> {
+    Ok(InstallSettings {
+        public_base_url: required_env("PUBLIC_BASE_URL")?
+            .trim_end_matches('/')
+            .to_owned(),
+        authorize_url: env_or("SLACK_OAUTH_AUTHORIZE_URL", DEFAULT_AUTHORIZE_URL),
+        client_id: secrets.slack_client_id.clone(),
+        bot_scopes: env_or("SLACK_BOT_SCOPES", DEFAULT_BOT_SCOPES),
+    })
+}

@@ -1,0 +1,245 @@
+//! Slack's Web API over HTTP: our own thin client (the Rust Slack crates cannot parse
+//! org-wide installs or rotate tokens). Honours `Retry-After` and retries 5xx, bounded.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use approvals_core::blocks::SlackMessage;
+use approvals_core::domain::SlackMessageRef;
+use approvals_core::ports::{SlackApi, SlackError};
+use approvals_core::secret::SecretToken;
+
+/// How hard a call tries before its error goes back to the caller (and SQS).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// A `Retry-After` longer than this is not waited out in-process: the error is returned.
+    pub max_wait: Duration,
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            max_wait: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SlackHttpClient {
+    http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+}
+
+impl SlackHttpClient {
+    /// `base_url` is `SLACK_API_BASE_URL`, e.g. `https://slack.com/api`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_retry(base_url, RetryPolicy::default())
+    }
+
+    pub fn with_retry(base_url: impl Into<String>, retry: RetryPolicy) -> Self {
+        Self {
+            http: crate::http_client(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            retry,
+        }
+    }
+
+    /// Calls `{base}/{method}` with a JSON body and a bearer token.
+    pub async fn call(
+        &self,
+        method: &str,
+        token: &SecretToken,
+        body: &Value,
+    ) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        let answer = self
+            .send_with_retries(method, || {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token.expose())
+                    .header("content-type", "application/json; charset=utf-8")
+                    .json(body)
+            })
+            .await?;
+        Self::web_api_answer(method, answer).await
+    }
+
+    /// Calls `{base}/{method}` with a form body and HTTP Basic client credentials
+    /// (how `oauth.v2.access` prefers them).
+    pub async fn call_with_client_credentials(
+        &self,
+        method: &str,
+        client_id: &str,
+        client_secret: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        let answer = self
+            .send_with_retries(method, || {
+                self.http
+                    .post(&url)
+                    .basic_auth(client_id, Some(client_secret))
+                    .form(form)
+            })
+            .await?;
+        Self::web_api_answer(method, answer).await
+    }
+
+    async fn web_api_answer(method: &str, answer: reqwest::Response) -> Result<Value, SlackError> {
+        let parsed: Value = answer
+            .json()
+            .await
+            .map_err(|_| SlackError::InvalidResponse {
+                method: method.into(),
+            })?;
+        match parsed.get("ok").and_then(Value::as_bool) {
+            Some(true) => Ok(parsed),
+            Some(false) => Err(SlackError::Api {
+                method: method.into(),
+                code: parsed
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown_error")
+                    .to_owned(),
+            }),
+            None => Err(SlackError::InvalidResponse {
+                method: method.into(),
+            }),
+        }
+    }
+
+    async fn send_with_retries(
+        &self,
+        method: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SlackError> {
+        let mut backoff = self.retry.first_backoff;
+        let mut attempt = 1;
+        loop {
+            let last = attempt >= self.retry.max_attempts;
+            let failure = match build().send().await {
+                Err(error) => SlackError::Transport {
+                    method: method.into(),
+                    message: error.without_url().to_string(),
+                },
+                Ok(answer) if answer.status().as_u16() == 429 => {
+                    let retry_after_secs = answer
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(1);
+                    let wait = Duration::from_secs(retry_after_secs);
+                    let error = SlackError::RateLimited {
+                        method: method.into(),
+                        retry_after_secs,
+                    };
+                    if last || wait > self.retry.max_wait {
+                        return Err(error);
+                    }
+                    tracing::info!(
+                        method,
+                        retry_after_secs,
+                        "Slack rate limit; waiting as told"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
+                Ok(answer) if answer.status().is_server_error() => SlackError::Server {
+                    method: method.into(),
+                    status: answer.status().as_u16(),
+                },
+                Ok(answer) => return Ok(answer),
+            };
+            if last || !repeat_is_safe(method) {
+                return Err(failure);
+            }
+            tracing::info!(method, attempt, error = %failure, "Slack call failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+}
+
+/// Calls whose repeat could post twice or spend a one-time code or refresh token: a transport
+/// error or a 5xx is ambiguous for them, so only a 429 (Slack did nothing) is retried here.
+fn repeat_is_safe(method: &str) -> bool {
+    !matches!(
+        method,
+        "chat.postMessage"
+            | "chat.postEphemeral"
+            | "oauth.v2.access"
+            | "files.completeUploadExternal"
+            | "response_url"
+    )
+}
+
+#[async_trait]
+impl SlackApi for SlackHttpClient {
+    async fn post_message(
+        &self,
+        token: &SecretToken,
+        channel_id: &str,
+        message: &SlackMessage,
+    ) -> Result<SlackMessageRef, SlackError> {
+        let answer = self
+            .call(
+                "chat.postMessage",
+                token,
+                &json!({"channel": channel_id, "text": message.text, "blocks": message.blocks,
+                        "unfurl_links": false, "unfurl_media": false}),
+            )
+            .await?;
+        // For a DM the answer names the D… channel: chat.update needs that one.
+        let channel_id = answer.get("channel").and_then(Value::as_str);
+        let message_ts = answer.get("ts").and_then(Value::as_str);
+        match (channel_id, message_ts) {
+            (Some(channel_id), Some(message_ts)) => Ok(SlackMessageRef {
+                channel_id: channel_id.to_owned(),
+                message_ts: message_ts.to_owned(),
+            }),
+            _ => Err(SlackError::InvalidResponse {
+                method: "chat.postMessage".into(),
+            }),
+        }
+    }
+
+    async fn update_message(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+        message: &SlackMessage,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "chat.update",
+            token,
+            &json!({"channel": at.channel_id, "ts": at.message_ts,
+                    "text": message.text, "blocks": message.blocks}),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        let answer = self
+            .send_with_retries("response_url", || self.http.post(response_url).json(body))
+            .await?;
+        if answer.status().is_success() {
+            Ok(())
+        } else {
+            Err(SlackError::Api {
+                method: "response_url".into(),
+                code: format!("http_{}", answer.status().as_u16()),
+            })
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The host's HTTP API: signed requests to create approvals, read them, route channels and
+//! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
+
+use std::sync::Arc;
+
+use approvals_aws::dynamo::DynamoStore;
+use approvals_aws::sqs::SqsDecisionQueue;
+use approvals_aws::SdkConfig;
+use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::domain::{
+    check_identifier, looks_like_approval_id, Approval, ApprovalRequest, ConnectionStatus,
+    TenantLink,
+};
+use approvals_core::ports::{
+    ApprovalStore, BotTokens, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth, TenantStore,
+};
+use approvals_core::signing::verify_host_request;
+use approvals_core::time::{rfc3339, unix_now};
+use approvals_core::usecases::connection::disconnect_tenant;
+use approvals_core::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
+use approvals_core::usecases::install::{InstallError, InstallFlow, InstallSettings};
+use approvals_core::usecases::set_channel::{set_channel, SetChannelError};
+use approvals_core::usecases::tokens::RotatingTokens;
+use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_base_url};
+use approvals_lambda::http::{
+    error_response, header, internal_error, json_response, request_target, with_json_fallbacks,
+    ApiError,
+};
+use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
+use approvals_outbound::slack_oauth::SlackOAuthClient;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The largest body the API reads; API Gateway's own limit is lower still.
+const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// Where the function's resources are; [`Settings::from_env`] reads them, tests set them.
+pub struct Settings {
+    pub table: String,
+    pub queue_url: String,
+    pub slack_api_base_url: String,
+    pub slack_retry: RetryPolicy,
+    pub install: InstallSettings,
+}
+
+impl Settings {
+    /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL` and the install settings.
+    pub fn from_env(secrets: &AppSecrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: required_env("APP_TABLE")?,
+            queue_url: required_env("DECISION_QUEUE_URL")?,
+            slack_api_base_url: slack_api_base_url(),
+            slack_retry: RetryPolicy::default(),
+            install: install_settings_from_env(secrets)?,
+        })
+    }
+}
+
+/// The API's ports, built once per cold start.
+pub struct ApprovalsApi {
+    pub approvals: Arc<dyn ApprovalStore>,
+    pub tenants: Arc<dyn TenantStore>,
+    pub install_flow: Arc<dyn InstallFlowStore>,
+    pub notifier: Arc<dyn HostNotifier>,
+    pub slack: Arc<dyn SlackApi>,
+    pub oauth: Arc<dyn SlackOAuth>,
+    pub tokens: Arc<dyn BotTokens>,
+    pub install: InstallSettings,
+    host_api_secret: Vec<u8>,
+}
+
+impl ApprovalsApi {
+    /// Cold-start wiring: the SDK clients, the secret and the Slack clients, built once.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let aws = approvals_aws::aws_config().await;
+        let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
+        let settings = Settings::from_env(&secrets)?;
+        Self::new(&aws, settings, &secrets)
+    }
+
+    pub fn new(
+        aws: &SdkConfig,
+        settings: Settings,
+        secrets: &AppSecrets,
+    ) -> Result<Self, ConfigError> {
+        let store = Arc::new(DynamoStore::from_config(
+            aws,
+            settings.table,
+            approvals_aws::cipher::TokenCipher::from_secrets(secrets)?,
+        ));
+        let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
+        let slack = SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry);
+        let oauth = Arc::new(SlackOAuthClient::new(
+            slack.clone(),
+            secrets.slack_client_id.clone(),
+            secrets.slack_client_secret.clone(),
+        ));
+        let tokens = Arc::new(RotatingTokens::new(
+            store.clone(),
+            oauth.clone(),
+            queue.clone(),
+        ));
+        Ok(Self {
+            approvals: store.clone(),
+            tenants: store.clone(),
+            install_flow: store,
+            notifier: queue,
+            slack: Arc::new(slack),
+            oauth,
+            tokens,
+            install: settings.install,
+            host_api_secret: secrets.host_api_secret.as_bytes().to_vec(),
+        })
+    }
+
+    /// The routes of `template.yaml`'s `/v1/{proxy+}`, each behind the signature check.
+    pub fn router(self: Arc<Self>) -> Router {
+        let routes = Router::new()
+            .route("/v1/approvals", post(create))
+            .route("/v1/approvals/{id}", get(read))
+            .route(
+                "/v1/tenants/{tenant_id}/channels/{kind}",
+                put(route_channel),
+            )
+            .route(
+                "/v1/tenants/{tenant_id}/slack/install-links",
+                post(create_install_link),
+            )
+            .route(
+                "/v1/tenants/{tenant_id}/slack",
+                get(connection_status).delete(disconnect),
+            );
+        with_json_fallbacks(routes)
+            .layer(middleware::from_fn_with_state(
+                self.clone(),
+                verify_signature,
+            ))
+            .with_state(self)
+    }
+
+    fn install_flow(&self) -> InstallFlow<'_> {
+        InstallFlow {
+            flow: self.install_flow.as_ref(),
+            tenants: self.tenants.as_ref(),
+            oauth: self.oauth.as_ref(),
+            notifier: self.notifier.as_ref(),
+            settings: &self.install,
+        }
+    }
+}
+
+type Api = State<Arc<ApprovalsApi>>;
+
+/// Refuses any request, routed or not, whose v1 signature does not cover its method, path,
+/// query and raw body; the body is read here once and handed on unchanged.
+async fn verify_signature(State(api): Api, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return error_response(413, "invalid_body", "body: larger than the API accepts");
+    };
+    let target = request_target(&parts);
+    let now = unix_now();
+    let mut outcome = Ok(());
+    for signed_path in target.signable() {
+        outcome = verify_host_request(
+            &api.host_api_secret,
+            header(&parts.headers, "x-approvals-timestamp"),
+            header(&parts.headers, "x-approvals-signature"),
+            parts.method.as_str(),
+            signed_path,
+            &body,
+            now,
+        );
+        if outcome.is_ok() {
+            break;
+        }
+    }
+    if let Err(error) = outcome {
+        return error_response(401, "invalid_signature", error.to_string());
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// A tenant id from the path, or the 400 that names it.
+fn tenant(tenant_id: &str) -> Result<&str, ApiError> {
+    check_identifier("tenant_id", tenant_id)
+        .map(|_| tenant_id)
+        .map_err(|error| ApiError::invalid(error.to_string()))
+}
+
+async fn create(State(api): Api, body: Bytes) -> Response {
+    let request = match ApprovalRequest::from_json(&body) {
+        Ok(request) => request,
+        Err(error) => return error_response(400, "invalid_request", error.to_string()),
+    };
+    let use_case = CreateApproval {
+        approvals: api.approvals.as_ref(),
+        tenants: api.tenants.as_ref(),
+        slack: api.slack.as_ref(),
+        tokens: api.tokens.as_ref(),
+    };
+    match use_case.run(request, unix_now()).await {
+        Ok(Created::New(approval)) => json_response(201, &approval_body(&approval)),
+        Ok(Created::Existing(approval)) => json_response(200, &approval_body(&approval)),
+        Err(error) => create_error_response(error),
+    }
+}
+
+#[derive(Deserialize)]
+struct TenantQuery {
+    tenant_id: Option<String>,
+}
+
+async fn read(State(api): Api, Path(id): Path<String>, query: Query<TenantQuery>) -> Response {
+    let Some(tenant_id) = query.0.tenant_id.filter(|t| !t.is_empty()) else {
+        return error_response(
+            400,
+            "invalid_request",
+            "tenant_id: query parameter is required",
+        );
+    };
+    if !looks_like_approval_id(&id) {
+        return error_response(404, "not_found", format!("no approval {id}"));
+    }
+    match api.approvals.get(&id).await {
+        // Another tenant's approval is reported exactly like a missing one.
+        Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {
+            json_response(200, &approval_body(&approval))
+        }
+        Ok(_) => error_response(
+            404,
+            "not_found",
+            format!("no approval {id} for tenant {tenant_id}"),
+        ),
+        Err(error) => internal_error(&error),
+    }
+}
+
+async fn route_channel(
+    State(api): Api,
+    Path((tenant_id, kind)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant(&tenant_id)?;
+    let routed = set_channel(api.tenants.as_ref(), tenant_id, &kind, &body).await;
+    Ok(match routed {
+        Ok(channel_id) => json_response(
+            200,
+            &json!({"tenant_id": tenant_id, "kind": kind, "channel_id": channel_id}),
+        ),
+        Err(SetChannelError::Invalid(error)) => {
+            ApiError::invalid(error.to_string()).into_response()
+        }
+        Err(SetChannelError::Store(error)) => internal_error(&error),
+    })
+}
+
+async fn create_install_link(
+    State(api): Api,
+    Path(tenant_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant(&tenant_id)?;
+    let link = api
+        .install_flow()
+        .create_link(tenant_id, &body, unix_now())
+        .await;
+    Ok(match link {
+        Ok((url, expires_at)) => {
+            json_response(201, &json!({"url": url, "expires_at": rfc3339(expires_at)}))
+        }
+        Err(InstallError::Invalid(error)) => ApiError::invalid(error.to_string()).into_response(),
+        Err(error) => internal_error(&error),
+    })
+}
+
+async fn connection_status(
+    State(api): Api,
+    Path(tenant_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant(&tenant_id)?;
+    Ok(match api.tenants.link(tenant_id).await {
+        Ok(link) => json_response(200, &status_body(tenant_id, link.as_ref())),
+        Err(error) => internal_error(&error),
+    })
+}
+
+async fn disconnect(State(api): Api, Path(tenant_id): Path<String>) -> Result<Response, ApiError> {
+    let tenant_id = tenant(&tenant_id)?;
+    let disconnected = disconnect_tenant(
+        api.tenants.as_ref(),
+        api.oauth.as_ref(),
+        api.tokens.as_ref(),
+        api.notifier.as_ref(),
+        tenant_id,
+        unix_now(),
+    )
+    .await;
+    Ok(match disconnected {
+        Ok(Some(link)) => json_response(200, &status_body(tenant_id, Some(&link))),
+        Ok(None) => error_response(
+            404,
+            "not_connected",
+            format!("tenant {tenant_id} never connected Slack"),
+        ),
+        Err(error) => internal_error(&error),
+    })
+}
+
+/// Each refusal of the create use case, mapped to HTTP once.
+fn create_error_response(error: CreateApprovalError) -> Response {
+    let message = error.to_string();
+    match error {
+        CreateApprovalError::Invalid(_) => error_response(400, "invalid_request", message),
+        CreateApprovalError::NotConnected => error_response(409, "slack_not_connected", message),
+        CreateApprovalError::NoChannel(_) => {
+            error_response(400, "invalid_request", format!("channel_id: {message}"))
+        }
+        CreateApprovalError::Conflict => error_response(409, "conflict", message),
+        CreateApprovalError::InProgress => error_response(409, "in_progress", message),
+        CreateApprovalError::ChannelUnavailable(_) => {
+            error_response(400, "invalid_request", format!("channel_id: {message}"))
+        }
+        CreateApprovalError::SlackRejected(_) => error_response(502, "slack_error", message),
+        CreateApprovalError::SlackUnavailable(_) | CreateApprovalError::TokenUnavailable(_) => {
+            error_response(503, "slack_unavailable", message)
+        }
+        CreateApprovalError::Store(error) => internal_error(&error),
+    }
+}
+
+/// The approval as the host sees it.
+pub fn approval_body(approval: &Approval) -> Value {
+    let decision = approval.decision.as_ref();
+    json!({
+        "id": approval.id,
+        "tenant_id": approval.request.tenant_id,
+        "external_id": approval.request.external_id,
+        "kind": approval.request.kind,
+        "status": approval.status,
+        "created_at": rfc3339(approval.created_at),
+        "decided_by": decision.map(|d| d.decided_by.clone()),
+        "decided_at": decision.map(|d| rfc3339(d.decided_at)),
+        "slack": {
+            "team_id": approval.installation_id,
+            "channel_id": approval.message.as_ref().map(|m| m.channel_id.clone()),
+            "message_ts": approval.message.as_ref().map(|m| m.message_ts.clone()),
+        },
+    })
+}
+/// The status API's answer.
+pub fn status_body(tenant_id: &str, link: Option<&TenantLink>) -> Value {
+    match link {
+        None => json!({"tenant_id": tenant_id, "status": ConnectionStatus::NotConnected,
+                       "team_id": null, "team_name": null, "enterprise_id": null,
+                       "installed_at": null, "installed_by": null}),
+        Some(link) => json!({
+            "tenant_id": tenant_id,
+            "status": link.status,
+            "team_id": link.team_id.clone().unwrap_or_else(|| link.installation_id.clone()),
+            "team_name": link.team_name,
+            "enterprise_id": link.enterprise_id,
+            "installed_at": rfc3339(link.installed_at),
+            "installed_by": link.installed_by,
+            "disconnect_reason": link.disconnect_reason,
+        }),
+    }
+}

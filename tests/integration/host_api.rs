@@ -1,0 +1,193 @@
+//! The host API's refusals and idempotency, against moto and the Slack sandbox.
+
+use crate::common::{http_event, invoke, Stack};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_bad_signature_is_401_and_stores_nothing() {
+    let stack = Stack::start().await;
+    let body = stack.approval_body("DR-UNSIGNED").to_string();
+    let now = approvals_core::unix_now().to_string();
+    let forged = approvals_core::signing::sign_host_request(
+        b"not-the-secret",
+        approvals_core::unix_now(),
+        "POST",
+        "/v1/approvals",
+        body.as_bytes(),
+    );
+    for headers in [
+        vec![],
+        vec![
+            ("x-approvals-timestamp", now.as_str()),
+            ("x-approvals-signature", forged.as_str()),
+        ],
+    ] {
+        let event = http_event("POST", "/v1/approvals", &headers, body.as_bytes(), false);
+        let (status, answer) = invoke(&stack.api_router, event).await;
+        assert_eq!(status, 401, "{answer}");
+        assert_eq!(answer["error"], "invalid_signature");
+    }
+    let id = approvals_core::domain::approval_id_for(&stack.tenant_id, "DR-UNSIGNED");
+    assert!(stack
+        .approval_item(&id)
+        .await
+        .as_object()
+        .unwrap()
+        .is_empty());
+    assert!(stack.slack.calls(Some("chat.postMessage")).is_empty());
+}
+
+#[tokio::test]
+async fn invalid_input_is_400_naming_the_field() {
+    let stack = Stack::start().await;
+    let mut body = stack.approval_body("DR-BAD");
+    body["fields"][1]["value"] = json!(12);
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "invalid_request");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("fields[1].value"),
+        "{answer}"
+    );
+
+    let mut body = stack.approval_body("DR-BAD");
+    body.as_object_mut().unwrap().remove("title");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["message"].as_str().unwrap().starts_with("title"),
+        "{answer}"
+    );
+    assert!(stack.slack.calls(Some("chat.postMessage")).is_empty());
+}
+
+#[tokio::test]
+async fn the_same_request_twice_is_one_approval_and_a_changed_one_conflicts() {
+    let stack = Stack::start().await;
+    let body = stack.approval_body("DR-TWICE");
+    let (first_status, first) = stack.host_call("POST", "/v1/approvals", &body).await;
+    let (again_status, again) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!((first_status, again_status), (201, 200));
+    assert_eq!(first, again);
+    assert_eq!(first["status"], "pending");
+    assert_eq!(stack.slack.calls(Some("chat.postMessage")).len(), 1);
+
+    let mut changed = body.clone();
+    changed["title"] = json!("Deal registration: Initech, $1");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &changed).await;
+    assert_eq!(status, 409);
+    assert_eq!(answer["error"], "conflict");
+    assert_eq!(stack.slack.calls(Some("chat.postMessage")).len(), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_without_slack_gets_409_slack_not_connected() {
+    let stack = Stack::start().await;
+    let mut body = stack.approval_body("DR-NC");
+    body["tenant_id"] = json!("tenant-never-connected");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 409);
+    assert_eq!(answer["error"], "slack_not_connected");
+}
+
+#[tokio::test]
+async fn the_channel_for_a_kind_is_used_when_none_is_given() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/channels/purchase_order", stack.tenant_id);
+    let (status, _) = stack
+        .host_call("PUT", &path, &json!({"channel_id": "C0GENERAL"}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = stack
+        .host_call("PUT", &path, &json!({"channel_id": "general"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("channel_id"));
+
+    let mut body = stack.approval_body("PO-7");
+    body["kind"] = json!("purchase_order");
+    body.as_object_mut().unwrap().remove("channel_id");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["slack"]["channel_id"], "C0GENERAL");
+
+    let mut body = stack.approval_body("X-1");
+    body["kind"] = json!("unrouted_kind");
+    body.as_object_mut().unwrap().remove("channel_id");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 400);
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("channel_id"));
+}
+
+#[tokio::test]
+async fn an_unknown_channel_is_400_and_a_corrected_retry_succeeds() {
+    let stack = Stack::start().await;
+    let mut body = stack.approval_body("DR-CH");
+    body["channel_id"] = json!("C0NOSUCH");
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .contains("channel_not_found"));
+
+    let (status, _) = stack
+        .host_call("POST", "/v1/approvals", &stack.approval_body("DR-CH"))
+        .await;
+    assert_eq!(
+        status, 201,
+        "the failed attempt left nothing behind to conflict with"
+    );
+}
+
+#[tokio::test]
+async fn long_text_is_truncated_so_slack_accepts_it() {
+    let stack = Stack::start().await;
+    let mut body = stack.approval_body("DR-LONG");
+    body["title"] = json!("T".repeat(2000));
+    body["notes"] = json!("<n> & ".repeat(1500));
+    body["fields"] = json!((0..20)
+        .map(|i| json!({"label": format!("L{i}"), "value": "v".repeat(3000)}))
+        .collect::<Vec<_>>());
+    let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let calls = stack.slack.calls(Some("chat.postMessage"));
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].error, None, "Slack accepted the blocks");
+    assert!(calls[0].params["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .ends_with('…'));
+}
+
+#[tokio::test]
+async fn another_tenants_approval_reads_as_not_found() {
+    let stack = Stack::start().await;
+    let (id, _, _) = stack.create_approval("DR-MINE").await;
+    let (status, answer) = stack
+        .host_call(
+            "GET",
+            &format!("/v1/approvals/{id}?tenant_id=someone-else"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(answer["error"], "not_found");
+    let (status, _) = stack
+        .host_call("GET", &format!("/v1/approvals/{id}"), &json!(null))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = stack
+        .host_call("DELETE", "/v1/approvals", &json!(null))
+        .await;
+    assert_eq!(status, 405);
+}

@@ -1,0 +1,15 @@
+//! The integration tests, one binary: the real AWS SDK against the moto server `make test`
+//! starts, the Slack sandbox and the host stand-in on loopback, and the functions' own
+//! routers invoked with Lambda events as `lambda_http` would invoke them.
+
+mod common;
+
+mod approval_spine;
+mod event_source_mapping;
+mod event_sources;
+mod host_api;
+mod install_flow;
+mod sample_events;
+mod slack_events;
+mod slack_interactions;
+mod template_matches_provisioning;
