@@ -21,10 +21,10 @@ node_modules/.installed: package.json package-lock.json
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-## test: formatting, every workspace test against a fresh moto, clippy, template linters, browser test
+## test: formatting, every workspace test (and a smoke run of each bench) against a fresh moto, clippy, template linters, browser test
 test: venv
 	cargo fmt --all -- --check
-	./scripts/with-aws.sh cargo test --workspace --all-targets
+	./scripts/with-aws.sh cargo test --workspace --tests --benches
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint
 	$(MAKE) browser-test

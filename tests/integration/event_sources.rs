@@ -133,10 +133,11 @@ async fn the_host_api_answers_alike_behind_each_source() {
     let path = format!("/v1/approvals/{id}");
     let path_and_query = format!("{path}?tenant_id={}", stack.tenant_id);
     for source in SOURCES {
-        let timestamp = approvals_core::unix_now().to_string();
+        let now = approvals_core::time::unix_now();
+        let timestamp = now.to_string();
         let signature = approvals_core::signing::sign_host_request(
             stack.secrets.host_api_secret.as_bytes(),
-            approvals_core::unix_now(),
+            now,
             "GET",
             &signed_path(source, &path_and_query),
             b"",
@@ -161,7 +162,7 @@ async fn the_host_api_answers_alike_behind_each_source() {
         // A signature over another path is refused behind every source.
         let forged = approvals_core::signing::sign_host_request(
             stack.secrets.host_api_secret.as_bytes(),
-            approvals_core::unix_now(),
+            now,
             "GET",
             &format!("/v1/approvals/apr_other?tenant_id={}", stack.tenant_id),
             b"",
@@ -183,7 +184,7 @@ async fn the_host_api_answers_alike_behind_each_source() {
 async fn a_rest_api_host_may_sign_the_path_without_the_stage() {
     let stack = Stack::start().await;
     let body = stack.approval_body("DR-CUSTOM-DOMAIN").to_string();
-    let now = approvals_core::unix_now();
+    let now = approvals_core::time::unix_now();
     let signature = approvals_core::signing::sign_host_request(
         stack.secrets.host_api_secret.as_bytes(),
         now,
@@ -277,4 +278,36 @@ async fn cookies_travel_in_each_sources_own_shape() {
             "{source:?}: {answer}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_state_cookie_is_scoped_to_the_stage_the_browser_sees() {
+    let stack = Stack::start().await;
+    let behind_rest_api = std::sync::Arc::new(oauth_callback::OAuthCallback {
+        flow: stack.api.install_flow.clone(),
+        tenants: stack.api.tenants.clone(),
+        oauth: stack.api.oauth.clone(),
+        notifier: stack.api.notifier.clone(),
+        install: approvals_core::usecases::install::InstallSettings {
+            public_base_url: format!("https://restapi.execute-api.us-east-1.amazonaws.com/{STAGE}"),
+            ..stack.api.install.clone()
+        },
+    })
+    .router();
+    let call = Call {
+        method: "GET",
+        path: "/slack/oauth/callback",
+        query: &[("error", "access_denied")],
+        headers: &[],
+        cookies: &[],
+        body: None,
+    };
+    let answer = approvals_lambda::http::invoke(&behind_rest_api, call.event(Source::RestApi))
+        .await
+        .unwrap();
+    let cookie = answer["multiValueHeaders"]["set-cookie"][0]
+        .as_str()
+        .unwrap_or_default();
+    // The browser calls /Prod/slack/…: a cookie scoped to /slack would never come back.
+    assert!(cookie.contains("Path=/Prod/slack;"), "{answer}");
 }

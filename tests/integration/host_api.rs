@@ -7,10 +7,10 @@ use serde_json::json;
 async fn a_bad_signature_is_401_and_stores_nothing() {
     let stack = Stack::start().await;
     let body = stack.approval_body("DR-UNSIGNED").to_string();
-    let now = approvals_core::unix_now().to_string();
+    let now = approvals_core::time::unix_now().to_string();
     let forged = approvals_core::signing::sign_host_request(
         b"not-the-secret",
-        approvals_core::unix_now(),
+        approvals_core::time::unix_now(),
         "POST",
         "/v1/approvals",
         body.as_bytes(),

@@ -54,7 +54,7 @@ async fn url_verification_answers_the_challenge_and_unsigned_events_are_refused(
         "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     );
 
-    let raw = uninstalled(&stack.team_id, approvals_core::unix_now()).to_string();
+    let raw = uninstalled(&stack.team_id, approvals_core::time::unix_now()).to_string();
     let event = http_event(
         "POST",
         "/slack/events",
@@ -77,7 +77,7 @@ async fn app_uninstalled_disconnects_every_linked_tenant_once() {
     let stack = Stack::start().await;
     let other = format!("{}-b", stack.tenant_id);
     stack.connect(&other, &stack.team_id).await;
-    let event = uninstalled(&stack.team_id, approvals_core::unix_now() + 1);
+    let event = uninstalled(&stack.team_id, approvals_core::time::unix_now() + 1);
 
     let (first, _) = send_event(&stack, &event, None).await;
     let (retried, _) = send_event(&stack, &event, Some("1")).await;
@@ -158,7 +158,7 @@ async fn a_stale_uninstall_from_before_a_reinstall_changes_nothing() {
 #[tokio::test]
 async fn bot_tokens_revoked_disconnects_but_user_tokens_revoked_does_not() {
     let stack = Stack::start().await;
-    let mut event = uninstalled(&stack.team_id, approvals_core::unix_now() + 1);
+    let mut event = uninstalled(&stack.team_id, approvals_core::time::unix_now() + 1);
     event["event"] = json!({"type": "tokens_revoked", "tokens": {"oauth": ["U0ANA"], "bot": []}});
     send_event(&stack, &event, None).await;
     assert_eq!(
@@ -195,7 +195,7 @@ async fn rotating_installation(stack: &Stack) -> approvals_core::domain::Install
     assert!(installation.bot_token.expose().starts_with("xoxe.xoxb-"));
     assert!(installation.bot_refresh_token.is_some());
     stack
-        .move_token_expiry(&stack.team_id, approvals_core::unix_now() + 600)
+        .move_token_expiry(&stack.team_id, approvals_core::time::unix_now() + 600)
         .await;
     stack
         .store()
@@ -225,7 +225,7 @@ async fn ten_concurrent_uses_near_expiry_refresh_exactly_once() {
     assert_eq!(refreshes(), 0);
 
     let tokens: Arc<dyn BotTokens> = stack.api.tokens.clone();
-    let now = approvals_core::unix_now();
+    let now = approvals_core::time::unix_now();
     let used = futures::future::join_all((0..10).map(|_| {
         let (tokens, stale) = (tokens.clone(), stale.clone());
         tokio::spawn(async move { tokens.usable_token(&stale, now).await })

@@ -64,7 +64,7 @@ async fn header_names_are_case_insensitive_and_base64_bodies_verify() {
 async fn refused_requests_are_401_and_enqueue_nothing() {
     let stack = Stack::start().await;
     let click = signed_click(&stack).await;
-    let now = approvals_core::unix_now();
+    let now = approvals_core::time::unix_now();
     let body = click.body.as_bytes();
     let sign_at = |ts: i64| {
         approvals_core::signing::sign_slack(stack.secrets.slack_signing_secret.as_bytes(), ts, body)

@@ -1,5 +1,6 @@
-//! The local AWS resources are exactly what template.yaml declares: a drift between the
-//! template and `scripts/provision.py` fails here.
+//! The local AWS resources and routes are exactly what template.yaml declares: a drift
+//! between the template and `scripts/provision.py`, `make dev`'s gateway or a function's
+//! router fails here.
 
 use serde_yaml::Value as Yaml;
 
@@ -210,4 +211,96 @@ async fn the_secret_holds_every_documented_key() {
         approvals_aws::secrets::load_app_secrets(&client, &crate::common::env("APP_SECRET_ID"))
             .await;
     assert!(secrets.is_ok(), "{secrets:?}");
+}
+
+/// Every `HttpApi` event of the template: (binary, method, path).
+fn declared_routes(template: &Yaml) -> Vec<(String, String, String)> {
+    let mut routes = Vec::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        let binary = &resource["Metadata"]["BuildProperties"]["Binary"];
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"].as_str() == Some("HttpApi") {
+                routes.push((
+                    binary.as_str().unwrap().to_owned(),
+                    event["Properties"]["Method"].as_str().unwrap().to_owned(),
+                    event["Properties"]["Path"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    routes.sort();
+    routes
+}
+
+#[tokio::test]
+async fn the_local_gateway_and_each_router_serve_the_templates_routes() {
+    let declared = declared_routes(&template());
+    assert_eq!(declared.len(), 5, "{declared:?}");
+
+    let placeholder = axum::Router::new;
+    let mut local: Vec<(String, String)> = devserver::gateway::template_routes(
+        placeholder(),
+        placeholder(),
+        placeholder(),
+        placeholder(),
+    )
+    .iter()
+    .map(|route| (route.method.to_owned(), route.path.to_owned()))
+    .collect();
+    local.sort();
+    let mut in_template: Vec<(String, String)> = declared
+        .iter()
+        .map(|(_, method, path)| (method.clone(), path.clone()))
+        .collect();
+    in_template.sort();
+    assert_eq!(
+        local, in_template,
+        "make dev's gateway drifted from template.yaml"
+    );
+
+    // Each function's own router answers the paths the template sends it, with anything
+    // but its "no such route" answer.
+    let stack = crate::common::Stack::start().await;
+    for (binary, method, path) in declared {
+        let router = match binary.as_str() {
+            "approvals-api" => &stack.api_router,
+            "slack-interactions" => &stack.interactions_router,
+            "slack-events" => &stack.events_router,
+            "oauth-callback" => &stack.oauth_router,
+            other => panic!("a route for an unknown function {other}"),
+        };
+        let path = path.replace("{proxy+}", "approvals");
+        let method = if method == "ANY" { "POST" } else { &method };
+        let now = approvals_core::time::unix_now();
+        let signature = approvals_core::signing::sign_host_request(
+            stack.secrets.host_api_secret.as_bytes(),
+            now,
+            method,
+            &path,
+            b"{}",
+        );
+        let event = crate::common::http_event(
+            method,
+            &path,
+            &[
+                ("content-type", "application/json"),
+                ("x-approvals-timestamp", &now.to_string()),
+                ("x-approvals-signature", &signature),
+            ],
+            b"{}",
+            false,
+        );
+        let (status, body) = crate::common::invoke(router, event).await;
+        let unrouted = status == 404
+            && (body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no route"))
+                || body
+                    .as_str()
+                    .is_some_and(|page| page.contains("Not found.")));
+        assert!(!unrouted, "{binary} does not serve {method} {path}: {body}");
+    }
 }

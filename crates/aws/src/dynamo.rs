@@ -66,6 +66,20 @@ impl DynamoStore {
             .key("sk", s(sk))
     }
 
+    /// The store over a client built from the shared SDK configuration, sealing tokens
+    /// under the application secret's keys.
+    pub fn from_secrets(
+        aws: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        secrets: &approvals_core::config::AppSecrets,
+    ) -> Result<Self, approvals_core::config::ConfigError> {
+        Ok(Self::from_config(
+            aws,
+            table,
+            TokenCipher::from_secrets(secrets)?,
+        ))
+    }
+
     /// The store over a client built from the shared SDK configuration.
     pub fn from_config(
         aws: &aws_config::SdkConfig,
@@ -273,7 +287,7 @@ impl ApprovalStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
             .expression_attribute_values(
                 ":now",
-                AttributeValue::N(approvals_core::unix_now().to_string()),
+                AttributeValue::N(approvals_core::time::unix_now().to_string()),
             )
             .send()
             .await;

@@ -6,6 +6,8 @@ use crate::domain::{Approval, Decision, DecisionRecord};
 
 pub const APPROVE_ACTION_ID: &str = "approve";
 pub const REJECT_ACTION_ID: &str = "reject";
+pub const OPEN_ACTION_ID: &str = "open";
+pub const ACTIONS_BLOCK_ID: &str = "approval_actions";
 
 /// The decision a button's `action_id` makes; action ids are presentation, so the mapping
 /// lives beside the buttons rather than in the domain.
@@ -16,8 +18,6 @@ pub fn decision_for_action(action_id: &str) -> Option<Decision> {
         _ => None,
     }
 }
-pub const OPEN_ACTION_ID: &str = "open";
-pub const ACTIONS_BLOCK_ID: &str = "approval_actions";
 
 /// Slack's limits (see the handbook's `slack/facts.md`).
 pub mod slack_limits {

@@ -2,8 +2,8 @@
 //!
 //! No AWS, HTTP-server or Slack-client dependency: the compiler keeps this crate pure, and
 //! the adapter crates (`approvals-aws`, `approvals-outbound`) and the functions depend on it,
-//! never the other way round. Entrypoints pass `now` in; the few clock reads left are in
-//! [`time`].
+//! never the other way round. Entrypoints pass `now` in; the use cases read the clock
+//! ([`time::unix_now`]) only where they wait (a token refresh lease, a disconnect sweep).
 
 pub mod blocks;
 pub mod config;
@@ -17,5 +17,3 @@ pub mod usecases;
 /// In-memory fakes of every port, for unit tests and benches; never linked into a Lambda.
 #[cfg(any(test, feature = "testkit"))]
 pub mod fakes;
-
-pub use time::unix_now;

@@ -25,7 +25,7 @@ impl HttpWebhookSink {
 impl WebhookSink for HttpWebhookSink {
     async fn deliver(&self, event: &HostEvent) -> Result<(), WebhookError> {
         let body = serde_json::to_vec(event).expect("a HostEvent always serialises");
-        let timestamp = approvals_core::unix_now();
+        let timestamp = approvals_core::time::unix_now();
         let signature = sign_webhook(self.secret.as_bytes(), timestamp, &body);
         let answer = self
             .http

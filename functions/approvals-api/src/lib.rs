@@ -29,12 +29,11 @@ use approvals_lambda::http::{
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The largest body the API reads; API Gateway's own limit is lower still.
@@ -89,11 +88,7 @@ impl ApprovalsApi {
         settings: Settings,
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
-        let store = Arc::new(DynamoStore::from_config(
-            aws,
-            settings.table,
-            approvals_aws::cipher::TokenCipher::from_secrets(secrets)?,
-        ));
+        let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         let slack = SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry);
         let oauth = Arc::new(SlackOAuthClient::new(
@@ -141,6 +136,7 @@ impl ApprovalsApi {
                 self.clone(),
                 verify_signature,
             ))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self)
     }
 
@@ -212,13 +208,17 @@ async fn create(State(api): Api, body: Bytes) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct TenantQuery {
-    tenant_id: Option<String>,
+/// The first `tenant_id` of the query string; a malformed query reads as none.
+fn tenant_in_query(query: Option<&str>) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(key, value)| key == "tenant_id" && !value.is_empty())
+        .map(|(_, value)| value)
 }
 
-async fn read(State(api): Api, Path(id): Path<String>, query: Query<TenantQuery>) -> Response {
-    let Some(tenant_id) = query.0.tenant_id.filter(|t| !t.is_empty()) else {
+async fn read(State(api): Api, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let Some(tenant_id) = tenant_in_query(query.as_deref()) else {
         return error_response(
             400,
             "invalid_request",

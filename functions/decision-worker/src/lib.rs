@@ -68,11 +68,7 @@ impl DecisionWorker {
         settings: Settings,
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
-        let store = Arc::new(DynamoStore::from_config(
-            aws,
-            settings.table,
-            approvals_aws::cipher::TokenCipher::from_secrets(secrets)?,
-        ));
+        let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         let slack = SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry);
         let oauth = Arc::new(SlackOAuthClient::new(

@@ -18,7 +18,7 @@ use approvals_core::usecases::install::{
 };
 use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_base_url};
 use approvals_lambda::http::{html_response, redirect};
-use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
+use approvals_outbound::slack_api::SlackHttpClient;
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -31,19 +31,18 @@ pub struct Settings {
     pub table: String,
     pub queue_url: String,
     pub slack_api_base_url: String,
-    pub slack_retry: RetryPolicy,
     pub install: InstallSettings,
 }
 
 impl Settings {
     /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL`, `PUBLIC_BASE_URL`,
-    /// `SLACK_OAUTH_AUTHORIZE_URL` and `SLACK_BOT_SCOPES`.
+    /// `SLACK_OAUTH_AUTHORIZE_URL` and `SLACK_BOT_SCOPES`. No retry policy: the OAuth
+    /// client's calls are never retried beyond a 429.
     pub fn from_env(secrets: &AppSecrets) -> Result<Self, ConfigError> {
         Ok(Self {
             table: required_env("APP_TABLE")?,
             queue_url: required_env("DECISION_QUEUE_URL")?,
             slack_api_base_url: slack_api_base_url(),
-            slack_retry: RetryPolicy::default(),
             install: install_settings_from_env(secrets)?,
         })
     }
@@ -71,16 +70,13 @@ impl OAuthCallback {
         settings: Settings,
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
-        let store = Arc::new(DynamoStore::from_config(
-            aws,
-            settings.table,
-            approvals_aws::cipher::TokenCipher::from_secrets(secrets)?,
-        ));
+        let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         Ok(Self {
             flow: store.clone(),
             tenants: store,
             oauth: Arc::new(SlackOAuthClient::new(
-                SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry),
+                // OAuth calls spend one-time codes and tokens: only a 429 is ever retried.
+                SlackHttpClient::new(&settings.slack_api_base_url),
                 secrets.slack_client_id.clone(),
                 secrets.slack_client_secret.clone(),
             )),
@@ -95,7 +91,17 @@ impl OAuthCallback {
             .route("/slack/install", get(begin))
             .route("/slack/oauth/callback", get(callback))
             .fallback(|| async { error_page(404, "Not found.") })
+            .method_not_allowed_fallback(|| async { error_page(404, "Not found.") })
             .with_state(self)
+    }
+
+    /// Where the browser sends the state cookie back: the install routes under the public
+    /// base URL's own path, so a REST API's `/Prod/slack/…` gets it too.
+    fn cookie_path(&self) -> String {
+        let base_path = url::Url::parse(&self.install.public_base_url)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{base_path}/slack")
     }
 
     fn install_flow(&self) -> InstallFlow<'_> {
@@ -113,6 +119,7 @@ type Callback = State<Arc<OAuthCallback>>;
 type QueryMap = Query<HashMap<String, String>>;
 
 async fn begin(State(callback): Callback, Query(query): QueryMap) -> Response {
+    let cookie_path = callback.cookie_path();
     let token = query.get("t").map(String::as_str).unwrap_or_default();
     match callback.install_flow().begin(token, unix_now()).await {
         Ok(BeginInstall::ToSlack {
@@ -121,7 +128,7 @@ async fn begin(State(callback): Callback, Query(query): QueryMap) -> Response {
         }) => with_cookie(
             redirect(&authorize_url),
             &format!(
-                "{STATE_COOKIE}={cookie_value}; Path=/slack; Max-Age={FLOW_TTL_SECS}; Secure; HttpOnly; SameSite=Lax"
+                "{STATE_COOKIE}={cookie_value}; Path={cookie_path}; Max-Age={FLOW_TTL_SECS}; Secure; HttpOnly; SameSite=Lax"
             ),
         ),
         Ok(BeginInstall::Refused(CallbackOutcome::Redirect(url))) => redirect(&url),
@@ -144,6 +151,7 @@ async fn callback(
     Query(query): QueryMap,
     headers: HeaderMap,
 ) -> Response {
+    let cookie_path = callback.cookie_path();
     let params = CallbackParams {
         code: query.get("code").cloned(),
         state: query.get("state").cloned(),
@@ -167,7 +175,7 @@ async fn callback(
     };
     with_cookie(
         answer,
-        &format!("{STATE_COOKIE}=; Path=/slack; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        &format!("{STATE_COOKIE}=; Path={cookie_path}; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
     )
 }
 

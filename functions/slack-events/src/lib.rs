@@ -60,11 +60,7 @@ impl SlackEventsEndpoint {
         settings: Settings,
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
-        let store = Arc::new(DynamoStore::from_config(
-            aws,
-            settings.table,
-            approvals_aws::cipher::TokenCipher::from_secrets(secrets)?,
-        ));
+        let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         Ok(Self {
             guards: store.clone(),
             tenants: store,

@@ -74,6 +74,29 @@ fn ack_path(c: &mut Criterion) {
             assert_eq!(answer.status(), 200);
         })
     });
+    // The same request as Lambda hands it over: the event's JSON through lambda_http's
+    // conversion, the stage handling and the axum router (signed now: the route reads the clock).
+    group.bench_function("through_lambda_http_and_router", |b| {
+        let router = Arc::new(SlackInteractions::new(SECRET, queue.clone())).router();
+        let now = approvals_core::time::unix_now();
+        let event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/slack/interactions",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/x-www-form-urlencoded",
+                        "x-slack-request-timestamp": now.to_string(),
+                        "x-slack-signature": sign_slack(SECRET.as_bytes(), now, body.as_bytes())},
+            "requestContext": {"http": {"method": "POST", "path": "/slack/interactions",
+                                        "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                               "requestId": "bench", "routeKey": "$default", "stage": "$default", "timeEpoch": 0},
+            "body": body, "isBase64Encoded": false,
+        });
+        b.to_async(&runtime).iter(|| async {
+            let answer = approvals_lambda::http::invoke(&router, event.clone())
+                .await
+                .unwrap();
+            assert_eq!(answer["statusCode"], 200);
+        })
+    });
     group.bench_function("verify_signature_only", |b| {
         let ts = NOW.to_string();
         let signature = sign_slack(SECRET.as_bytes(), NOW, body.as_bytes());

@@ -153,7 +153,6 @@ impl Stack {
                     table: table.clone(),
                     queue_url: queue_url.clone(),
                     slack_api_base_url: slack_api_base_url.clone(),
-                    slack_retry: fast_retry(),
                     install,
                 },
                 &secrets,
@@ -357,7 +356,7 @@ impl Stack {
             .expression_attribute_values(
                 ":past",
                 aws_sdk_dynamodb::types::AttributeValue::N(
-                    (approvals_core::unix_now() - 1).to_string(),
+                    (approvals_core::time::unix_now() - 1).to_string(),
                 ),
             )
             .send()
@@ -391,7 +390,7 @@ impl Stack {
             app_id: "A0SANDBOX".into(),
             scopes: vec!["chat:write".into()],
             installed_by: Some("U0ANA".into()),
-            installed_at: approvals_core::unix_now(),
+            installed_at: approvals_core::time::unix_now(),
             bot_token: SecretToken::new(token),
             bot_refresh_token: None,
             bot_token_expires_at: None,
@@ -427,7 +426,7 @@ impl Stack {
         } else {
             body.to_string().into_bytes()
         };
-        let timestamp = approvals_core::unix_now();
+        let timestamp = approvals_core::time::unix_now();
         let signature = sign_host_request(
             self.secrets.host_api_secret.as_bytes(),
             timestamp,

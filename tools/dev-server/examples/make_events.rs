@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secrets = AppSecrets::from_json(&std::fs::read_to_string(
         root.join("scripts/dev-secret.json"),
     )?)?;
-    let now = approvals_core::unix_now();
+    let now = approvals_core::time::unix_now();
     let approval_id = approval_id_for("acme", "DR-1042");
 
     let create = json!({

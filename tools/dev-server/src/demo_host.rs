@@ -36,7 +36,7 @@ impl HostApiClient {
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
         let raw = body.map(|b| b.to_string()).unwrap_or_default();
-        let timestamp = approvals_core::unix_now();
+        let timestamp = approvals_core::time::unix_now();
         let signature = approvals_core::signing::sign_host_request(
             self.secret.as_bytes(),
             timestamp,
@@ -199,7 +199,7 @@ async fn request_approval(
     Form(form): Form<RequestForm>,
 ) -> Response {
     let number = host.next_request.fetch_add(1, Ordering::Relaxed);
-    let external_id = format!("DR-{}-{number}", approvals_core::unix_now());
+    let external_id = format!("DR-{}-{number}", approvals_core::time::unix_now());
     let body = json!({
         "tenant_id": host.tenant_id, "external_id": external_id, "kind": "deal_registration",
         "title": form.title,

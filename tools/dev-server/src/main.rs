@@ -111,7 +111,6 @@ async fn main() -> Result<(), BoxError> {
             table: table.clone(),
             queue_url: queue_url.clone(),
             slack_api_base_url: slack_api_base_url.clone(),
-            slack_retry: RetryPolicy::default(),
             install,
         },
         &secrets,

@@ -131,7 +131,7 @@ pub async fn disconnect_everywhere(
         Some(members) => members,
         None => tenants.active_tenants_of(installation_id).await?,
     };
-    let now = crate::unix_now();
+    let now = crate::time::unix_now();
     let mut disconnected = false;
     for tenant_id in candidates {
         let Some(link) = tenants.link(&tenant_id).await? else {

@@ -51,7 +51,7 @@ impl RotatingTokens {
     async fn refresh(&self, stale: &Installation) -> Result<SecretToken, TokenError> {
         let id = stale.id();
         for _ in 0..self.max_polls {
-            let now = crate::unix_now();
+            let now = crate::time::unix_now();
             if self.tenants.try_lease_refresh(id, now, LEASE_SECS).await? {
                 let current = self
                     .tenants
