@@ -4,7 +4,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test lint dev browser-test chromium events bench venv clean
+.PHONY: test lint dev browser-test chromium events bench cold-start venv clean
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -50,6 +50,12 @@ events:
 ## bench: the ack-path and cold-start benchmarks (criterion); reports in target/criterion
 bench:
 	cargo bench -p slack-interactions
+
+## cold-start: exec to first answer of the release binaries against a local Runtime API and moto
+cold-start: venv
+	cargo build --release -p slack-interactions -p slack-events
+	./scripts/with-aws.sh sh -c '$(VENV)/bin/python scripts/cold_start.py target/release/slack-interactions events/slack-interactions.json && \
+	  $(VENV)/bin/python scripts/cold_start.py target/release/slack-events events/slack-events.json'
 
 clean:
 	rm -rf $(VENV) .dev target build node_modules
