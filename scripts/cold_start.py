@@ -50,9 +50,10 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         if run["served"]:
-            # A second `next`: the invocation is over; keep the function parked.
+            # A second `next`: the invocation is over; the function stays parked here until
+            # it is killed, so nothing is answered.
             run["done"].wait(10)
-            self.send_error(503)
+            self.close_connection = True
             return
         run["init"] = time.perf_counter()
         run["served"] = True
