@@ -324,3 +324,27 @@ async fn a_record_still_running_at_the_deadline_is_reported_not_lost() {
     assert!(redelivered.batch_item_failures.is_empty());
     assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
 }
+
+#[tokio::test]
+async fn a_webhook_answered_with_a_redirect_is_not_delivered_and_is_retried() {
+    // GIVEN a host whose webhook endpoint now redirects to a sign-in page that answers 200
+    let stack = Stack::start().await;
+    let (_, channel, ts) = stack.create_approval("DR-MOVED").await;
+    stack.click(&channel, &ts, "approve", "U0ANA").await;
+    let record = stack.drain_queue().await.remove(0);
+    stack.host.redirect_next(1);
+
+    // WHEN the worker delivers, then SQS redelivers
+    let first = stack.worker.handle(sqs_event(vec![record.clone()])).await;
+    let second = stack.worker.handle(sqs_event(vec![record])).await;
+
+    // THEN the redirect counts as a failure, and the redelivery's signed POST lands
+    assert_eq!(first.batch_item_failures.len(), 1);
+    assert!(second.batch_item_failures.is_empty());
+    let hooks = stack.host.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(
+        hooks.iter().map(|h| h.answered).collect::<Vec<_>>(),
+        [302, 200]
+    );
+    assert_eq!(hooks[0].body["id"], hooks[1].body["id"]);
+}

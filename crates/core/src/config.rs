@@ -15,7 +15,12 @@ pub enum ConfigError {
     BadEncryptionKey,
     #[error("reading the application secret failed: {0}")]
     SecretUnavailable(String),
+    #[error("the application secret's {0} is empty or still the template's CHANGE_ME placeholder")]
+    PlaceholderSecret(&'static str),
 }
+
+/// The value `template.yaml` ships for every key until the operator sets the real ones.
+pub const PLACEHOLDER: &str = "CHANGE_ME";
 
 /// The JSON held in the `APP_SECRET_ID` secret. Debug output is redacted.
 #[derive(Clone, Deserialize)]
@@ -36,9 +41,30 @@ impl AppSecrets {
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let secrets: Self =
             serde_json::from_str(json).map_err(|e| ConfigError::MalformedSecret(e.to_string()))?;
+        secrets.refuse_placeholders()?;
         secrets.encryption_key()?;
         secrets.previous_encryption_keys()?;
         Ok(secrets)
+    }
+
+    /// A forgotten key would make requests forgeable (an empty HMAC key, or the public
+    /// `CHANGE_ME`), so a cold start stops and names it instead.
+    fn refuse_placeholders(&self) -> Result<(), ConfigError> {
+        let keys = [
+            ("slack_signing_secret", &self.slack_signing_secret),
+            ("slack_client_id", &self.slack_client_id),
+            ("slack_client_secret", &self.slack_client_secret),
+            ("token_encryption_key", &self.token_encryption_key),
+            ("host_api_secret", &self.host_api_secret),
+            ("host_webhook_secret", &self.host_webhook_secret),
+        ];
+        match keys
+            .into_iter()
+            .find(|(_, value)| value.trim().is_empty() || value.contains(PLACEHOLDER))
+        {
+            Some((name, _)) => Err(ConfigError::PlaceholderSecret(name)),
+            None => Ok(()),
+        }
     }
 
     /// The 32-byte AES-256 key for tokens at rest.
@@ -86,6 +112,30 @@ mod tests {
         let shown = format!("{secrets:?}");
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("123.456"));
+    }
+
+    #[test]
+    fn an_empty_or_placeholder_value_is_refused_by_name() {
+        let valid = r#"{"slack_signing_secret":"s","slack_client_id":"c","slack_client_secret":"c",
+            "token_encryption_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","host_api_secret":"h",
+            "host_webhook_secret":"w"}"#;
+        assert!(AppSecrets::from_json(valid).is_ok());
+        for (field, value) in [
+            ("host_api_secret", "CHANGE_ME"),
+            ("slack_signing_secret", ""),
+            ("host_webhook_secret", "  "),
+            ("slack_client_secret", "prefix-CHANGE_ME"),
+        ] {
+            let mut json: serde_json::Value = serde_json::from_str(valid).unwrap();
+            json[field] = serde_json::json!(value);
+            match AppSecrets::from_json(&json.to_string()) {
+                Err(error @ ConfigError::PlaceholderSecret(named)) => {
+                    assert_eq!(named, field);
+                    assert!(error.to_string().contains(field));
+                }
+                other => panic!("{field}={value:?} was taken: {other:?}"),
+            }
+        }
     }
 
     #[test]

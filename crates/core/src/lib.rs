@@ -8,6 +8,7 @@
 pub mod blocks;
 pub mod config;
 pub mod domain;
+pub mod machine;
 pub mod ports;
 pub mod secret;
 pub mod signing;

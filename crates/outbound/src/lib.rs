@@ -18,9 +18,17 @@ pub(crate) fn http_client() -> reqwest::Client {
 
 /// A fresh client; use the shared one unless a separate pool is the point.
 pub fn build_http_client() -> reqwest::Client {
+    client_builder()
+        .build()
+        .expect("a reqwest client with timeouts builds")
+}
+
+/// Every outbound client's bounds. Redirects are never followed: neither Slack's Web API
+/// nor a `response_url` redirects, and a host webhook that does would have its signed POST
+/// turned into a bodiless GET that looks delivered.
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .connect_timeout(std::time::Duration::from_secs(3))
-        .build()
-        .expect("a reqwest client with timeouts builds")
+        .redirect(reqwest::redirect::Policy::none())
 }

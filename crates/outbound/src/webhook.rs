@@ -40,6 +40,18 @@ impl WebhookSink for HttpWebhookSink {
         if answer.status().is_success() {
             Ok(())
         } else {
+            if answer.status().is_redirection() {
+                // Following it would turn the POST into a bodiless GET that "succeeds".
+                tracing::warn!(
+                    status = answer.status().as_u16(),
+                    location = answer
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default(),
+                    "the host webhook redirected; not followed, the delivery failed"
+                );
+            }
             Err(WebhookError::Status(answer.status().as_u16()))
         }
     }

@@ -23,6 +23,7 @@ pub struct HostStandIn {
     secret: String,
     received: Mutex<Vec<ReceivedWebhook>>,
     failures_left: Mutex<u32>,
+    redirects_left: Mutex<u32>,
     arrived: Notify,
 }
 
@@ -32,6 +33,7 @@ impl HostStandIn {
             secret: webhook_secret.into(),
             received: Mutex::new(Vec::new()),
             failures_left: Mutex::new(0),
+            redirects_left: Mutex::new(0),
             arrived: Notify::new(),
         })
     }
@@ -39,6 +41,12 @@ impl HostStandIn {
     /// Answers 500 to the next `count` webhooks, as a host having a bad minute would.
     pub fn fail_next(&self, count: u32) {
         *self.failures_left.lock().unwrap() = count;
+    }
+
+    /// Answers `302 Location: /login` to the next `count` webhooks, as a host that moved its
+    /// endpoint behind a single sign-on page would; `GET /login` answers 200.
+    pub fn redirect_next(&self, count: u32) {
+        *self.redirects_left.lock().unwrap() = count;
     }
 
     pub fn received(&self) -> Vec<ReceivedWebhook> {
@@ -67,6 +75,7 @@ impl HostStandIn {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/webhooks", get(list).post(receive))
+            .route("/login", get(|| async { Html("<h1>Sign in</h1>") }))
             .route("/", get(page))
             .with_state(self.clone())
     }
@@ -114,8 +123,12 @@ async fn receive(
     let signature_valid = host.verify(&headers, &body);
     let status = {
         let mut failures_left = host.failures_left.lock().unwrap();
+        let mut redirects_left = host.redirects_left.lock().unwrap();
         if !signature_valid {
             StatusCode::UNAUTHORIZED
+        } else if *redirects_left > 0 {
+            *redirects_left -= 1;
+            StatusCode::FOUND
         } else if *failures_left > 0 {
             *failures_left -= 1;
             StatusCode::INTERNAL_SERVER_ERROR
@@ -130,7 +143,10 @@ async fn receive(
         body,
     });
     host.arrived.notify_waiters();
-    status
+    if status == StatusCode::FOUND {
+        return (status, [("location", "/login")]).into_response();
+    }
+    status.into_response()
 }
 
 async fn list(State(host): State<Arc<HostStandIn>>) -> Json<Vec<ReceivedWebhook>> {
