@@ -348,3 +348,54 @@ async fn a_webhook_answered_with_a_redirect_is_not_delivered_and_is_retried() {
     );
     assert_eq!(hooks[0].body["id"], hooks[1].body["id"]);
 }
+
+#[tokio::test]
+async fn a_slack_connect_outsider_in_the_channel_cannot_decide() {
+    // GIVEN an approval in a channel shared over Slack Connect, and a click from a member of
+    // another organisation: the payload's `team.id` is ours, `user.team_id` is theirs
+    let stack = Stack::start().await;
+    let (id, channel, ts) = stack.create_approval("DR-CONNECT").await;
+    let form = stack
+        .slack
+        .click_payload(&channel, &ts, "approve", "U0ANA")
+        .unwrap();
+    let (_, payload) = serde_urlencoded::from_str::<Vec<(String, String)>>(&form)
+        .unwrap()
+        .into_iter()
+        .find(|(key, _)| key == "payload")
+        .unwrap();
+    let mut payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["team"]["id"], stack.team_id.as_str());
+    payload["user"]["team_id"] = json!("T0EXTERNAL");
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let (timestamp, signature) = stack.slack.sign(&form);
+    let event = crate::common::http_event(
+        "POST",
+        "/slack/interactions",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-slack-request-timestamp", &timestamp),
+            ("x-slack-signature", &signature),
+        ],
+        form.as_bytes(),
+        false,
+    );
+    assert_eq!(
+        crate::common::invoke(&stack.interactions_router, event)
+            .await
+            .0,
+        200
+    );
+
+    // WHEN the worker takes the command
+    let answer = stack
+        .worker
+        .handle(sqs_event(stack.drain_queue().await))
+        .await;
+
+    // THEN nothing is decided, and the host hears nothing
+    assert!(answer.batch_item_failures.is_empty());
+    assert_eq!(stack.approval_item(&id).await["status"], "pending");
+    assert!(stack.slack.calls(Some("chat.update")).is_empty());
+    assert!(stack.host.received().is_empty());
+}

@@ -191,3 +191,66 @@ async fn another_tenants_approval_reads_as_not_found() {
         .await;
     assert_eq!(status, 405);
 }
+
+#[tokio::test]
+async fn a_replayed_signed_request_is_refused_and_changes_nothing() {
+    // GIVEN a signed install-link request, captured on its way
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/slack/install-links", stack.tenant_id);
+    let body = json!({"return_url": "https://host.example/settings"}).to_string();
+    let now = approvals_core::time::unix_now();
+    let signature = approvals_core::signing::sign_host_request(
+        stack.secrets.host_api_secret.as_bytes(),
+        now,
+        "POST",
+        &path,
+        body.as_bytes(),
+    );
+    let timestamp = now.to_string();
+    let send = || {
+        invoke(
+            &stack.api_router,
+            http_event(
+                "POST",
+                &path,
+                &[
+                    ("content-type", "application/json"),
+                    ("x-approvals-timestamp", &timestamp),
+                    ("x-approvals-signature", &signature),
+                ],
+                body.as_bytes(),
+                false,
+            ),
+        )
+    };
+    let (status, first) = send().await;
+    assert_eq!(status, 201, "{first}");
+
+    // WHEN the same bytes come again within the five-minute window
+    let (status, replayed) = send().await;
+
+    // THEN they are refused, with no second link
+    assert_eq!(status, 401, "{replayed}");
+    assert_eq!(replayed["error"], "replayed");
+    assert!(replayed.get("url").is_none());
+
+    // AND a request signed anew still works, and reads stay repeatable
+    let (status, _) = stack
+        .host_call(
+            "POST",
+            &path,
+            &json!({"return_url": "https://host.example/settings"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let status_path = format!("/v1/tenants/{}/slack", stack.tenant_id);
+    for _ in 0..2 {
+        assert_eq!(
+            stack
+                .host_call("GET", &status_path, &serde_json::Value::Null)
+                .await
+                .0,
+            200
+        );
+    }
+}

@@ -14,7 +14,7 @@ use approvals_core::domain::{
 use approvals_core::ports::{
     ApprovalStore, BotTokens, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth, TenantStore,
 };
-use approvals_core::signing::verify_host_request;
+use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
 use approvals_core::usecases::connection::disconnect_tenant;
 use approvals_core::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
@@ -30,6 +30,7 @@ use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -180,7 +181,38 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     if let Err(error) = outcome {
         return error_response(401, "invalid_signature", error.to_string());
     }
-    next.run(Request::from_parts(parts, Body::from(body))).await
+    // A captured request must not work twice: a replayed install-link request would hand
+    // out a fresh link to the tenant's Slack connection. Reads are harmless, and a repeated
+    // create is already idempotent by `external_id`, so both stay repeatable.
+    let replay_guard = (parts.method != Method::GET && target.stage_relative != "/v1/approvals")
+        .then(|| header(&parts.headers, "x-approvals-signature"))
+        .flatten()
+        .map(|signature| format!("HOSTSIG#{signature}"));
+    if let Some(guard) = &replay_guard {
+        match api
+            .approvals
+            .claim_once(guard, now + 2 * MAX_SKEW_SECS)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return error_response(
+                    401,
+                    "replayed",
+                    "this signed request was already accepted; sign each request anew",
+                )
+            }
+            Err(error) => return internal_error(&error),
+        }
+    }
+    let answer = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if let Some(guard) = replay_guard.filter(|_| answer.status().is_server_error()) {
+        // Nothing was done: the same request may be sent again.
+        if let Err(error) = api.approvals.release_claim(&guard).await {
+            tracing::warn!(%error, "could not release a replay guard after a failure");
+        }
+    }
+    answer
 }
 
 /// A tenant id from the path, or the 400 that names it.

@@ -64,10 +64,15 @@ pub fn decision_commands(form_body: &[u8]) -> Result<Vec<DecisionCommand>, AckEr
     let (Some(team), Some(user)) = (payload.team, payload.user) else {
         return Ok(Vec::new());
     };
+    // Who clicked is judged by the clicker's own team, not the workspace the message is in:
+    // in a Slack Connect channel `team.id` is ours while `user.team_id` is the outsider's.
+    // The enterprise is the click's context, so it vouches only for a member of that
+    // workspace: an outsider's click never passes as one of the enterprise's.
     let team_id = user
         .team_id
-        .filter(|_| team.id.is_empty())
-        .unwrap_or(team.id);
+        .filter(|own| !own.is_empty())
+        .unwrap_or_else(|| team.id.clone());
+    let enterprise_id = team.enterprise_id.filter(|_| team_id == team.id);
     Ok(payload
         .actions
         .into_iter()
@@ -82,7 +87,7 @@ pub fn decision_commands(form_body: &[u8]) -> Result<Vec<DecisionCommand>, AckEr
                 decision,
                 user_id: user.id.clone(),
                 team_id: team_id.clone(),
-                enterprise_id: team.enterprise_id.clone(),
+                enterprise_id: enterprise_id.clone(),
                 response_url: payload.response_url.clone(),
             })
         })
@@ -181,6 +186,28 @@ mod tests {
         assert_eq!(command.approval_id, "apr_00ff");
         assert_eq!(command.enterprise_id.as_deref(), Some("E1"));
         assert_eq!(command.command_id, "T1:U1:1700000000.1:apr_00ff");
+    }
+
+    #[test]
+    fn a_slack_connect_outsider_is_judged_by_their_own_team() {
+        let mut payload = click("approve", "apr_00ff");
+        payload["user"]["team_id"] = "T0EXTERNAL".into();
+        let command = &decision_commands(&form(payload)).unwrap()[0];
+        assert_eq!(command.team_id, "T0EXTERNAL");
+        assert_eq!(command.enterprise_id, None);
+        // Neither the workspace the message is in, nor an org-wide install of its enterprise,
+        // lets the outsider act.
+        assert!(!command.may_act_on("T1"));
+        assert!(!command.may_act_on("E1"));
+
+        let mut legacy = click("approve", "apr_00ff");
+        legacy["user"].as_object_mut().unwrap().remove("team_id");
+        let command = &decision_commands(&form(legacy)).unwrap()[0];
+        assert_eq!(
+            command.team_id, "T1",
+            "without user.team_id, the payload's team"
+        );
+        assert!(command.may_act_on("E1"));
     }
 
     #[test]
