@@ -343,7 +343,7 @@ async fn an_org_wide_install_resolves_clicks_from_two_workspaces() {
     assert_eq!(stack.approval_item(&first).await["status"], "approved");
     let second_item = stack.approval_item(second["id"].as_str().unwrap()).await;
     assert_eq!(second_item["status"], "rejected");
-    assert_eq!(second_item["decision"]["decided_by_team"], second_team);
+    assert_eq!(second_item["ending"]["by"]["team_id"], second_team);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod event_source_mapping;
 mod event_sources;
 mod host_api;
 mod install_flow;
+mod outage;
 mod sample_events;
 mod slack_events;
 mod slack_interactions;

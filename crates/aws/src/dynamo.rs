@@ -1,7 +1,9 @@
 //! The single-table DynamoDB store (`APP_TABLE`): approvals, tenants, installations, guards.
 //!
 //! Keys (`pk`, `sk`):
-//! - `APPROVAL#{id}` / `APPROVAL`; while pending also `gsi1pk = PENDING#{installation}`
+//! - `APPROVAL#{id}` / `APPROVAL`: the request, its state (`status`, `votes`, `ending`,
+//!   and `version`, which every transition is conditioned on), its Slack `copies` and its
+//!   `outbox` map of effects; while pending also `gsi1pk = PENDING#{installation}`
 //!   and `gsi1sk = {created_at}#{id}` (a sparse index of what still waits for a decision).
 //! - `TENANT#{tenant}` / `SLACK` links a tenant to an installation;
 //!   `TENANT#{tenant}` / `CHANNEL#{kind}` routes a kind of approval to a channel.
@@ -21,11 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::cipher::{EncryptedToken, TokenCipher};
 use approvals_core::domain::{
-    Approval, ApprovalStatus, ConnectionStatus, DecisionRecord, DisconnectReason, InstallLink,
-    Installation, OAuthState, SlackMessageRef, TenantLink,
+    Approval, ConnectionStatus, DisconnectReason, InstallLink, Installation, MessageCopy,
+    OAuthState, TenantLink,
 };
+use approvals_core::machine::Status;
+use approvals_core::outbox::OutboxEntry;
 use approvals_core::ports::{
-    ApprovalStore, DecisionWrite, InstallFlowStore, LinkTake, SideEffect, StoreError, TenantStore,
+    ApprovalStore, Commit, InstallFlowStore, LinkTake, StoreError, TenantStore,
 };
 use approvals_core::secret::SecretToken;
 
@@ -168,7 +172,7 @@ impl ApprovalStore for DynamoStore {
         let mut item = to_item(approval)?;
         item.insert("pk".into(), s(approval_pk(&approval.id)));
         item.insert("sk".into(), s(APPROVAL_SK));
-        if approval.status == ApprovalStatus::Pending {
+        if approval.status() == Status::Pending {
             item.insert(
                 "gsi1pk".into(),
                 s(format!("PENDING#{}", approval.installation_id)),
@@ -199,81 +203,157 @@ impl ApprovalStore for DynamoStore {
             .transpose()
     }
 
-    async fn record_message(
-        &self,
-        approval_id: &str,
-        message: &SlackMessageRef,
-    ) -> Result<(), StoreError> {
+    async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
         self.update_at(approval_pk(approval_id), APPROVAL_SK)
-            .update_expression("SET message = :message")
+            .update_expression("SET copies.#copy = :copy")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":message", to_attribute(message)?)
+            .expression_attribute_names("#copy", copy.key())
+            .expression_attribute_values(":copy", to_attribute(copy)?)
             .send()
             .await
             .map_err(|e| backend("UpdateItem", &e))?;
         Ok(())
     }
 
-    async fn delete_unposted(&self, approval_id: &str) -> Result<(), StoreError> {
+    async fn delete_untouched(&self, approval_id: &str) -> Result<bool, StoreError> {
         let deleted = self
             .delete_at(approval_pk(approval_id), APPROVAL_SK)
-            .condition_expression("attribute_not_exists(message)")
-            .send()
-            .await;
-        conditional(deleted, "DeleteItem")?;
-        Ok(())
-    }
-
-    async fn decide(
-        &self,
-        approval_id: &str,
-        record: &DecisionRecord,
-    ) -> Result<DecisionWrite, StoreError> {
-        let written = self
-            .update_at(approval_pk(approval_id), APPROVAL_SK)
-            .update_expression("SET #status = :decided, decision = :record REMOVE gsi1pk, gsi1sk")
-            .condition_expression("#status = :pending")
+            .condition_expression(
+                "#status = :pending AND (attribute_not_exists(version) OR version = :zero) \
+                 AND (attribute_not_exists(copies) OR size(copies) = :zero)",
+            )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":decided", to_attribute(&record.decision.status())?)
-            .expression_attribute_values(":pending", to_attribute(&ApprovalStatus::Pending)?)
-            .expression_attribute_values(":record", to_attribute(record)?)
+            .expression_attribute_values(":pending", to_attribute(&Status::Pending)?)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await;
-        match conditional(written, "UpdateItem")? {
-            Some(_) => Ok(DecisionWrite::Won),
-            None => {
-                let current = self.get(approval_id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("approval {approval_id} vanished while deciding"))
-                })?;
-                Ok(DecisionWrite::Lost(Box::new(current)))
-            }
-        }
+        Ok(conditional(deleted, "DeleteItem")?.is_some())
     }
 
-    async fn mark_done(
+    async fn commit(
         &self,
         approval_id: &str,
-        command_id: &str,
-        effect: SideEffect,
-    ) -> Result<(), StoreError> {
-        let attribute = match effect {
-            SideEffect::SlackMessageUpdated => "slack_message_updated",
-            SideEffect::WebhookDelivered => "webhook_delivered",
-        };
-        let marked = self
+        expected_version: u64,
+        commit: &Commit,
+    ) -> Result<bool, StoreError> {
+        let state = &commit.state;
+        let mut set = vec![
+            "#status = :status",
+            "step = :step",
+            "votes = :votes",
+            "version = :version",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        let mut update = self
             .update_at(approval_pk(approval_id), APPROVAL_SK)
-            .update_expression(format!("SET decision.{attribute} = :done"))
-            .condition_expression("decision.command_id = :command")
-            .expression_attribute_values(":done", AttributeValue::Bool(true))
-            .expression_attribute_values(":command", s(command_id))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", to_attribute(&state.status)?)
+            .expression_attribute_values(":step", to_attribute(&state.step)?)
+            .expression_attribute_values(":votes", to_attribute(&state.votes)?)
+            .expression_attribute_values(":version", to_attribute(&state.version)?)
+            .expression_attribute_values(":expected", to_attribute(&expected_version)?);
+        if let Some(ending) = &state.ending {
+            set.push("ending = :ending".into());
+            update = update.expression_attribute_values(":ending", to_attribute(ending)?);
+        }
+        for (index, (key, entry)) in commit.outbox.iter().enumerate() {
+            set.push(format!("outbox.#o{index} = :o{index}"));
+            update = update
+                .expression_attribute_names(format!("#o{index}"), key)
+                .expression_attribute_values(format!(":o{index}"), to_attribute(entry)?);
+        }
+        if let Some(command_id) = &commit.command_id {
+            set.push("applied = list_append(if_not_exists(applied, :none), :command)".into());
+            update = update
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":command", AttributeValue::L(vec![s(command_id)]));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if state.status.is_final() {
+            // Out of the index of what still waits for a decision.
+            expression.push_str(" REMOVE gsi1pk, gsi1sk");
+        }
+        let condition = if expected_version == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :expected)"
+        } else {
+            "version = :expected"
+        };
+        let written = update
+            .update_expression(expression)
+            .condition_expression(condition)
             .send()
             .await;
-        match conditional(marked, "UpdateItem")? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Corrupt(format!(
-                "approval {approval_id} was not decided by command {command_id}"
-            ))),
-        }
+        Ok(conditional(written, "UpdateItem")?.is_some())
+    }
+
+    async fn add_effect(
+        &self,
+        approval_id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError> {
+        let added = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression("SET outbox.#key = :entry")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(outbox.#key)")
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":entry", to_attribute(entry)?)
+            .send()
+            .await;
+        Ok(conditional(added, "UpdateItem")?.is_some())
+    }
+
+    async fn lease_effect(
+        &self,
+        approval_id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let leased = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression("SET outbox.#key.leased_until = :until")
+            .condition_expression(
+                "outbox.#key.seq = :seq AND outbox.#key.for_version = :for_version \
+                 AND outbox.#key.attempts = :attempts AND outbox.#key.done = :false \
+                 AND attribute_not_exists(outbox.#key.failed) \
+                 AND (attribute_not_exists(outbox.#key.leased_until) \
+                      OR outbox.#key.leased_until <= :now)",
+            )
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":until", to_attribute(&until)?)
+            .expression_attribute_values(":attempts", to_attribute(&entry.attempts)?)
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", to_attribute(&now)?)
+            .expression_attribute_values(":seq", to_attribute(&entry.seq)?)
+            .expression_attribute_values(":for_version", to_attribute(&entry.for_version)?)
+            .send()
+            .await;
+        Ok(conditional(leased, "UpdateItem")?.is_some())
+    }
+
+    async fn save_effect(
+        &self,
+        approval_id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError> {
+        let saved = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
+            .update_expression("SET outbox.#key = :entry")
+            .condition_expression(
+                "outbox.#key.seq = :seq AND outbox.#key.for_version = :for_version",
+            )
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":entry", to_attribute(entry)?)
+            .expression_attribute_values(":seq", to_attribute(&entry.seq)?)
+            .expression_attribute_values(":for_version", to_attribute(&entry.for_version)?)
+            .send()
+            .await;
+        Ok(conditional(saved, "UpdateItem")?.is_some())
     }
 
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {

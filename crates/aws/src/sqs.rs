@@ -25,6 +25,32 @@ impl SqsDecisionQueue {
 }
 
 impl SqsDecisionQueue {
+    /// Hides a received message for `secs` more seconds (`ChangeMessageVisibility`): how a
+    /// failed record waits out its backoff instead of the queue's fixed visibility timeout.
+    pub async fn hide_for(&self, receipt_handle: &str, secs: i32) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| QueueError(crate::sdk_error_text(&e)))?;
+        Ok(())
+    }
+
+    /// Sends a body as it is to another queue: the worker moving a record to its DLQ.
+    pub async fn send_raw(&self, queue_url: &str, body: &str) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| QueueError(crate::sdk_error_text(&e)))?;
+        Ok(())
+    }
+
     async fn send(&self, item: &WorkItem) -> Result<(), QueueError> {
         let body = serde_json::to_string(item).map_err(|e| QueueError(e.to_string()))?;
         self.client

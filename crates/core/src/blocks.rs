@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-use crate::domain::{Approval, Decision, DecisionRecord};
+use crate::domain::{Approval, Decision};
+use crate::machine::{Actor, ApprovalState, Ending, Refusal, Status};
 
 pub const APPROVE_ACTION_ID: &str = "approve";
 pub const REJECT_ACTION_ID: &str = "reject";
@@ -29,6 +30,10 @@ pub mod slack_limits {
     pub const BUTTON_TEXT: usize = 75;
     pub const MESSAGE_TEXT: usize = 40_000;
     pub const BLOCKS_PER_MESSAGE: usize = 50;
+    /// Slack refuses a message whose blocks hold more text than about 12 000 characters in
+    /// all (`msg_blocks_too_long`, undocumented); the body stays under this, leaving room
+    /// for the outcome line and the buttons.
+    pub const BODY_TEXT_BUDGET: usize = 10_000;
 }
 
 /// A message ready for `chat.postMessage` / `chat.update`.
@@ -39,9 +44,14 @@ pub struct SlackMessage {
     pub blocks: Vec<Value>,
 }
 
-/// The pending message with Approve, Reject and (when linked) Open buttons.
+/// The pending message with Approve, Reject and (when linked) Open buttons, and the votes
+/// so far when the policy asks for more than one.
 pub fn pending_message(approval: &Approval) -> SlackMessage {
     let mut blocks = body_blocks(approval);
+    if let Some(progress) = progress_line(&approval.state) {
+        blocks.push(json!({"type": "context", "block_id": "approval_progress",
+                           "elements": [mrkdwn_raw(&progress)]}));
+    }
     let mut buttons = vec![
         json!({"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
                "text": plain("Approve", slack_limits::BUTTON_TEXT), "value": approval.id}),
@@ -59,50 +69,126 @@ pub fn pending_message(approval: &Approval) -> SlackMessage {
     }
 }
 
-/// The decided message: same details, no buttons, and who decided when.
-pub fn decided_message(approval: &Approval, record: &DecisionRecord) -> SlackMessage {
-    let mut blocks = body_blocks(approval);
-    let mut outcome = decision_line(record);
-    if let Some(link) = &approval.request.link {
-        // Validation normalised the link; `&` is still escaped as Slack's syntax asks.
-        outcome.push_str(&format!("  ·  <{}|Open>", link.replace('&', "&amp;")));
+/// The message as the approval stands now: pending with buttons, or ended without.
+pub fn current_message(approval: &Approval) -> SlackMessage {
+    match &approval.state.ending {
+        None => pending_message(approval),
+        Some(ending) => ended_message(approval, ending),
     }
-    blocks.push(json!({"type": "section", "block_id": "approval_outcome",
-                       "text": mrkdwn_raw(&outcome)}));
-    let label = match record.decision {
-        Decision::Approved => "Approved",
-        Decision::Rejected => "Rejected",
-    };
+}
+
+/// The ended message: same details, no buttons, and who ended it when (and why).
+pub fn ended_message(approval: &Approval, ending: &Ending) -> SlackMessage {
+    let mut blocks = body_blocks(approval);
+    blocks.push(outcome_block(approval, ending));
     SlackMessage {
-        text: fallback_text(approval, label),
+        text: fallback_text(approval, status_label(ending.status)),
         blocks,
     }
 }
 
-/// What a late clicker is told: "Already approved by <@U…> on <!date…>".
-pub fn already_decided_line(record: &DecisionRecord) -> String {
-    let verb = match record.decision {
-        Decision::Approved => "approved",
-        Decision::Rejected => "rejected",
-    };
-    format!(
-        "Already {verb} by <@{user}> on {date}",
-        user = record.decided_by,
-        date = slack_date(record.decided_at)
-    )
+/// The smallest ended message (title and outcome): what is sent when Slack refuses the full
+/// one (`msg_too_long`, `invalid_blocks`, `msg_blocks_too_long`), so the buttons go anyway.
+pub fn minimal_ended_message(approval: &Approval, ending: &Ending) -> SlackMessage {
+    SlackMessage {
+        text: fallback_text(approval, status_label(ending.status)),
+        blocks: vec![
+            json!({"type": "header",
+                   "text": plain(&approval.request.title, slack_limits::HEADER_TEXT)}),
+            outcome_block(approval, ending),
+        ],
+    }
 }
 
-/// "✅ Approved by <@U…> on <!date…>" with each reader's own time zone.
-pub fn decision_line(record: &DecisionRecord) -> String {
-    let (icon, verb) = match record.decision {
-        Decision::Approved => ("✅", "Approved"),
-        Decision::Rejected => ("❌", "Rejected"),
+fn outcome_block(approval: &Approval, ending: &Ending) -> Value {
+    let mut outcome = ending_line(ending);
+    if let Some(link) = &approval.request.link {
+        // Validation normalised the link; `&` is still escaped as Slack's syntax asks. A link
+        // too long to fit beside the outcome is left to the host's own screens.
+        let open = format!("  ·  <{}|Open>", link.replace('&', "&amp;"));
+        if outcome.chars().count() + open.chars().count() <= slack_limits::SECTION_TEXT {
+            outcome.push_str(&open);
+        }
+    }
+    json!({"type": "section", "block_id": "approval_outcome", "text": mrkdwn_raw(&outcome)})
+}
+
+fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "Approval requested",
+        Status::Approved => "Approved",
+        Status::Rejected => "Rejected",
+        Status::Cancelled => "Cancelled",
+        Status::Expired => "Expired",
+    }
+}
+
+/// "2 of 3 approvals (step 1 of 2)", once anyone has voted on a policy that needs more.
+fn progress_line(state: &ApprovalState) -> Option<String> {
+    let step = state.policy.steps.get(state.step)?;
+    if step.required <= 1 && state.policy.steps.len() == 1 {
+        return None;
+    }
+    let mut line = format!(
+        "{} of {} approvals",
+        state.approvals_in(state.step),
+        step.required
+    );
+    if state.policy.steps.len() > 1 {
+        line.push_str(&format!(
+            " (step {} of {})",
+            state.step + 1,
+            state.policy.steps.len()
+        ));
+    }
+    Some(line)
+}
+
+/// "✅ Approved by <@U…> on <!date…>", with each reader's own time zone, and the reason.
+pub fn ending_line(ending: &Ending) -> String {
+    let icon = match ending.status {
+        Status::Approved => "✅",
+        Status::Rejected => "❌",
+        Status::Cancelled => "🚫",
+        Status::Expired => "⌛",
+        Status::Pending => "⏳",
     };
-    format!(
-        "{icon} {verb} by <@{user}> on {date}",
-        user = record.decided_by,
-        date = slack_date(record.decided_at)
-    )
+    let mut line = format!("{icon} {}", status_label(ending.status));
+    match &ending.by {
+        Some(Actor::Slack { user_id, .. }) => line.push_str(&format!(" by <@{user_id}>")),
+        Some(Actor::Host { .. }) => line.push_str(" in the host application"),
+        None => {}
+    }
+    line.push_str(&format!(" on {}", slack_date(ending.at)));
+    if let Some(reason) = ending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        line.push_str(&format!(": {}", escape_truncated(reason, 500)));
+    }
+    line
+}
+
+/// What a clicker whose click changed nothing is told, privately.
+pub fn refusal_line(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Ended { ending } => {
+            let line = ending_line(ending);
+            // "✅ Approved by …" reads as "Already approved by …" to a late clicker.
+            match line.split_once(' ') {
+                Some((_, rest)) => format!("Already {}", lowercase_first(rest)),
+                None => line,
+            }
+        }
+        Refusal::NotAnApprover => "You are not an approver of this request.".into(),
+        Refusal::AlreadyVoted => "You have already voted on this request.".into(),
+        Refusal::NotDue => "This request is not due to expire yet.".into(),
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Slack's date token, with a UTC fallback for clients that cannot render it.
@@ -121,33 +207,58 @@ pub fn slack_date(epoch_seconds: i64) -> String {
 
 fn body_blocks(approval: &Approval) -> Vec<Value> {
     let request = &approval.request;
-    let mut blocks = vec![json!({"type": "header",
-                                 "text": plain(&request.title, slack_limits::HEADER_TEXT)})];
+    let title = plain(&request.title, slack_limits::HEADER_TEXT);
+    let mut budget = Budget(slack_limits::BODY_TEXT_BUDGET);
+    budget.spend(title["text"].as_str().unwrap_or_default());
+    let mut blocks = vec![json!({"type": "header", "text": title})];
+    let mut left_out = 0;
     for chunk in request.fields.chunks(slack_limits::SECTION_FIELDS) {
-        let fields: Vec<Value> = chunk
-            .iter()
-            .map(|field| {
-                let label = escape_truncated(&field.label, slack_limits::SECTION_FIELD_TEXT / 4);
-                let budget = slack_limits::SECTION_FIELD_TEXT - label.chars().count() - 4;
-                mrkdwn_raw(&format!(
-                    "*{label}*\n{}",
-                    escape_truncated(&field.value, budget)
-                ))
-            })
-            .collect();
-        blocks.push(json!({"type": "section", "fields": fields}));
+        let mut fields = Vec::new();
+        for field in chunk {
+            let label = escape_truncated(&field.label, slack_limits::SECTION_FIELD_TEXT / 4);
+            let room = (slack_limits::SECTION_FIELD_TEXT - label.chars().count() - 4)
+                .min(budget.0.saturating_sub(label.chars().count() + 4));
+            if room < 20 {
+                left_out += 1;
+                continue;
+            }
+            let text = format!("*{label}*\n{}", escape_truncated(&field.value, room));
+            budget.spend(&text);
+            fields.push(mrkdwn_raw(&text));
+        }
+        if !fields.is_empty() {
+            blocks.push(json!({"type": "section", "fields": fields}));
+        }
     }
     if let Some(notes) = request.notes.as_deref().filter(|n| !n.trim().is_empty()) {
-        blocks.push(json!({"type": "section",
-                           "text": mrkdwn_raw(&escape_truncated(notes, slack_limits::SECTION_TEXT))}));
+        let room = slack_limits::SECTION_TEXT.min(budget.0);
+        if room >= 20 {
+            let text = escape_truncated(notes, room);
+            budget.spend(&text);
+            blocks.push(json!({"type": "section", "text": mrkdwn_raw(&text)}));
+        } else {
+            left_out += 1;
+        }
     }
-    let requester = match &request.requester.email {
+    let mut requester = match &request.requester.email {
         Some(email) => format!("Requested by {} ({email})", request.requester.name),
         None => format!("Requested by {}", request.requester.name),
     };
+    if left_out > 0 {
+        requester.push_str(&format!(" · {left_out} more in the host application"));
+    }
     blocks.push(json!({"type": "context",
                        "elements": [mrkdwn_raw(&escape_truncated(&requester, slack_limits::CONTEXT_TEXT))]}));
     blocks
+}
+
+/// Characters of block text still free in one message.
+struct Budget(usize);
+
+impl Budget {
+    fn spend(&mut self, text: &str) {
+        self.0 = self.0.saturating_sub(text.chars().count());
+    }
 }
 
 fn fallback_text(approval: &Approval, prefix: &str) -> String {
@@ -271,7 +382,10 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_visibly_within_slacks_limits() {
-        let approval = approval(&"T".repeat(400), 13, None);
+        let mut approval = approval(&"T".repeat(400), 13, None);
+        for field in approval.request.fields.iter_mut().skip(3) {
+            field.value = "short".into();
+        }
         let message = pending_message(&approval);
         let header = message.blocks[0]["text"]["text"].as_str().unwrap();
         assert_eq!(header.chars().count(), 150);
@@ -290,7 +404,7 @@ mod tests {
             for field in section["fields"].as_array().unwrap() {
                 let text = field["text"].as_str().unwrap();
                 assert!(text.chars().count() <= 2000);
-                assert!(text.ends_with('…'));
+                assert!(text.ends_with('…') || text.ends_with("short"));
             }
         }
     }
@@ -313,19 +427,18 @@ mod tests {
     }
 
     #[test]
-    fn decided_message_drops_the_buttons_and_says_who_and_when() {
+    fn ended_message_drops_the_buttons_and_says_who_and_when() {
         let approval = approval("Deal", 1, Some("https://host.example/d/1"));
-        let record = DecisionRecord {
-            decision: Decision::Approved,
-            decided_by: "U42".into(),
-            decided_by_team: "T1".into(),
-            decided_at: 1_764_000_000,
-            command_id: "c".into(),
-            event_id: "e".into(),
-            slack_message_updated: false,
-            webhook_delivered: false,
+        let ending = Ending {
+            status: Status::Approved,
+            by: Some(Actor::Slack {
+                user_id: "U42".into(),
+                team_id: "T1".into(),
+            }),
+            reason: None,
+            at: 1_764_000_000,
         };
-        let message = decided_message(&approval, &record);
+        let message = ended_message(&approval, &ending);
         assert!(message.blocks.iter().all(|b| b["type"] != "actions"));
         let outcome = message.blocks.last().unwrap()["text"]["text"]
             .as_str()
@@ -335,5 +448,36 @@ mod tests {
             "{outcome}"
         );
         assert!(outcome.contains("|2025-11-24 16:00 UTC>"), "{outcome}");
+        assert!(refusal_line(&Refusal::Ended { ending }).starts_with("Already approved by <@U42>"));
+    }
+
+    #[test]
+    fn a_link_too_long_to_sit_beside_the_outcome_is_left_out() {
+        let link = format!("https://host.example/d?{}", "a=1&".repeat(700));
+        let approval = approval("Deal", 0, Some(&link));
+        let ending = Ending {
+            status: Status::Rejected,
+            by: None,
+            reason: Some("over budget".into()),
+            at: 1,
+        };
+        let outcome = ended_message(&approval, &ending).blocks.last().unwrap()["text"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(outcome.chars().count() <= slack_limits::SECTION_TEXT);
+        assert!(outcome.ends_with(": over budget"), "{outcome}");
+    }
+
+    #[test]
+    fn twenty_long_fields_stay_within_the_cumulative_text_budget() {
+        let mut approval = approval("Deal", 20, None);
+        approval.request.notes = Some("n".repeat(10_000));
+        let message = pending_message(&approval);
+        let total: usize = texts(&message).iter().map(|t| t.chars().count()).sum();
+        assert!(total <= 11_000, "{total} characters of block text");
+        assert!(texts(&message)
+            .iter()
+            .any(|t| t.contains("more in the host application")));
     }
 }

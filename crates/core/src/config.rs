@@ -17,6 +17,8 @@ pub enum ConfigError {
     SecretUnavailable(String),
     #[error("the application secret's {0} is empty or still the template's CHANGE_ME placeholder")]
     PlaceholderSecret(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    InvalidVariable(&'static str, String),
 }
 
 /// The value `template.yaml` ships for every key until the operator sets the real ones.

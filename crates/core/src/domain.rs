@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeMap;
+
+use crate::machine::{ApprovalState, Policy, Status};
+use crate::outbox::OutboxEntry;
 use crate::secret::SecretToken;
 
 /// A 400 that names the offending field, e.g. `fields[2].label`.
@@ -24,27 +28,12 @@ impl ValidationError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Rejected,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approved,
     Rejected,
 }
 
 impl Decision {
-    pub fn status(self) -> ApprovalStatus {
-        match self {
-            Self::Approved => ApprovalStatus::Approved,
-            Self::Rejected => ApprovalStatus::Rejected,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Approved => "approved",
@@ -295,30 +284,52 @@ fn looks_like_email(email: &str) -> bool {
             && email.len() <= 254)
 }
 
-/// Who decided, and which of the recorded side effects are already done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    pub decision: Decision,
-    pub decided_by: String,
-    pub decided_by_team: String,
-    pub decided_at: i64,
-    /// The command that won; only its (re)deliveries perform the side effects.
-    pub command_id: String,
-    /// Stable across webhook retries so the host can deduplicate.
-    pub event_id: String,
-    #[serde(default)]
-    pub slack_message_updated: bool,
-    #[serde(default)]
-    pub webhook_delivered: bool,
-}
-
-/// Where an approval's message lives in Slack.
+/// Where one Slack message lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlackMessageRef {
     pub channel_id: String,
     pub message_ts: String,
 }
 
+/// Why a message shows the request: the kind's channel, or an approver's direct message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyRole {
+    Channel,
+    Direct,
+}
+
+/// One Slack message that shows the request; every copy is updated when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageCopy {
+    pub channel_id: String,
+    pub message_ts: String,
+    pub role: CopyRole,
+}
+
+impl MessageCopy {
+    pub fn new(at: SlackMessageRef, role: CopyRole) -> Self {
+        Self {
+            channel_id: at.channel_id,
+            message_ts: at.message_ts,
+            role,
+        }
+    }
+
+    /// The copy's key in the approval's `copies` map: a message is a copy once.
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.channel_id, self.message_ts)
+    }
+
+    pub fn at(&self) -> SlackMessageRef {
+        SlackMessageRef {
+            channel_id: self.channel_id.clone(),
+            message_ts: self.message_ts.clone(),
+        }
+    }
+}
+
+/// An approval: the host's request, its state machine, its Slack copies and its outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub id: String,
@@ -326,12 +337,19 @@ pub struct Approval {
     pub request: ApprovalRequest,
     /// The installation (team or enterprise id) whose workspace shows the message.
     pub installation_id: String,
-    pub status: ApprovalStatus,
     pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<SlackMessageRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<DecisionRecord>,
+    /// Status, policy, votes, ending and the version every transition is conditioned on.
+    #[serde(flatten)]
+    pub state: ApprovalState,
+    /// Every message that shows the request, by [`MessageCopy::key`].
+    #[serde(default)]
+    pub copies: BTreeMap<String, MessageCopy>,
+    /// Side effects still to do, done, or given up on, by [`crate::outbox`] key.
+    #[serde(default)]
+    pub outbox: BTreeMap<String, OutboxEntry>,
+    /// Commands already applied, so a redelivered one only finishes its effects.
+    #[serde(default)]
+    pub applied: Vec<String>,
 }
 
 impl Approval {
@@ -341,11 +359,21 @@ impl Approval {
             fingerprint: request.fingerprint(),
             request,
             installation_id,
-            status: ApprovalStatus::Pending,
             created_at: now,
-            message: None,
-            decision: None,
+            state: ApprovalState::new(Policy::anyone(), None),
+            copies: BTreeMap::new(),
+            outbox: BTreeMap::new(),
+            applied: Vec::new(),
         }
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.status
+    }
+
+    /// Never posted and never touched: the only approval a failed create may delete.
+    pub fn is_untouched(&self) -> bool {
+        self.state.status == Status::Pending && self.state.version == 0 && self.copies.is_empty()
     }
 }
 
@@ -362,6 +390,10 @@ pub struct DecisionCommand {
     pub enterprise_id: Option<String>,
     #[serde(default)]
     pub response_url: Option<String>,
+    /// The message clicked, so a copy the store missed (an ambiguous post that did land)
+    /// is found and updated too.
+    #[serde(default)]
+    pub message: Option<SlackMessageRef>,
 }
 
 impl DecisionCommand {
@@ -582,6 +614,7 @@ mod tests {
             team_id: "T2".into(),
             enterprise_id: Some("E1".into()),
             response_url: None,
+            message: None,
         };
         assert!(command.may_act_on("E1"));
         assert!(command.may_act_on("T2"));

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 
 use crate::blocks::SlackMessage;
 use crate::domain::{
-    Approval, ApprovalRequest, ApprovalStatus, ConnectionStatus, DecisionCommand, DecisionRecord,
-    DisconnectReason, Installation, Requester, SlackMessageRef, TenantLink,
+    Approval, ApprovalRequest, ConnectionStatus, DecisionCommand, DisconnectReason, Installation,
+    MessageCopy, Requester, SlackMessageRef, TenantLink,
 };
+use crate::outbox::OutboxEntry;
 use crate::ports::*;
 use crate::secret::SecretToken;
 
@@ -67,6 +68,13 @@ impl MemoryStore {
         self.links.lock().unwrap().insert(tenant_id.into(), link);
     }
 
+    /// Gives a stored approval another policy (the host API for policies comes later).
+    pub fn set_policy(&self, id: &str, policy: crate::machine::Policy) {
+        if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
+            approval.state.policy = policy;
+        }
+    }
+
     pub fn approval(&self, id: &str) -> Option<Approval> {
         self.approvals.lock().unwrap().get(id).cloned()
     }
@@ -85,47 +93,91 @@ impl ApprovalStore for MemoryStore {
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
         Ok(self.approval(approval_id))
     }
-    async fn record_message(&self, id: &str, message: &SlackMessageRef) -> Result<(), StoreError> {
+    async fn add_copy(&self, id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
         if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
-            approval.message = Some(message.clone());
+            approval.copies.insert(copy.key(), copy.clone());
         }
         Ok(())
     }
-    async fn delete_unposted(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_untouched(&self, id: &str) -> Result<bool, StoreError> {
         let mut approvals = self.approvals.lock().unwrap();
-        if approvals.get(id).is_some_and(|a| a.message.is_none()) {
+        if approvals.get(id).is_some_and(Approval::is_untouched) {
             approvals.remove(id);
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
-    async fn decide(&self, id: &str, record: &DecisionRecord) -> Result<DecisionWrite, StoreError> {
+    async fn commit(
+        &self,
+        id: &str,
+        expected_version: u64,
+        commit: &Commit,
+    ) -> Result<bool, StoreError> {
         let mut approvals = self.approvals.lock().unwrap();
         let approval = approvals
             .get_mut(id)
             .ok_or_else(|| StoreError::Corrupt(id.into()))?;
-        if approval.status != ApprovalStatus::Pending {
-            return Ok(DecisionWrite::Lost(Box::new(approval.clone())));
+        if approval.state.version != expected_version {
+            return Ok(false);
         }
-        approval.status = record.decision.status();
-        approval.decision = Some(record.clone());
-        Ok(DecisionWrite::Won)
+        approval.state = commit.state.clone();
+        approval.outbox.extend(commit.outbox.iter().cloned());
+        approval.applied.extend(commit.command_id.iter().cloned());
+        Ok(true)
     }
-    async fn mark_done(
+    async fn add_effect(
         &self,
         id: &str,
-        command_id: &str,
-        effect: SideEffect,
-    ) -> Result<(), StoreError> {
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError> {
         let mut approvals = self.approvals.lock().unwrap();
-        if let Some(record) = approvals.get_mut(id).and_then(|a| a.decision.as_mut()) {
-            if record.command_id == command_id {
-                match effect {
-                    SideEffect::SlackMessageUpdated => record.slack_message_updated = true,
-                    SideEffect::WebhookDelivered => record.webhook_delivered = true,
-                }
-            }
+        let approval = approvals
+            .get_mut(id)
+            .ok_or_else(|| StoreError::Corrupt(id.into()))?;
+        if approval.outbox.contains_key(key) {
+            return Ok(false);
         }
-        Ok(())
+        approval.outbox.insert(key.into(), entry.clone());
+        Ok(true)
+    }
+    async fn lease_effect(
+        &self,
+        id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        let Some(stored) = approvals.get_mut(id).and_then(|a| a.outbox.get_mut(key)) else {
+            return Ok(false);
+        };
+        if (stored.seq, stored.for_version, stored.attempts)
+            != (entry.seq, entry.for_version, entry.attempts)
+            || !stored.is_open()
+            || stored.leased_until.is_some_and(|held| held > now)
+        {
+            return Ok(false);
+        }
+        stored.leased_until = Some(until);
+        Ok(true)
+    }
+    async fn save_effect(
+        &self,
+        id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError> {
+        let mut approvals = self.approvals.lock().unwrap();
+        let Some(stored) = approvals.get_mut(id).and_then(|a| a.outbox.get_mut(key)) else {
+            return Ok(false);
+        };
+        if (stored.seq, stored.for_version) != (entry.seq, entry.for_version) {
+            return Ok(false);
+        }
+        *stored = entry.clone();
+        Ok(true)
     }
     async fn claim_once(&self, key: &str, _expires_at: i64) -> Result<bool, StoreError> {
         Ok(self.claims.lock().unwrap().insert(key.into()))
@@ -264,6 +316,7 @@ impl TenantStore for MemoryStore {
 pub struct FakeSlack {
     post_error: Option<String>,
     update_error: Option<SlackError>,
+    update_failures_left: Mutex<u32>,
     posted: Mutex<Vec<(String, SlackMessage)>>,
     updates: Mutex<Vec<(SlackMessageRef, SlackMessage)>>,
     responses: Mutex<Vec<(String, serde_json::Value)>>,
@@ -271,8 +324,13 @@ pub struct FakeSlack {
 
 impl FakeSlack {
     pub fn failing_updates(error: SlackError) -> Self {
+        Self::failing_updates_times(error, u32::MAX)
+    }
+    /// Fails the next `times` updates with `error`, then updates.
+    pub fn failing_updates_times(error: SlackError, times: u32) -> Self {
         Self {
             update_error: Some(error),
+            update_failures_left: Mutex::new(times),
             ..Self::default()
         }
     }
@@ -321,7 +379,11 @@ impl SlackApi for FakeSlack {
         message: &SlackMessage,
     ) -> Result<(), SlackError> {
         if let Some(error) = &self.update_error {
-            return Err(error.clone());
+            let mut left = self.update_failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(error.clone());
+            }
         }
         self.updates
             .lock()

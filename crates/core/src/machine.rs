@@ -147,13 +147,19 @@ pub struct Ending {
 /// The state the store keeps; `version` is the conditional write's guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalState {
+    #[serde(default = "Policy::anyone")]
     pub policy: Policy,
     pub status: Status,
     /// The step now collecting votes (the last one once approved).
+    #[serde(default)]
     pub step: usize,
+    #[serde(default)]
     pub votes: Vec<Vote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<Ending>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    #[serde(default)]
     pub version: u64,
 }
 

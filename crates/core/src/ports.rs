@@ -4,9 +4,11 @@ use async_trait::async_trait;
 
 use crate::blocks::SlackMessage;
 use crate::domain::{
-    Approval, DecisionCommand, DecisionRecord, DisconnectReason, InstallLink, Installation,
+    Approval, DecisionCommand, DisconnectReason, InstallLink, Installation, MessageCopy,
     OAuthState, SlackMessageRef, TenantLink,
 };
+use crate::machine::ApprovalState;
+use crate::outbox::OutboxEntry;
 use crate::secret::{CryptoError, SecretToken};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,44 +24,63 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
 }
 
-/// Outcome of the conditional pending → decided write.
+/// One transition, written at once: the new state (its `version` one past the stored one),
+/// the outbox entries it arms, and the command it applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecisionWrite {
-    Won,
-    /// Somebody decided first; this is the approval as stored.
-    Lost(Box<Approval>),
+pub struct Commit {
+    pub state: ApprovalState,
+    pub outbox: Vec<(String, OutboxEntry)>,
+    pub command_id: Option<String>,
 }
 
-/// The side effects of a decision, each recorded once done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SideEffect {
-    SlackMessageUpdated,
-    WebhookDelivered,
-}
-
+/// Stores approvals. Every change of state goes through [`ApprovalStore::commit`], one
+/// conditional write on the version read; outbox entries change one at a time, each
+/// conditioned on what it was, so two workers never undo each other's progress.
 #[async_trait]
 pub trait ApprovalStore: Send + Sync {
     /// Inserts unless an approval with this id exists; returns the existing one then.
     async fn insert_if_absent(&self, approval: &Approval) -> Result<Option<Approval>, StoreError>;
+    /// A strongly consistent read.
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError>;
-    async fn record_message(
+    /// Records a message that shows the approval; recording it again changes nothing.
+    async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError>;
+    /// Deletes an approval a failed create left behind, only while it is untouched: pending,
+    /// version 0, no copy. Returns whether it was deleted.
+    async fn delete_untouched(&self, approval_id: &str) -> Result<bool, StoreError>;
+    /// Writes the transition if the stored version is still `expected_version`; false when
+    /// another transition won, and the caller re-reads and re-applies its command.
+    async fn commit(
         &self,
         approval_id: &str,
-        message: &SlackMessageRef,
-    ) -> Result<(), StoreError>;
-    /// Undoes an insert whose message could not be posted, so a corrected retry is not a conflict.
-    async fn delete_unposted(&self, approval_id: &str) -> Result<(), StoreError>;
-    async fn decide(
+        expected_version: u64,
+        commit: &Commit,
+    ) -> Result<bool, StoreError>;
+    /// Adds an outbox entry unless one with this key exists; false when it did.
+    async fn add_effect(
         &self,
         approval_id: &str,
-        record: &DecisionRecord,
-    ) -> Result<DecisionWrite, StoreError>;
-    async fn mark_done(
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError>;
+    /// Takes the entry for one attempt, until `until`, if it is still as read (same `seq`,
+    /// `for_version` and `attempts`, open) and no other worker holds an unexpired lease on
+    /// it; false otherwise, and the caller leaves the entry alone.
+    async fn lease_effect(
         &self,
         approval_id: &str,
-        command_id: &str,
-        effect: SideEffect,
-    ) -> Result<(), StoreError>;
+        key: &str,
+        entry: &OutboxEntry,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// Saves an attempt's result if the entry is still the one attempted (same `seq` and
+    /// `for_version`); false when a later transition re-armed it meanwhile.
+    async fn save_effect(
+        &self,
+        approval_id: &str,
+        key: &str,
+        entry: &OutboxEntry,
+    ) -> Result<bool, StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
     /// Gives a claim back when the guarded work failed and should be retried.
@@ -242,15 +263,7 @@ pub trait SlackApi: Send + Sync {
         -> Result<(), SlackError>;
 }
 
-/// An event for the host, sent to `HOST_WEBHOOK_URL`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HostEvent {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub created_at: String,
-    pub data: serde_json::Value,
-}
+pub use crate::outbox::HostEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {

@@ -24,6 +24,20 @@ pub fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `RETRY_HORIZON_HOURS` (default 24, at most 336): how long a failing effect is retried
+/// before it is given up on and its command dead-lettered. The queue's retention (14 days
+/// in the template) must outlast it.
+pub fn retry_horizon_hours() -> Result<i64, ConfigError> {
+    let raw = env_or("RETRY_HORIZON_HOURS", "24");
+    match raw.trim().parse::<i64>() {
+        Ok(hours) if (1..=336).contains(&hours) => Ok(hours),
+        _ => Err(ConfigError::InvalidVariable(
+            "RETRY_HORIZON_HOURS",
+            format!("{raw:?} is not a whole number of hours from 1 to 336"),
+        )),
+    }
+}
+
 /// `SLACK_API_BASE_URL` without a trailing slash.
 pub fn slack_api_base_url() -> String {
     env_or("SLACK_API_BASE_URL", DEFAULT_SLACK_API_BASE_URL)

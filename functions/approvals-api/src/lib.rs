@@ -9,8 +9,10 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::domain::{
     check_identifier, looks_like_approval_id, Approval, ApprovalRequest, ConnectionStatus,
-    TenantLink,
+    CopyRole, TenantLink,
 };
+use approvals_core::machine::Actor;
+use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
     ApprovalStore, BotTokens, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth, TenantStore,
 };
@@ -367,25 +369,64 @@ fn create_error_response(error: CreateApprovalError) -> Response {
     }
 }
 
-/// The approval as the host sees it.
+/// The approval as the host sees it: its state, every Slack copy, and each side effect's
+/// progress, so a host can see why a message was not updated or an event not delivered.
 pub fn approval_body(approval: &Approval) -> Value {
-    let decision = approval.decision.as_ref();
+    let ending = approval.state.ending.as_ref();
+    let decided_by = ending.and_then(|ending| match &ending.by {
+        Some(Actor::Slack { user_id, .. }) => Some(user_id.clone()),
+        Some(Actor::Host { user_id }) => user_id.clone(),
+        None => None,
+    });
+    let first_channel_copy = approval
+        .copies
+        .values()
+        .find(|copy| copy.role == CopyRole::Channel);
+    let mut effects: Vec<(&String, &OutboxEntry)> = approval.outbox.iter().collect();
+    effects.sort_by_key(|(_, entry)| entry.seq);
     json!({
         "id": approval.id,
         "tenant_id": approval.request.tenant_id,
         "external_id": approval.request.external_id,
         "kind": approval.request.kind,
-        "status": approval.status,
+        "status": approval.status(),
         "created_at": rfc3339(approval.created_at),
-        "decided_by": decision.map(|d| d.decided_by.clone()),
-        "decided_at": decision.map(|d| rfc3339(d.decided_at)),
+        "decided_by": decided_by,
+        "decided_at": ending.map(|ending| rfc3339(ending.at)),
+        "reason": ending.and_then(|ending| ending.reason.clone()),
+        "version": approval.state.version,
+        "votes": approval.state.votes.iter().map(|vote| json!({
+            "slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
+            "decision": vote.decision.as_str(), "step": vote.step, "voted_at": rfc3339(vote.at),
+        })).collect::<Vec<_>>(),
         "slack": {
             "team_id": approval.installation_id,
-            "channel_id": approval.message.as_ref().map(|m| m.channel_id.clone()),
-            "message_ts": approval.message.as_ref().map(|m| m.message_ts.clone()),
+            "channel_id": first_channel_copy.map(|copy| copy.channel_id.clone()),
+            "message_ts": first_channel_copy.map(|copy| copy.message_ts.clone()),
+            "copies": approval.copies.values().map(|copy| json!({
+                "channel_id": copy.channel_id, "message_ts": copy.message_ts, "role": copy.role,
+            })).collect::<Vec<_>>(),
         },
+        "effects": effects.iter().map(|(key, entry)| json!({
+            "key": key,
+            "kind": effect_kind(&entry.effect),
+            "status": entry.status(),
+            "attempts": entry.attempts,
+            "next_attempt_at": entry.is_open().then(|| rfc3339(entry.next_attempt_at)),
+            "last_error": entry.last_error,
+            "failed_reason": entry.failed,
+        })).collect::<Vec<_>>(),
     })
 }
+
+fn effect_kind(effect: &Outgoing) -> &'static str {
+    match effect {
+        Outgoing::UpdateCopy { .. } => "update_copy",
+        Outgoing::DeliverEvent { .. } => "deliver_event",
+        Outgoing::TellClicker { .. } => "tell_clicker",
+    }
+}
+
 /// The status API's answer.
 pub fn status_body(tenant_id: &str, link: Option<&TenantLink>) -> Value {
     match link {

@@ -1,5 +1,8 @@
-//! The SQS decision worker: each record is one decision command; failures are reported
-//! per record (`ReportBatchItemFailures`) so SQS redelivers only those, then dead-letters them.
+//! The SQS decision worker: each record is a click or a host notification. Failures are
+//! reported per record (`ReportBatchItemFailures`), and each failed record's visibility is
+//! set to its backoff (`ChangeMessageVisibility`), so SQS brings it back when it is due.
+//! Records still failing after `RETRY_HORIZON_HOURS` are moved to the dead-letter queue by
+//! the worker itself; the redrive policy's receive budget only catches poison that crashes it.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,19 +13,22 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
     ApprovalStore, BotTokens, SlackApi, TenantStore, WebhookSink, WorkItem,
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::decide::Decide;
 use approvals_core::usecases::tokens::RotatingTokens;
-use approvals_lambda::env::{required_env, slack_api_base_url};
+use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use approvals_outbound::webhook::HttpWebhookSink;
 
 /// Time kept back from the deadline to answer with the partial batch response.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// SQS's own ceiling on a message's visibility timeout.
+pub const MAX_VISIBILITY_SECS: i64 = 12 * 3600;
 
 /// Where the function's resources are; [`Settings::from_env`] reads them, tests set them.
 pub struct Settings {
@@ -31,10 +37,18 @@ pub struct Settings {
     pub slack_api_base_url: String,
     pub slack_retry: RetryPolicy,
     pub webhook_url: String,
+    /// Retries of failed effects and records, up to the horizon.
+    pub backoff: Backoff,
+    /// Where records still failing after the horizon go; unset, they stay on the queue
+    /// until its redrive policy moves them.
+    pub dead_letter_queue_url: Option<String>,
+    /// The longest a failed record is hidden for: SQS's 12 h, or 0 in tests that compress time.
+    pub max_visibility_secs: i64,
 }
 
 impl Settings {
-    /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL` and `HOST_WEBHOOK_URL`.
+    /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL`, `HOST_WEBHOOK_URL`,
+    /// `RETRY_HORIZON_HOURS` and `DEAD_LETTER_QUEUE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table: required_env("APP_TABLE")?,
@@ -42,9 +56,16 @@ impl Settings {
             slack_api_base_url: slack_api_base_url(),
             slack_retry: RetryPolicy::default(),
             webhook_url: required_env("HOST_WEBHOOK_URL")?,
+            backoff: Backoff::with_horizon_hours(retry_horizon_hours()?),
+            dead_letter_queue_url: Some(env_or("DEAD_LETTER_QUEUE_URL", ""))
+                .filter(|url| !url.is_empty()),
+            max_visibility_secs: MAX_VISIBILITY_SECS,
         })
     }
 }
+
+/// The clock the worker reads `now` from; tests move it forward to compress a day.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub struct DecisionWorker {
     pub approvals: Arc<dyn ApprovalStore>,
@@ -52,6 +73,22 @@ pub struct DecisionWorker {
     pub slack: Arc<dyn SlackApi>,
     pub tokens: Arc<dyn BotTokens>,
     pub webhooks: Arc<dyn WebhookSink>,
+    pub queue: Arc<SqsDecisionQueue>,
+    pub backoff: Backoff,
+    pub dead_letter_queue_url: Option<String>,
+    pub max_visibility_secs: i64,
+    pub clock: Clock,
+}
+
+/// What to do with one record once processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Done with: delete it.
+    Done,
+    /// Bring it back in this many seconds.
+    RetryIn(i64),
+    /// Give up: move it to the dead-letter queue.
+    DeadLetter(String),
 }
 
 impl DecisionWorker {
@@ -80,11 +117,16 @@ impl DecisionWorker {
             approvals: store.clone(),
             tenants: store.clone(),
             slack: Arc::new(slack),
-            tokens: Arc::new(RotatingTokens::new(store, oauth, queue)),
+            tokens: Arc::new(RotatingTokens::new(store, oauth, queue.clone())),
             webhooks: Arc::new(HttpWebhookSink::new(
                 settings.webhook_url,
                 secrets.host_webhook_secret.clone(),
             )),
+            queue,
+            backoff: settings.backoff,
+            dead_letter_queue_url: settings.dead_letter_queue_url,
+            max_visibility_secs: settings.max_visibility_secs,
+            clock: Arc::new(unix_now),
         })
     }
 
@@ -108,21 +150,22 @@ impl DecisionWorker {
                 .saturating_sub(DEADLINE_MARGIN)
         });
         let outcomes = futures::future::join_all(event.records.iter().map(|record| async move {
-            match budget {
+            let verdict = match budget {
                 Some(budget) => tokio::time::timeout(budget, self.process(record))
                     .await
                     .unwrap_or_else(|_| {
                         tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(),
                             "record still running at the invocation's deadline; SQS will redeliver it");
-                        false
+                        Verdict::RetryIn(0)
                     }),
                 None => self.process(record).await,
-            }
+            };
+            self.settle(record, verdict).await
         }))
         .await;
         let mut answer = SqsBatchResponse::default();
-        for (record, ok) in event.records.iter().zip(outcomes) {
-            if !ok {
+        for (record, done) in event.records.iter().zip(outcomes) {
+            if !done {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = record.message_id.clone().unwrap_or_default();
                 answer.batch_item_failures.push(failure);
@@ -131,16 +174,75 @@ impl DecisionWorker {
         answer
     }
 
-    /// True when the record is done with (decided, refused, already decided, delivered).
-    async fn process(&self, record: &SqsMessage) -> bool {
+    /// Carries out a verdict; true when the record may be deleted.
+    async fn settle(&self, record: &SqsMessage, verdict: Verdict) -> bool {
         let message_id = record.message_id.as_deref().unwrap_or_default();
+        match verdict {
+            Verdict::Done => true,
+            Verdict::RetryIn(secs) => {
+                let secs = secs.clamp(0, self.max_visibility_secs);
+                if let Some(receipt) = record.receipt_handle.as_deref() {
+                    if let Err(error) = self.queue.hide_for(receipt, secs as i32).await {
+                        // The queue's own visibility timeout applies instead.
+                        tracing::warn!(message_id, %error, "could not set the record's backoff");
+                    }
+                }
+                false
+            }
+            Verdict::DeadLetter(reason) => {
+                let Some(dlq) = &self.dead_letter_queue_url else {
+                    tracing::error!(message_id, %reason, "record given up on; no DEAD_LETTER_QUEUE_URL, so the redrive policy will move it");
+                    return false;
+                };
+                let body = record.body.as_deref().unwrap_or_default();
+                match self.queue.send_raw(dlq, body).await {
+                    Ok(()) => {
+                        tracing::error!(message_id, %reason, "record moved to the dead-letter queue");
+                        true
+                    }
+                    Err(error) => {
+                        tracing::error!(message_id, %reason, %error, "could not dead-letter the record; it stays on the queue");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// How long the record has been retried, and how often, as SQS counts them.
+    fn record_age_and_receives(record: &SqsMessage, now: i64) -> (i64, u32) {
+        let sent_secs = record
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .map_or(now, |ms| ms / 1000);
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1);
+        (now - sent_secs, receives)
+    }
+
+    /// A record that failed as a whole (a table error, a host down): back off by its receive
+    /// count, and give up once it is older than the horizon.
+    fn retry_record(&self, record: &SqsMessage, now: i64, reason: String) -> Verdict {
+        let (age, receives) = Self::record_age_and_receives(record, now);
+        if age >= self.backoff.horizon_secs {
+            return Verdict::DeadLetter(reason);
+        }
+        Verdict::RetryIn(self.backoff.delay_secs(receives, jitter()))
+    }
+
+    async fn process(&self, record: &SqsMessage) -> Verdict {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let now = (self.clock)();
         let item: WorkItem = match serde_json::from_str(record.body.as_deref().unwrap_or_default())
         {
             Ok(item) => item,
             Err(error) => {
-                // Left to fail until it reaches the DLQ, where it can be inspected.
                 tracing::error!(message_id, %error, "unreadable work item");
-                return false;
+                return Verdict::DeadLetter(format!("unreadable work item: {error}"));
             }
         };
         match item {
@@ -151,26 +253,45 @@ impl DecisionWorker {
                     slack: self.slack.as_ref(),
                     webhooks: self.webhooks.as_ref(),
                     tokens: self.tokens.as_ref(),
+                    backoff: self.backoff,
                 };
-                match decide.run(&command, unix_now()).await {
-                    Ok(outcome) => {
-                        tracing::info!(message_id, approval_id = %command.approval_id, ?outcome, "decision command done");
-                        true
+                match decide.run(&command, now).await {
+                    Ok(decided) => {
+                        let progress = &decided.progress;
+                        tracing::info!(message_id, approval_id = %command.approval_id,
+                            outcome = ?decided.outcome, open_effects = progress.open, "decision command done");
+                        if !progress.gave_up.is_empty() {
+                            Verdict::DeadLetter(format!(
+                                "effects {:?} of approval {} gave up after the retry horizon",
+                                progress.gave_up, command.approval_id
+                            ))
+                        } else if let Some(due) = progress.next_due.filter(|_| progress.open > 0) {
+                            Verdict::RetryIn(due - now)
+                        } else if progress.open > 0 {
+                            // Waiting on another entry that this pass could not schedule.
+                            Verdict::RetryIn(self.backoff.delay_secs(1, jitter()))
+                        } else {
+                            Verdict::Done
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(message_id, approval_id = %command.approval_id, %error,
-                            retryable = error.is_retryable(), "decision command failed; SQS will redeliver it");
-                        false
+                            "decision command failed; it will be retried");
+                        self.retry_record(record, now, error.to_string())
                     }
                 }
             }
             WorkItem::NotifyHost(event) => match self.webhooks.deliver(&event).await {
-                Ok(()) => true,
+                Ok(()) => Verdict::Done,
                 Err(error) => {
-                    tracing::warn!(message_id, event_id = %event.id, %error, "host webhook failed; SQS will redeliver it");
-                    false
+                    tracing::warn!(message_id, event_id = %event.id, %error, "host webhook failed; it will be retried");
+                    self.retry_record(record, now, error.to_string())
                 }
             },
         }
     }
+}
+
+fn jitter() -> f64 {
+    rand::random::<f64>()
 }

@@ -3,6 +3,7 @@
 
 pub mod oauth;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use approvals_api::ApprovalsApi;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_core::config::AppSecrets;
 use approvals_core::domain::{Installation, TenantLink};
+use approvals_core::outbox::Backoff;
 use approvals_core::ports::TenantStore;
 use approvals_core::secret::SecretToken;
 use approvals_core::signing::sign_host_request;
@@ -50,6 +52,10 @@ pub struct Stack {
     pub events_router: Router,
     pub oauth_router: Router,
     pub worker: DecisionWorker,
+    /// Seconds added to the worker's clock: tests let hours pass without waiting them.
+    pub clock_offset: Arc<AtomicI64>,
+    pub aws: aws_config::SdkConfig,
+    pub host_base: String,
     /// The functions behind API Gateway-shaped routes on loopback (`PUBLIC_BASE_URL`).
     pub gateway: String,
     /// This test's own tenant and workspace, so tests share the table without meeting.
@@ -84,7 +90,37 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
+/// The worker's settings for a test: the real backoff, records hidden as the backoff says
+/// (tests that compress time set `max_visibility_secs` to 0).
+pub fn worker_settings(
+    table: &str,
+    queue_url: &str,
+    slack_base: &str,
+    host_base: &str,
+) -> decision_worker::Settings {
+    decision_worker::Settings {
+        table: table.to_owned(),
+        queue_url: queue_url.to_owned(),
+        slack_api_base_url: format!("{slack_base}/api"),
+        slack_retry: fast_retry(),
+        webhook_url: format!("{host_base}/webhooks"),
+        backoff: Backoff::default(),
+        dead_letter_queue_url: None,
+        max_visibility_secs: decision_worker::MAX_VISIBILITY_SECS,
+    }
+}
+
+/// The real clock plus an offset the test moves.
+pub fn offset_clock(offset: Arc<AtomicI64>) -> decision_worker::Clock {
+    Arc::new(move || approvals_core::time::unix_now() + offset.load(Ordering::SeqCst))
+}
+
 impl Stack {
+    /// Lets `secs` pass for the worker: retries due by then are tried on its next run.
+    pub fn time_passes(&self, secs: i64) {
+        self.clock_offset.fetch_add(secs, Ordering::SeqCst);
+    }
+
     /// A connected tenant with a fresh workspace, queue, sandbox and host.
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
@@ -174,18 +210,14 @@ impl Stack {
             secrets.slack_signing_secret.clone(),
             Arc::new(SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
         ));
-        let worker = DecisionWorker::new(
+        let clock_offset = Arc::new(AtomicI64::new(0));
+        let mut worker = DecisionWorker::new(
             &aws,
-            decision_worker::Settings {
-                table: table.clone(),
-                queue_url: queue_url.clone(),
-                slack_api_base_url,
-                slack_retry: fast_retry(),
-                webhook_url: format!("{host_base}/webhooks"),
-            },
+            worker_settings(&table, &queue_url, &slack_base, &host_base),
             &secrets,
         )
         .expect("the worker wires up");
+        worker.clock = offset_clock(clock_offset.clone());
         let api_router = api.clone().router();
         let interactions_router = interactions.router();
         let events_router = events.router();
@@ -228,6 +260,9 @@ impl Stack {
             events_router,
             oauth_router,
             worker,
+            clock_offset,
+            aws,
+            host_base,
             gateway,
         };
         if !options.not_connected {
@@ -533,6 +568,22 @@ impl Stack {
             .unwrap_or_default();
         serde_dynamo::from_item(item).unwrap()
     }
+}
+
+/// Whether every outbox entry of a stored approval whose key starts with `prefix`
+/// (`copy:`, `event:`, `tell:`) is done, and there is at least one.
+pub fn effects_done(item: &Value, prefix: &str) -> bool {
+    let entries: Vec<&Value> = item["outbox"]
+        .as_object()
+        .map(|outbox| {
+            outbox
+                .iter()
+                .filter(|(key, _)| key.starts_with(prefix))
+                .map(|(_, entry)| entry)
+                .collect()
+        })
+        .unwrap_or_default();
+    !entries.is_empty() && entries.iter().all(|entry| entry["done"] == true)
 }
 
 pub fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {

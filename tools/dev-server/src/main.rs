@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use approvals_api::ApprovalsApi;
 use approvals_aws::sqs::SqsDecisionQueue;
+use approvals_core::outbox::Backoff;
 use approvals_core::usecases::install::{InstallSettings, DEFAULT_BOT_SCOPES};
-use approvals_lambda::env::required_env;
+use approvals_lambda::env::{required_env, retry_horizon_hours};
 use approvals_outbound::slack_api::RetryPolicy;
 use decision_worker::DecisionWorker;
 use devserver::demo_host::{DemoHost, HostApiClient};
@@ -140,6 +141,9 @@ async fn main() -> Result<(), BoxError> {
             slack_api_base_url,
             slack_retry: RetryPolicy::default(),
             webhook_url: format!("{host_base}/webhooks"),
+            backoff: Backoff::with_horizon_hours(retry_horizon_hours()?),
+            dead_letter_queue_url: std::env::var("DECISION_DLQ_URL").ok(),
+            max_visibility_secs: decision_worker::MAX_VISIBILITY_SECS,
         },
         &secrets,
     )?);

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::domain::{looks_like_approval_id, DecisionCommand};
+use crate::domain::{looks_like_approval_id, DecisionCommand, SlackMessageRef};
 use crate::ports::{DecisionQueue, QueueError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,17 @@ struct Payload<'a> {
     response_url: Option<String>,
     #[serde(default, borrow)]
     actions: Vec<Action<'a>>,
+    #[serde(default)]
+    container: Option<Container>,
+}
+
+/// Where the clicked button sits: for a message, its channel and `ts`.
+#[derive(Deserialize)]
+struct Container {
+    #[serde(default)]
+    channel_id: Option<String>,
+    #[serde(default)]
+    message_ts: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +84,12 @@ pub fn decision_commands(form_body: &[u8]) -> Result<Vec<DecisionCommand>, AckEr
         .filter(|own| !own.is_empty())
         .unwrap_or_else(|| team.id.clone());
     let enterprise_id = team.enterprise_id.filter(|_| team_id == team.id);
+    let clicked_message = payload.container.and_then(|container| {
+        Some(SlackMessageRef {
+            channel_id: container.channel_id.filter(|c| !c.is_empty())?,
+            message_ts: container.message_ts.filter(|t| !t.is_empty())?,
+        })
+    });
     Ok(payload
         .actions
         .into_iter()
@@ -89,6 +106,7 @@ pub fn decision_commands(form_body: &[u8]) -> Result<Vec<DecisionCommand>, AckEr
                 team_id: team_id.clone(),
                 enterprise_id: enterprise_id.clone(),
                 response_url: payload.response_url.clone(),
+                message: clicked_message.clone(),
             })
         })
         .collect())

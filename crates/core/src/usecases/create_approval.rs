@@ -1,7 +1,7 @@
 //! Creating an approval: idempotent per tenant and external id, posted to Slack once.
 
 use crate::blocks::pending_message;
-use crate::domain::{Approval, ApprovalRequest, ValidationError};
+use crate::domain::{Approval, ApprovalRequest, CopyRole, MessageCopy, ValidationError};
 use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
 };
@@ -60,7 +60,8 @@ impl CreateApproval<'_> {
             if existing.fingerprint != request.fingerprint() {
                 return Err(CreateApprovalError::Conflict);
             }
-            if existing.message.is_some() {
+            // Posted, or already voted on, ended or touched in any way: never posted again.
+            if !existing.is_untouched() {
                 return Ok(Created::Existing(existing));
             }
         }
@@ -83,7 +84,7 @@ impl CreateApproval<'_> {
             Some(existing) if existing.fingerprint != fresh.fingerprint => {
                 return Err(CreateApprovalError::Conflict)
             }
-            Some(existing) if existing.message.is_some() => return Ok(Created::Existing(existing)),
+            Some(existing) if !existing.is_untouched() => return Ok(Created::Existing(existing)),
             // An earlier attempt stored it but died before posting: finish that attempt.
             Some(existing) => existing,
         };
@@ -109,6 +110,13 @@ impl CreateApproval<'_> {
                 });
             }
         };
+        // A click on a copy whose answer was lost may have landed since the first read.
+        if let Some(current) = self.approvals.get(&approval.id).await? {
+            if !current.is_untouched() {
+                self.release(&posting).await;
+                return Ok(Created::Existing(current));
+            }
+        }
         let message = pending_message(&approval);
         let posted = match self.slack.post_message(&token, &channel_id, &message).await {
             Ok(posted) => posted,
@@ -122,8 +130,9 @@ impl CreateApproval<'_> {
                 return Err(classify_post_error(error));
             }
         };
-        self.approvals.record_message(&approval.id, &posted).await?;
-        approval.message = Some(posted);
+        let copy = MessageCopy::new(posted, CopyRole::Channel);
+        self.approvals.add_copy(&approval.id, &copy).await?;
+        approval.copies.insert(copy.key(), copy);
         Ok(Created::New(approval))
     }
 
@@ -133,9 +142,10 @@ impl CreateApproval<'_> {
         }
     }
 
-    /// Nothing of a failed attempt stays behind, so a corrected retry is not a conflict.
+    /// Nothing of a failed attempt stays behind, so a corrected retry is not a conflict;
+    /// the store deletes only an approval nobody has touched, never a decided one.
     async fn forget_unposted(&self, approval_id: &str) {
-        if let Err(cleanup) = self.approvals.delete_unposted(approval_id).await {
+        if let Err(cleanup) = self.approvals.delete_untouched(approval_id).await {
             tracing::warn!(approval_id, error = %cleanup, "could not remove unposted approval");
         }
     }
@@ -189,7 +199,7 @@ mod tests {
         let Created::Existing(existing) = again else {
             panic!("expected the existing approval")
         };
-        assert_eq!(existing.message.unwrap().channel_id, "C1");
+        assert_eq!(existing.copies.values().next().unwrap().channel_id, "C1");
         assert_eq!(slack.posted().len(), 1);
     }
 

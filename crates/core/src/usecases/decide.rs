@@ -1,52 +1,41 @@
-//! Deciding an approval exactly once and finishing the decision's side effects.
+//! Deciding on a click: the vote through the state machine, then the approval's due effects.
 //!
-//! The pending → decided write is conditional, so one command wins however many race.
-//! Only the winning command (and SQS's redeliveries of it) updates Slack and tells the
-//! host; each effect is recorded when done, so a redelivery repeats nothing that was done.
+//! The vote is one conditional write, so however many clicks race, one terminal state is
+//! stored. Whichever command's delivery comes next performs the approval's due outbox
+//! entries, so a redelivery finishes what a crash left undone and repeats nothing done.
 
-use serde_json::json;
-
-use crate::blocks::{already_decided_line, decided_message};
-use crate::domain::{Approval, ApprovalStatus, DecisionCommand, DecisionRecord};
-use crate::ports::{
-    ApprovalStore, BotTokens, DecisionWrite, HostEvent, SideEffect, SlackApi, SlackError,
-    StoreError, TenantStore, TokenError, WebhookError, WebhookSink,
-};
-use crate::time::rfc3339;
-
-/// How long a loser's "already decided" note is remembered, so redeliveries don't repeat it.
-const NOTE_GUARD_SECS: i64 = 24 * 3600;
+use crate::domain::{CopyRole, DecisionCommand, MessageCopy};
+use crate::machine::{Command, Refusal};
+use crate::outbox::Backoff;
+use crate::ports::{ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, WebhookSink};
+use crate::usecases::effects::{PerformEffects, Progress};
+use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("updating the Slack message failed: {0}")]
-    Slack(#[from] SlackError),
-    #[error(transparent)]
-    Webhook(#[from] WebhookError),
-    #[error(transparent)]
-    Token(#[from] TokenError),
-}
-
-impl DecideError {
-    /// Whether SQS should deliver the command again.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Store(_) | Self::Webhook(_) | Self::Token(_) => true,
-            Self::Slack(error) => error.is_retryable(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecideOutcome {
-    /// This command decided, and every side effect is done.
-    Decided,
-    /// Another command decided first; the clicker was told.
+    /// The click counted: it ended the approval or added a vote.
+    Counted,
+    /// A redelivery of a click that already counted.
+    AlreadyCounted,
+    /// The approval had ended; the clicker is told how.
     AlreadyDecided,
-    /// The command names an approval that does not exist or belongs to another team.
+    /// The clicker may not vote (not an approver, voted already): they are told why.
+    NotCounted,
+    /// The click names an approval that does not exist or belongs to another team.
     Refused,
+}
+
+/// The command's outcome and what is left of the approval's effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub outcome: DecideOutcome,
+    pub progress: Progress,
 }
 
 pub struct Decide<'a> {
@@ -55,188 +44,76 @@ pub struct Decide<'a> {
     pub slack: &'a dyn SlackApi,
     pub webhooks: &'a dyn WebhookSink,
     pub tokens: &'a dyn BotTokens,
+    pub backoff: Backoff,
 }
 
 impl Decide<'_> {
-    pub async fn run(
-        &self,
-        command: &DecisionCommand,
-        now: i64,
-    ) -> Result<DecideOutcome, DecideError> {
+    pub async fn run(&self, command: &DecisionCommand, now: i64) -> Result<Decided, DecideError> {
+        let refused = Decided {
+            outcome: DecideOutcome::Refused,
+            progress: Progress::default(),
+        };
         let Some(mut approval) = self.approvals.get(&command.approval_id).await? else {
             tracing::warn!(approval_id = %command.approval_id, team_id = %command.team_id,
                 "click names an unknown approval; ignored");
-            return Ok(DecideOutcome::Refused);
+            return Ok(refused);
         };
         if !command.may_act_on(&approval.installation_id) {
             tracing::warn!(approval_id = %approval.id, team_id = %command.team_id,
                 enterprise_id = ?command.enterprise_id, owner = %approval.installation_id,
                 "click from a team that does not own the approval; ignored");
-            return Ok(DecideOutcome::Refused);
+            return Ok(refused);
         }
-
-        if approval.status == ApprovalStatus::Pending {
-            let record = DecisionRecord {
-                decision: command.decision,
-                decided_by: command.user_id.clone(),
-                decided_by_team: command.team_id.clone(),
-                decided_at: now,
-                command_id: command.command_id.clone(),
-                event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-                slack_message_updated: false,
-                webhook_delivered: false,
-            };
-            match self.approvals.decide(&approval.id, &record).await? {
-                DecisionWrite::Won => {
-                    approval.status = record.decision.status();
-                    approval.decision = Some(record);
-                }
-                DecisionWrite::Lost(current) => approval = *current,
+        // A message the store never heard of (a post whose answer was lost) is a copy too:
+        // once known, it is updated like the others.
+        if let Some(clicked) = &command.message {
+            let copy = MessageCopy::new(clicked.clone(), CopyRole::Channel);
+            if !approval.copies.contains_key(&copy.key()) {
+                tracing::warn!(approval_id = %approval.id, channel_id = %copy.channel_id,
+                    "click on a copy the store did not know; recording it");
+                self.approvals.add_copy(&approval.id, &copy).await?;
+                approval.copies.insert(copy.key(), copy);
             }
         }
 
-        let Some(record) = approval.decision.clone() else {
-            return Err(StoreError::Corrupt(format!(
-                "approval {} is {:?} but has no decision record",
-                approval.id, approval.status
-            ))
-            .into());
+        let vote = Command::Vote {
+            user_id: command.user_id.clone(),
+            team_id: command.team_id.clone(),
+            decision: command.decision,
+            reason: None,
         };
-        if record.command_id == command.command_id {
-            self.finish_effects(&approval, &record, now).await?;
-            Ok(DecideOutcome::Decided)
-        } else {
-            self.tell_the_late_clicker(command, &record, now).await?;
-            Ok(DecideOutcome::AlreadyDecided)
-        }
-    }
-
-    /// Each effect is tried even when the other fails, so a Slack outage never holds up
-    /// the host's webhook (and the reverse); the first failure is returned for redelivery.
-    async fn finish_effects(
-        &self,
-        approval: &Approval,
-        record: &DecisionRecord,
-        now: i64,
-    ) -> Result<(), DecideError> {
-        let mut first_failure = None;
-        if !record.slack_message_updated {
-            match self.update_message(approval, record, now).await {
-                Ok(()) => {
-                    self.approvals
-                        .mark_done(
-                            &approval.id,
-                            &record.command_id,
-                            SideEffect::SlackMessageUpdated,
-                        )
-                        .await?
-                }
-                Err(error) => first_failure = Some(error),
-            }
-        }
-        if !record.webhook_delivered {
-            match self
-                .webhooks
-                .deliver(&decided_event(approval, record))
-                .await
-            {
-                Ok(()) => {
-                    self.approvals
-                        .mark_done(
-                            &approval.id,
-                            &record.command_id,
-                            SideEffect::WebhookDelivered,
-                        )
-                        .await?
-                }
-                Err(error) => first_failure = first_failure.or(Some(error.into())),
-            }
-        }
-        first_failure.map_or(Ok(()), Err)
-    }
-
-    async fn update_message(
-        &self,
-        approval: &Approval,
-        record: &DecisionRecord,
-        now: i64,
-    ) -> Result<(), DecideError> {
-        let Some(at) = &approval.message else {
-            tracing::warn!(approval_id = %approval.id, "decided approval has no Slack message to update");
-            return Ok(());
-        };
-        let Some(installation) = self.tenants.installation(&approval.installation_id).await? else {
-            tracing::warn!(approval_id = %approval.id, "installation is gone; message left as it is");
-            return Ok(());
-        };
-        let token = match self.tokens.usable_token(&installation, now).await {
-            Ok(token) => token,
-            Err(TokenError::Revoked) => {
-                tracing::warn!(approval_id = %approval.id, "tokens were revoked; message left as it is");
-                return Ok(());
-            }
-            Err(error) => return Err(error.into()),
-        };
-        match self
-            .slack
-            .update_message(&token, at, &decided_message(approval, record))
-            .await
-        {
-            Ok(()) => Ok(()),
-            // A deleted or uneditable message must not be retried forever.
-            Err(error) if !error.is_retryable() => {
-                tracing::error!(approval_id = %approval.id, %error, "Slack message could not be updated; giving up on it");
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    async fn tell_the_late_clicker(
-        &self,
-        command: &DecisionCommand,
-        record: &DecisionRecord,
-        now: i64,
-    ) -> Result<(), DecideError> {
-        let Some(response_url) = &command.response_url else {
-            return Ok(());
-        };
-        let guard = format!("NOTE#{}", command.command_id);
-        if !self
-            .approvals
-            .claim_once(&guard, now + NOTE_GUARD_SECS)
-            .await?
-        {
-            return Ok(());
-        }
-        let body = json!({
-            "response_type": "ephemeral",
-            "replace_original": false,
-            "text": already_decided_line(record),
+        let clicker = command.response_url.as_deref().map(|response_url| Clicker {
+            user_id: &command.user_id,
+            response_url,
         });
-        if let Err(error) = self.slack.respond(response_url, &body).await {
-            // The note is a courtesy: a dead response_url must not redeliver the command.
-            tracing::warn!(approval_id = %command.approval_id, %error, "could not send the already-decided note");
+        let applied = apply_command(
+            self.approvals,
+            approval,
+            &vote,
+            &command.command_id,
+            clicker,
+            now,
+        )
+        .await?;
+        let outcome = match &applied {
+            Applied::Changed(_) => DecideOutcome::Counted,
+            Applied::AlreadyApplied(_) => DecideOutcome::AlreadyCounted,
+            Applied::Refused(_, Refusal::Ended { .. }) => DecideOutcome::AlreadyDecided,
+            Applied::Refused(..) => DecideOutcome::NotCounted,
+        };
+        let mut approval = applied.approval().clone();
+        arm_missing_copies(self.approvals, &mut approval, now).await?;
+        let progress = PerformEffects {
+            approvals: self.approvals,
+            tenants: self.tenants,
+            slack: self.slack,
+            webhooks: self.webhooks,
+            tokens: self.tokens,
+            backoff: self.backoff,
         }
-        Ok(())
-    }
-}
-
-/// `approval.decided`, built only from stored data so every retry sends the same event.
-pub fn decided_event(approval: &Approval, record: &DecisionRecord) -> HostEvent {
-    let decided_at = rfc3339(record.decided_at);
-    HostEvent {
-        id: record.event_id.clone(),
-        kind: "approval.decided".into(),
-        created_at: decided_at.clone(),
-        data: json!({
-            "approval_id": approval.id,
-            "tenant_id": approval.request.tenant_id,
-            "external_id": approval.request.external_id,
-            "decision": record.decision.as_str(),
-            "decided_by": {"slack_user_id": record.decided_by, "slack_team_id": record.decided_by_team},
-            "decided_at": decided_at,
-        }),
+        .run(&approval, now)
+        .await?;
+        Ok(Decided { outcome, progress })
     }
 }
 
@@ -245,6 +122,9 @@ mod tests {
     use super::*;
     use crate::domain::Decision;
     use crate::fakes::{installation, request, FakeSlack, FakeWebhooks, MemoryStore};
+    use crate::machine::{Policy, Status};
+    use crate::outbox::Outgoing;
+    use crate::ports::SlackError;
     use crate::usecases::create_approval::CreateApproval;
     use crate::usecases::tokens::StaticTokens;
 
@@ -273,6 +153,7 @@ mod tests {
             slack,
             webhooks: hooks,
             tokens: &StaticTokens,
+            backoff: Backoff::default(),
         }
     }
 
@@ -285,6 +166,14 @@ mod tests {
             team_id: team.into(),
             enterprise_id: None,
             response_url: Some(format!("https://hooks.example/{user}")),
+            message: None,
+        }
+    }
+
+    fn server_error() -> SlackError {
+        SlackError::Server {
+            method: "chat.update".into(),
+            status: 503,
         }
     }
 
@@ -298,15 +187,17 @@ mod tests {
         let id = posted_approval(&store, &slack).await;
         let decide = decide_with(&store, &slack, &hooks);
 
-        let outcome = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
+        let decided = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
-        assert_eq!(outcome, DecideOutcome::Decided);
+        assert_eq!(decided.outcome, DecideOutcome::Counted);
+        assert!(decided.progress.is_finished());
         let stored = store.approval(&id).unwrap();
-        assert_eq!(stored.status, ApprovalStatus::Approved);
-        let record = stored.decision.unwrap();
-        assert!(record.slack_message_updated && record.webhook_delivered);
+        assert_eq!(stored.status(), Status::Approved);
+        assert_eq!(stored.state.version, 1);
+        assert!(stored.outbox.values().all(|entry| entry.done));
         assert_eq!(slack.updates().len(), 1);
         assert_eq!(hooks.events().len(), 1);
+        assert_eq!(hooks.events()[0].data["decided_by"]["slack_user_id"], "U1");
     }
 
     #[tokio::test]
@@ -321,28 +212,41 @@ mod tests {
         decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
         let late = click(&id, "U2", "T1");
-        let outcome = decide.run(&late, 21).await.unwrap();
+        let decided = decide.run(&late, 21).await.unwrap();
         decide.run(&late, 22).await.unwrap();
 
-        assert_eq!(outcome, DecideOutcome::AlreadyDecided);
+        assert_eq!(decided.outcome, DecideOutcome::AlreadyDecided);
         assert_eq!(slack.updates().len(), 1);
         assert_eq!(hooks.events().len(), 1);
         let notes = slack.responses();
         assert_eq!(notes.len(), 1, "a redelivered late click is not told twice");
-        assert!(notes[0].1["text"].as_str().unwrap().contains("<@U1>"));
+        assert!(notes[0].1["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Already approved by <@U1>"));
     }
 
     #[tokio::test]
-    async fn given_the_webhook_failed_when_redelivered_then_only_the_webhook_is_retried() {
+    async fn given_the_webhook_failed_when_due_again_then_only_the_webhook_is_retried() {
         let (store, slack) = (MemoryStore::default(), FakeSlack::default());
         let hooks = FakeWebhooks::failing_times(1);
         let id = posted_approval(&store, &slack).await;
         let decide = decide_with(&store, &slack, &hooks);
         let command = click(&id, "U1", "T1");
 
-        assert!(decide.run(&command, 20).await.is_err());
-        decide.run(&command, 25).await.unwrap();
+        let first = decide.run(&command, 20).await.unwrap();
+        let early = decide.run(&command, 21).await.unwrap();
+        let due = first.progress.next_due.unwrap();
+        let again = decide.run(&command, due).await.unwrap();
 
+        assert_eq!(first.progress.open, 1);
+        assert!(
+            (20 + 15..=20 + 30).contains(&due),
+            "backoff of the first retry: {due}"
+        );
+        assert_eq!(early.outcome, DecideOutcome::AlreadyCounted);
+        assert_eq!(early.progress.open, 1, "not due yet, so not tried");
+        assert!(again.progress.is_finished());
         assert_eq!(
             slack.updates().len(),
             1,
@@ -361,25 +265,172 @@ mod tests {
         let store = MemoryStore::default();
         let hooks = FakeWebhooks::default();
         let id = posted_approval(&store, &FakeSlack::default()).await;
-        let slack = FakeSlack::failing_updates(SlackError::Server {
-            method: "chat.update".into(),
-            status: 503,
-        });
+        let slack = FakeSlack::failing_updates(server_error());
         let decide = decide_with(&store, &slack, &hooks);
 
-        let result = decide.run(&click(&id, "U1", "T1"), 20).await;
+        let decided = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
 
-        assert!(
-            result.is_err_and(|e| e.is_retryable()),
-            "redelivery retries the Slack update"
-        );
+        assert_eq!(decided.progress.open, 1, "the copy waits for a retry");
         assert_eq!(
             hooks.events().len(),
             1,
             "the webhook did not wait for Slack"
         );
-        let record = store.approval(&id).unwrap().decision.unwrap();
-        assert!(record.webhook_delivered && !record.slack_message_updated);
+        let stored = store.approval(&id).unwrap();
+        let copy = stored
+            .outbox
+            .keys()
+            .find(|k| k.starts_with("copy:"))
+            .unwrap();
+        assert_eq!(stored.outbox[copy].attempts, 1);
+        assert!(stored.outbox[copy]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("503"));
+    }
+
+    #[tokio::test]
+    async fn given_the_host_is_down_past_the_horizon_then_the_event_is_given_up_with_its_reason() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        let hooks = FakeWebhooks::failing_times(u32::MAX);
+        let id = posted_approval(&store, &slack).await;
+        let decide = decide_with(&store, &slack, &hooks);
+        let command = click(&id, "U1", "T1");
+
+        let mut now = 20;
+        let mut passes = 0;
+        let last = loop {
+            let decided = decide.run(&command, now).await.unwrap();
+            passes += 1;
+            match decided.progress.next_due {
+                Some(due) if passes < 200 => now = due,
+                _ => break decided,
+            }
+        };
+
+        assert!(last.progress.is_finished());
+        assert_eq!(last.progress.gave_up.len(), 1);
+        assert!(now - 20 >= 24 * 3600, "retried for the whole horizon");
+        assert!((25..=60).contains(&passes), "{passes} attempts in a day");
+        let stored = store.approval(&id).unwrap();
+        let event = stored
+            .outbox
+            .values()
+            .find(|e| matches!(e.effect, Outgoing::DeliverEvent { .. }))
+            .unwrap();
+        assert_eq!(event.status(), "failed");
+        assert!(event.failed.as_deref().unwrap().contains("503"));
+    }
+
+    #[tokio::test]
+    async fn given_slack_says_message_not_found_then_the_copy_is_failed_at_once() {
+        let (store, hooks) = (MemoryStore::default(), FakeWebhooks::default());
+        let id = posted_approval(&store, &FakeSlack::default()).await;
+        let slack = FakeSlack::failing_updates(SlackError::Api {
+            method: "chat.update".into(),
+            code: "message_not_found".into(),
+        });
+
+        let decided = decide_with(&store, &slack, &hooks)
+            .run(&click(&id, "U1", "T1"), 20)
+            .await
+            .unwrap();
+
+        assert!(decided.progress.is_finished());
+        let stored = store.approval(&id).unwrap();
+        let failed: Vec<_> = stored
+            .outbox
+            .values()
+            .filter_map(|e| e.failed.clone())
+            .collect();
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0].contains("message_not_found"), "{failed:?}");
+    }
+
+    #[tokio::test]
+    async fn given_slack_refuses_the_ended_message_then_the_short_one_removes_the_buttons() {
+        let (store, hooks) = (MemoryStore::default(), FakeWebhooks::default());
+        let id = posted_approval(&store, &FakeSlack::default()).await;
+        let slack = FakeSlack::failing_updates_times(
+            SlackError::Api {
+                method: "chat.update".into(),
+                code: "msg_blocks_too_long".into(),
+            },
+            1,
+        );
+
+        let decided = decide_with(&store, &slack, &hooks)
+            .run(&click(&id, "U1", "T1"), 20)
+            .await
+            .unwrap();
+
+        assert!(decided.progress.is_finished());
+        let updates = slack.updates();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].1.blocks.len(), 2, "title and outcome only");
+        assert!(updates[0].1.blocks.iter().all(|b| b["type"] != "actions"));
+    }
+
+    #[tokio::test]
+    async fn given_a_click_on_a_copy_the_store_missed_then_that_copy_is_updated_too() {
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
+        let id = posted_approval(&store, &slack).await;
+        let decide = decide_with(&store, &slack, &hooks);
+        decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
+
+        let mut on_lost_copy = click(&id, "U2", "T1");
+        on_lost_copy.message = Some(crate::domain::SlackMessageRef {
+            channel_id: "C1".into(),
+            message_ts: "1699999999.000001".into(),
+        });
+        let decided = decide.run(&on_lost_copy, 30).await.unwrap();
+
+        assert_eq!(decided.outcome, DecideOutcome::AlreadyDecided);
+        let updated: Vec<String> = slack
+            .updates()
+            .iter()
+            .map(|(at, _)| at.message_ts.clone())
+            .collect();
+        assert!(
+            updated.contains(&"1699999999.000001".to_owned()),
+            "{updated:?}"
+        );
+        assert_eq!(hooks.events().len(), 1, "still one decision");
+    }
+
+    #[tokio::test]
+    async fn given_two_of_two_then_the_host_gets_the_vote_before_the_decision() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        let hooks = FakeWebhooks::failing_times(1);
+        let id = posted_approval(&store, &slack).await;
+        store.set_policy(&id, Policy::n_of(2, vec!["U1".into(), "U2".into()]));
+        let decide = decide_with(&store, &slack, &hooks);
+
+        let first = decide.run(&click(&id, "U1", "T1"), 20).await.unwrap();
+        let second = decide.run(&click(&id, "U2", "T1"), 21).await.unwrap();
+        let due = second.progress.next_due.unwrap();
+        decide.run(&click(&id, "U2", "T1"), due).await.unwrap();
+
+        assert_eq!(first.outcome, DecideOutcome::Counted);
+        assert_eq!(
+            second.progress.open, 2,
+            "the decision waits for the vote event"
+        );
+        let delivered: Vec<String> = hooks.events().iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(
+            delivered,
+            [
+                "approval.vote_recorded",
+                "approval.vote_recorded",
+                "approval.decided"
+            ]
+        );
+        assert_eq!(store.approval(&id).unwrap().status(), Status::Approved);
     }
 
     #[tokio::test]
@@ -392,10 +443,10 @@ mod tests {
         let id = posted_approval(&store, &slack).await;
         let decide = decide_with(&store, &slack, &hooks);
 
-        let outcome = decide.run(&click(&id, "U9", "T_EVIL"), 20).await.unwrap();
+        let decided = decide.run(&click(&id, "U9", "T_EVIL"), 20).await.unwrap();
 
-        assert_eq!(outcome, DecideOutcome::Refused);
-        assert_eq!(store.approval(&id).unwrap().status, ApprovalStatus::Pending);
+        assert_eq!(decided.outcome, DecideOutcome::Refused);
+        assert_eq!(store.approval(&id).unwrap().status(), Status::Pending);
         assert!(slack.updates().is_empty() && hooks.events().is_empty());
     }
 }

@@ -4,6 +4,26 @@ use serde_json::Value;
 
 pub const MAX_MESSAGE_TEXT: usize = 40_000;
 
+/// Slack's undocumented cap on the text of all blocks together, which it reports as
+/// `msg_blocks_too_long` (slackapi/bolt-js#2509): observed between 12 000 and 13 200
+/// characters, so the sandbox refuses at the low end.
+pub const MAX_CUMULATIVE_BLOCK_TEXT: usize = 12_000;
+
+/// Characters of every `text` string inside the blocks, however deeply nested.
+pub fn block_text_chars(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(block_text_chars).sum(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) if key == "text" => text.chars().count(),
+                other => block_text_chars(other),
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// Why Slack would refuse these blocks (the sandbox answers `invalid_blocks`).
 pub fn validate_blocks(blocks: &Value, max_blocks: usize) -> Result<(), String> {
     let blocks = blocks.as_array().ok_or("blocks must be an array")?;

@@ -147,6 +147,14 @@ pub enum Fault {
     Hang { millis: u64 },
     /// HTTP 200 with `{"ok":false,"error":code}`.
     Error { code: String },
+    /// The call is carried out (a message posted, a token rotated), then the answer is lost:
+    /// HTTP `status` with no Web API body, after `millis` of silence. The ambiguous case a
+    /// client must never repeat blindly.
+    CommitThenFail {
+        status: u16,
+        #[serde(default)]
+        millis: u64,
+    },
 }
 
 /// A file announced by `files.getUploadURLExternal`, its bytes once POSTed.

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::block_kit::{block_text_chars, MAX_CUMULATIVE_BLOCK_TEXT};
 use super::block_kit::{validate_blocks, MAX_MESSAGE_TEXT};
 use super::{Channel, Fault, Message, RecordedCall, SlackSandbox, State, TokenGrant, Workspace};
 
@@ -64,6 +65,20 @@ async fn web_api(
             (StatusCode::GATEWAY_TIMEOUT, Value::Null, None)
         }
         Some(Fault::Error { code }) => (StatusCode::OK, json!({"ok": false, "error": code}), None),
+        Some(Fault::CommitThenFail { status, millis }) => {
+            let committed = dispatch(&sandbox, &method, token.as_deref(), &params);
+            tracing::info!(
+                method,
+                ok = committed.is_ok(),
+                "fault: committed, answer lost"
+            );
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                Value::Null,
+                None,
+            )
+        }
         None => {
             let answer = match dispatch(&sandbox, &method, token.as_deref(), &params) {
                 Ok(mut value) => {
@@ -218,6 +233,9 @@ fn check_content(params: &Value, max_blocks: usize) -> Result<(String, Value), &
     }
     if !blocks.is_null() {
         validate_blocks(&blocks, max_blocks).map_err(|_| "invalid_blocks")?;
+        if block_text_chars(&blocks) > MAX_CUMULATIVE_BLOCK_TEXT {
+            return Err("msg_blocks_too_long");
+        }
     }
     Ok((text, blocks))
 }

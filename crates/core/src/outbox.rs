@@ -1,0 +1,207 @@
+//! The effects outbox: each side effect of a transition as its own record, and when to retry it.
+//!
+//! A transition writes its effects in the same conditional write as the new state, so an
+//! effect is never lost and never invented. Each entry then lives on its own: done once,
+//! retried with exponential backoff and jitter when it fails for a reason that may pass,
+//! given up on (with the reason kept) when it never can, or once the retry horizon is over.
+
+use serde::{Deserialize, Serialize};
+
+/// An event for the host, sent to `HOST_WEBHOOK_URL`; its `id` is stable across retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    pub data: serde_json::Value,
+}
+
+/// What one outbox entry does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// Re-render one Slack copy (by its key in `copies`) from the approval's current state.
+    UpdateCopy { copy: String },
+    /// Deliver one host event; events of an approval are delivered in `seq` order.
+    DeliverEvent { event: HostEvent },
+    /// Tell one clicker, privately through their `response_url`, why the click changed nothing.
+    TellClicker {
+        user_id: String,
+        response_url: String,
+        text: String,
+    },
+}
+
+/// One side effect with its own progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Creation order within the approval.
+    pub seq: u64,
+    /// The approval version that armed the entry: marking it done is conditional on it, so
+    /// a later transition's re-render is never marked done by an older attempt.
+    pub for_version: u64,
+    pub effect: Outgoing,
+    #[serde(default)]
+    pub done: bool,
+    #[serde(default)]
+    pub attempts: u32,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Set when the effect can never succeed, or the retry horizon passed; final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    /// While set and in the future, one worker is performing the effect and others leave it
+    /// alone; a worker that dies mid-way holds it only this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leased_until: Option<i64>,
+}
+
+impl OutboxEntry {
+    pub fn new(seq: u64, for_version: u64, effect: Outgoing, now: i64) -> Self {
+        Self {
+            seq,
+            for_version,
+            effect,
+            done: false,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            last_error: None,
+            failed: None,
+            leased_until: None,
+        }
+    }
+
+    /// Neither done nor given up on.
+    pub fn is_open(&self) -> bool {
+        !self.done && self.failed.is_none()
+    }
+
+    /// `pending`, `done` or `failed`, as the host API shows it.
+    pub fn status(&self) -> &'static str {
+        match (self.done, &self.failed) {
+            (true, _) => "done",
+            (false, Some(_)) => "failed",
+            (false, None) => "pending",
+        }
+    }
+}
+
+/// The outbox key of the entry that re-renders a copy: one per copy, re-armed by each change.
+pub fn copy_key(copy_key: &str) -> String {
+    format!("copy:{copy_key}")
+}
+
+/// The outbox key of a host event: zero-padded so keys sort in delivery order.
+pub fn event_key(seq: u64) -> String {
+    format!("event:{seq:06}")
+}
+
+/// The outbox key of a note to one clicker for one command: a redelivery is the same note.
+pub fn tell_key(command_id: &str) -> String {
+    format!("tell:{command_id}")
+}
+
+/// When to try a failed effect again, and when to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first retry's delay.
+    pub base_secs: i64,
+    /// No retry waits longer than this.
+    pub cap_secs: i64,
+    /// An effect still failing this long after it was armed is given up on.
+    pub horizon_secs: i64,
+}
+
+impl Default for Backoff {
+    /// 30 s doubling to a 1 h cap, for 24 h: a day-long outage costs about 30 attempts.
+    fn default() -> Self {
+        Self {
+            base_secs: 30,
+            cap_secs: 3600,
+            horizon_secs: 24 * 3600,
+        }
+    }
+}
+
+impl Backoff {
+    pub fn with_horizon_hours(hours: i64) -> Self {
+        Self {
+            horizon_secs: hours * 3600,
+            ..Self::default()
+        }
+    }
+
+    /// The wait after the `attempts`-th failure: `base · 2^(attempts-1)` capped, with "equal
+    /// jitter" (half fixed, half random by `jitter` in `[0, 1)`), so retries of many
+    /// effects failing together spread out instead of arriving as one burst.
+    pub fn delay_secs(&self, attempts: u32, jitter: f64) -> i64 {
+        let exponent = attempts.saturating_sub(1).min(30);
+        let full = self
+            .base_secs
+            .saturating_mul(1_i64 << exponent)
+            .min(self.cap_secs)
+            .max(0);
+        let half = full / 2;
+        half + ((full - half) as f64 * jitter.clamp(0.0, 1.0)) as i64
+    }
+
+    /// Whether an effect armed at `created_at` has run out of time at `now`.
+    pub fn gives_up(&self, created_at: i64, now: i64) -> bool {
+        now.saturating_sub(created_at) >= self.horizon_secs
+    }
+
+    /// How many attempts the horizon allows at most: the receive budget a queue needs.
+    pub fn attempts_within_horizon(&self) -> u32 {
+        let mut elapsed = 0_i64;
+        let mut attempts = 1_u32;
+        while elapsed < self.horizon_secs && attempts < 10_000 {
+            elapsed += self.delay_secs(attempts, 0.0).max(1);
+            attempts += 1;
+        }
+        attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn delays_double_from_the_base_up_to_the_cap() {
+        let backoff = Backoff::default();
+        let fixed: Vec<i64> = (1..=9).map(|n| backoff.delay_secs(n, 1.0)).collect();
+        assert_eq!(fixed, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff.delay_secs(1, 0.0), 15, "half of the delay is fixed");
+    }
+
+    #[test]
+    fn a_day_long_horizon_needs_about_thirty_attempts() {
+        let attempts = Backoff::default().attempts_within_horizon();
+        assert!(
+            (25..=60).contains(&attempts),
+            "{attempts} attempts in 24 h with the smallest jitter"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_delay_is_within_half_and_all_of_its_capped_step(attempts in 0u32..200, jitter in 0.0f64..1.0) {
+            let backoff = Backoff::default();
+            let delay = backoff.delay_secs(attempts, jitter);
+            let full = backoff.delay_secs(attempts, 1.0);
+            prop_assert!(delay >= full / 2 && delay <= full);
+            prop_assert!(full <= backoff.cap_secs);
+        }
+
+        #[test]
+        fn delays_never_shrink_as_attempts_grow(attempts in 1u32..100) {
+            let backoff = Backoff::default();
+            prop_assert!(backoff.delay_secs(attempts + 1, 1.0) >= backoff.delay_secs(attempts, 1.0));
+        }
+    }
+}

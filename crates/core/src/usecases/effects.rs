@@ -1,0 +1,256 @@
+//! Performing an approval's due outbox entries: each on its own, each recorded when done.
+//!
+//! One failing effect never holds up another, except that a host event waits for the
+//! events before it, so the host sees an approval's events in order. A failure that may
+//! pass is retried with backoff until the horizon; one that never can (`message_not_found`,
+//! a revoked token) is marked failed with its reason, which `GET /v1/approvals/{id}` shows.
+
+use serde_json::json;
+
+use crate::blocks::{current_message, minimal_ended_message};
+use crate::domain::Approval;
+use crate::outbox::{Backoff, OutboxEntry, Outgoing};
+use crate::ports::{
+    ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
+    WebhookError, WebhookSink,
+};
+
+/// How long one attempt may hold an entry: longer than a Slack call with its in-process
+/// retries, or a webhook with its timeout.
+const LEASE_SECS: i64 = 60;
+
+/// Slack codes that mean "this message, as rendered, is refused": a smaller one may pass.
+const REFUSED_CONTENT: [&str; 3] = ["msg_too_long", "invalid_blocks", "msg_blocks_too_long"];
+
+/// What is left of an approval's outbox after a pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Entries still open: the command is not finished until these are done or given up.
+    pub open: usize,
+    /// When the earliest open entry is next due.
+    pub next_due: Option<i64>,
+    /// Entries given up on in this pass because the retry horizon passed.
+    pub gave_up: Vec<String>,
+}
+
+impl Progress {
+    pub fn is_finished(&self) -> bool {
+        self.open == 0
+    }
+}
+
+/// Why one attempt failed.
+#[derive(Debug)]
+enum Failure {
+    /// May pass: retry after the backoff, or after Slack's `Retry-After` if longer.
+    Retry {
+        reason: String,
+        not_before_secs: i64,
+    },
+    /// Never can: give up now.
+    Permanent(String),
+}
+
+impl From<SlackError> for Failure {
+    fn from(error: SlackError) -> Self {
+        match &error {
+            SlackError::RateLimited {
+                retry_after_secs, ..
+            } => Failure::Retry {
+                reason: error.to_string(),
+                not_before_secs: *retry_after_secs as i64,
+            },
+            _ if error.is_retryable() => Failure::Retry {
+                reason: error.to_string(),
+                not_before_secs: 0,
+            },
+            _ => Failure::Permanent(error.to_string()),
+        }
+    }
+}
+
+impl From<WebhookError> for Failure {
+    fn from(error: WebhookError) -> Self {
+        // The host may be down for a day, or answer 4xx while it is being fixed: retry all.
+        Failure::Retry {
+            reason: error.to_string(),
+            not_before_secs: 0,
+        }
+    }
+}
+
+impl From<TokenError> for Failure {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Revoked => Failure::Permanent(error.to_string()),
+            other => Failure::Retry {
+                reason: other.to_string(),
+                not_before_secs: 0,
+            },
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Retry {
+            reason: error.to_string(),
+            not_before_secs: 0,
+        }
+    }
+}
+
+pub struct PerformEffects<'a> {
+    pub approvals: &'a dyn ApprovalStore,
+    pub tenants: &'a dyn TenantStore,
+    pub slack: &'a dyn SlackApi,
+    pub webhooks: &'a dyn WebhookSink,
+    pub tokens: &'a dyn BotTokens,
+    pub backoff: Backoff,
+}
+
+impl PerformEffects<'_> {
+    /// Performs every open entry due at `now`, in `seq` order.
+    pub async fn run(&self, approval: &Approval, now: i64) -> Result<Progress, StoreError> {
+        let mut entries: Vec<(&String, &OutboxEntry)> = approval
+            .outbox
+            .iter()
+            .filter(|(_, entry)| entry.is_open())
+            .collect();
+        entries.sort_by_key(|(_, entry)| entry.seq);
+        let mut progress = Progress::default();
+        let mut an_event_waits = false;
+        for (key, entry) in entries {
+            let is_event = matches!(entry.effect, Outgoing::DeliverEvent { .. });
+            if is_event && an_event_waits {
+                // Due once the events before it are delivered.
+                progress.open += 1;
+                continue;
+            }
+            if entry.next_attempt_at > now {
+                an_event_waits |= is_event;
+                progress.open += 1;
+                progress.next_due = earliest(progress.next_due, entry.next_attempt_at);
+                continue;
+            }
+            if !self
+                .approvals
+                .lease_effect(&approval.id, key, entry, now, now + LEASE_SECS)
+                .await?
+            {
+                // Another worker is on it, and its own record stays on the queue until the
+                // attempt is saved: if it dies, that record's redelivery takes over.
+                an_event_waits |= is_event;
+                continue;
+            }
+            let mut next = entry.clone();
+            next.attempts += 1;
+            next.leased_until = None;
+            match self.attempt(approval, &entry.effect, now).await {
+                Ok(()) => {
+                    next.done = true;
+                    next.last_error = None;
+                }
+                Err(Failure::Permanent(reason)) => {
+                    tracing::error!(approval_id = %approval.id, effect = %key, %reason, "effect can never succeed; given up");
+                    next.failed = Some(reason);
+                }
+                Err(Failure::Retry { reason, .. })
+                    if self.backoff.gives_up(entry.created_at, now) =>
+                {
+                    tracing::error!(approval_id = %approval.id, effect = %key, %reason,
+                        horizon_secs = self.backoff.horizon_secs, "effect still failing after the retry horizon; given up");
+                    next.failed = Some(format!(
+                        "still failing after {} h: {reason}",
+                        self.backoff.horizon_secs / 3600
+                    ));
+                    progress.gave_up.push(key.clone());
+                }
+                Err(Failure::Retry {
+                    reason,
+                    not_before_secs,
+                }) => {
+                    let wait = self
+                        .backoff
+                        .delay_secs(next.attempts, rand::random::<f64>())
+                        .max(not_before_secs);
+                    tracing::warn!(approval_id = %approval.id, effect = %key, %reason,
+                        attempts = next.attempts, retry_in_secs = wait, "effect failed; will retry");
+                    next.next_attempt_at = now + wait;
+                    next.last_error = Some(reason);
+                    progress.open += 1;
+                    progress.next_due = earliest(progress.next_due, next.next_attempt_at);
+                    an_event_waits |= is_event;
+                }
+            }
+            if !self.approvals.save_effect(&approval.id, key, &next).await? {
+                // A newer transition re-armed this entry; the next pass performs that one.
+                tracing::info!(approval_id = %approval.id, effect = %key, "effect re-armed meanwhile");
+                progress.open += 1;
+                progress.next_due = earliest(progress.next_due, now);
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn attempt(
+        &self,
+        approval: &Approval,
+        effect: &Outgoing,
+        now: i64,
+    ) -> Result<(), Failure> {
+        match effect {
+            Outgoing::UpdateCopy { copy } => self.update_copy(approval, copy, now).await,
+            Outgoing::DeliverEvent { event } => Ok(self.webhooks.deliver(event).await?),
+            Outgoing::TellClicker {
+                response_url, text, ..
+            } => {
+                let body = json!({"response_type": "ephemeral", "replace_original": false,
+                                  "text": text});
+                match self.slack.respond(response_url, &body).await {
+                    // A response_url works five times in 30 minutes; past that it never will.
+                    Err(error) if !error.is_retryable() => {
+                        Err(Failure::Permanent(error.to_string()))
+                    }
+                    other => Ok(other?),
+                }
+            }
+        }
+    }
+
+    async fn update_copy(&self, approval: &Approval, copy: &str, now: i64) -> Result<(), Failure> {
+        let Some(copy) = approval.copies.get(copy) else {
+            return Err(Failure::Permanent(format!("no copy {copy}")));
+        };
+        let installation = self
+            .tenants
+            .installation(&approval.installation_id)
+            .await?
+            .ok_or_else(|| Failure::Permanent("the Slack installation is gone".into()))?;
+        let token = self.tokens.usable_token(&installation, now).await?;
+        let at = copy.at();
+        match self
+            .slack
+            .update_message(&token, &at, &current_message(approval))
+            .await
+        {
+            Err(SlackError::Api { code, .. }) if REFUSED_CONTENT.contains(&code.as_str()) => {
+                let Some(ending) = &approval.state.ending else {
+                    return Err(Failure::Permanent(format!(
+                        "Slack refused the message: {code}"
+                    )));
+                };
+                tracing::warn!(approval_id = %approval.id, %code, "Slack refused the ended message; sending the short one");
+                Ok(self
+                    .slack
+                    .update_message(&token, &at, &minimal_ended_message(approval, ending))
+                    .await?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+fn earliest(current: Option<i64>, candidate: i64) -> Option<i64> {
+    Some(current.map_or(candidate, |c| c.min(candidate)))
+}

@@ -1,0 +1,257 @@
+//! Applying one command to a stored approval: the state machine, then one conditional write.
+//!
+//! Of two commands racing on the same version, one write wins; the loser re-reads and
+//! applies its command to the winner's state, so exactly one terminal state is ever stored.
+//! The transition's effects become outbox entries in that same write.
+
+use serde_json::{json, Value};
+
+use crate::blocks::refusal_line;
+use crate::domain::Approval;
+use crate::machine::{apply, Actor, ApprovalState, Command, Effect, Ending, Refusal, Status};
+use crate::outbox::{copy_key, event_key, tell_key, HostEvent, OutboxEntry, Outgoing};
+use crate::ports::{ApprovalStore, Commit, StoreError};
+use crate::time::rfc3339;
+
+/// More lost races than this on one approval means something else is wrong.
+const MAX_RACES: usize = 16;
+
+/// What became of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The command changed the approval (now as returned).
+    Changed(Approval),
+    /// A redelivery of a command already applied: nothing new, its effects may be left.
+    AlreadyApplied(Approval),
+    /// The command changed nothing, for this reason.
+    Refused(Approval, Refusal),
+}
+
+impl Applied {
+    pub fn approval(&self) -> &Approval {
+        match self {
+            Self::Changed(approval) | Self::AlreadyApplied(approval) => approval,
+            Self::Refused(approval, _) => approval,
+        }
+    }
+}
+
+/// Where to tell a Slack clicker that their click changed nothing.
+pub struct Clicker<'a> {
+    pub user_id: &'a str,
+    pub response_url: &'a str,
+}
+
+/// Applies `command` (identified by `command_id`) to `approval` as read, re-reading and
+/// re-applying after each lost race.
+pub async fn apply_command(
+    store: &dyn ApprovalStore,
+    mut approval: Approval,
+    command: &Command,
+    command_id: &str,
+    clicker: Option<Clicker<'_>>,
+    now: i64,
+) -> Result<Applied, StoreError> {
+    for _ in 0..MAX_RACES {
+        if approval.applied.iter().any(|applied| applied == command_id) {
+            return Ok(Applied::AlreadyApplied(approval));
+        }
+        let transition = apply(&approval.state, command, now);
+        if let Some(next) = transition.next {
+            let commit = Commit {
+                outbox: plan(&approval, &next, &transition.effects, now),
+                state: next,
+                command_id: Some(command_id.to_owned()),
+            };
+            if store
+                .commit(&approval.id, approval.state.version, &commit)
+                .await?
+            {
+                approval.state = commit.state;
+                approval.outbox.extend(commit.outbox);
+                approval.applied.push(command_id.to_owned());
+                return Ok(Applied::Changed(approval));
+            }
+            approval = store.get(&approval.id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("approval {} vanished mid-transition", approval.id))
+            })?;
+            continue;
+        }
+        let Some(refusal) = transition.refusal else {
+            return Err(StoreError::Corrupt(format!(
+                "the state machine neither changed nor refused approval {}",
+                approval.id
+            )));
+        };
+        if let Some(clicker) = clicker {
+            let key = tell_key(command_id);
+            if !approval.outbox.contains_key(&key) {
+                let entry = OutboxEntry::new(
+                    next_seq(&approval),
+                    approval.state.version,
+                    Outgoing::TellClicker {
+                        user_id: clicker.user_id.to_owned(),
+                        response_url: clicker.response_url.to_owned(),
+                        text: refusal_line(&refusal),
+                    },
+                    now,
+                );
+                store.add_effect(&approval.id, &key, &entry).await?;
+                approval.outbox.insert(key, entry);
+            }
+        }
+        return Ok(Applied::Refused(approval, refusal));
+    }
+    Err(StoreError::Corrupt(format!(
+        "approval {} lost {MAX_RACES} races in a row",
+        approval.id
+    )))
+}
+
+/// Arms an update of every copy that has none yet (a copy found after the approval ended):
+/// no message keeps live buttons once the approval is over.
+pub async fn arm_missing_copies(
+    store: &dyn ApprovalStore,
+    approval: &mut Approval,
+    now: i64,
+) -> Result<(), StoreError> {
+    if !approval.state.status.is_final() {
+        return Ok(());
+    }
+    let missing: Vec<String> = approval
+        .copies
+        .keys()
+        .filter(|copy| !approval.outbox.contains_key(&copy_key(copy)))
+        .cloned()
+        .collect();
+    for copy in missing {
+        let entry = OutboxEntry::new(
+            next_seq(approval),
+            approval.state.version,
+            Outgoing::UpdateCopy { copy: copy.clone() },
+            now,
+        );
+        store
+            .add_effect(&approval.id, &copy_key(&copy), &entry)
+            .await?;
+        approval.outbox.insert(copy_key(&copy), entry);
+    }
+    Ok(())
+}
+
+fn next_seq(approval: &Approval) -> u64 {
+    approval
+        .outbox
+        .values()
+        .map(|entry| entry.seq + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The outbox entries a transition's effects stand for.
+fn plan(
+    approval: &Approval,
+    next: &ApprovalState,
+    effects: &[Effect],
+    now: i64,
+) -> Vec<(String, OutboxEntry)> {
+    let mut seq = next_seq(approval);
+    let mut entries = Vec::new();
+    let mut push = |key: String, effect: Outgoing, seq: &mut u64| {
+        entries.push((key, OutboxEntry::new(*seq, next.version, effect, now)));
+        *seq += 1;
+    };
+    for effect in effects {
+        match effect {
+            Effect::UpdateCopies => {
+                for copy in approval.copies.keys() {
+                    push(
+                        copy_key(copy),
+                        Outgoing::UpdateCopy { copy: copy.clone() },
+                        &mut seq,
+                    );
+                }
+            }
+            Effect::NotifyHostEnded => {
+                if let Some(ending) = &next.ending {
+                    let event = ended_event(approval, ending);
+                    push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
+                }
+            }
+            Effect::NotifyHostVote => {
+                if let Some(event) = vote_event(approval, next, now) {
+                    push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
+                }
+            }
+            Effect::AskStep { step } => {
+                // Asking a step's approvers in their DMs comes with the people feature.
+                tracing::info!(approval_id = %approval.id, step, "approval moved to the next step");
+            }
+            Effect::TellClicker { .. } => {}
+        }
+    }
+    entries
+}
+
+fn new_event_id() -> String {
+    format!("evt_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn actor_json(actor: &Option<Actor>) -> Value {
+    match actor {
+        Some(Actor::Slack { user_id, team_id }) => {
+            json!({"source": "slack", "slack_user_id": user_id, "slack_team_id": team_id})
+        }
+        Some(Actor::Host { user_id }) => json!({"source": "host", "host_user_id": user_id}),
+        None => Value::Null,
+    }
+}
+
+/// `approval.decided` (approved or rejected), `approval.cancelled` or `approval.expired`,
+/// built once when the transition is written, so every retry sends the same event.
+pub fn ended_event(approval: &Approval, ending: &Ending) -> HostEvent {
+    let at = rfc3339(ending.at);
+    let kind = match ending.status {
+        Status::Approved | Status::Rejected | Status::Pending => "approval.decided",
+        Status::Cancelled => "approval.cancelled",
+        Status::Expired => "approval.expired",
+    };
+    let status = serde_json::to_value(ending.status).unwrap_or(Value::Null);
+    HostEvent {
+        id: new_event_id(),
+        kind: kind.into(),
+        created_at: at.clone(),
+        data: json!({
+            "approval_id": approval.id,
+            "tenant_id": approval.request.tenant_id,
+            "external_id": approval.request.external_id,
+            "decision": status,
+            "status": status,
+            "reason": ending.reason,
+            "decided_by": actor_json(&ending.by),
+            "decided_at": at,
+        }),
+    }
+}
+
+/// `approval.vote_recorded`: a vote counted while the approval waits for more.
+fn vote_event(approval: &Approval, next: &ApprovalState, now: i64) -> Option<HostEvent> {
+    let vote = next.votes.last()?;
+    let step = next.policy.steps.get(vote.step)?;
+    Some(HostEvent {
+        id: new_event_id(),
+        kind: "approval.vote_recorded".into(),
+        created_at: rfc3339(now),
+        data: json!({
+            "approval_id": approval.id,
+            "tenant_id": approval.request.tenant_id,
+            "external_id": approval.request.external_id,
+            "status": next.status,
+            "vote": {"slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
+                     "decision": vote.decision.as_str(), "step": vote.step,
+                     "voted_at": rfc3339(vote.at)},
+            "approvals": next.approvals_in(vote.step),
+            "required": step.required,
+        }),
+    })
+}

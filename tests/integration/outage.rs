@@ -1,0 +1,259 @@
+//! Retries outlast a day-long outage: the host or Slack down for most of a day, then back,
+//! through the template's queue, redrive policy and dead-letter queue. Time is compressed:
+//! a failed record is visible again at once, and the worker's clock jumps to the moment
+//! its next retry is due, so a day of exponential backoff runs in seconds.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use decision_worker::DecisionWorker;
+use sandbox::slack::Fault;
+use serde_json::Value;
+
+use crate::common::{effects_done, offset_clock, unique, worker_settings, Stack};
+
+const HOUR: i64 = 3600;
+
+/// A queue and its DLQ as the template declares them (its `maxReceiveCount`), and a worker
+/// on them whose failed records come back at once and whose clock the test moves.
+struct TemplateQueue {
+    queue: String,
+    dlq: String,
+    worker: DecisionWorker,
+    clock: Arc<AtomicI64>,
+}
+
+async fn template_queue(stack: &Stack) -> TemplateQueue {
+    let template: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap(),
+    )
+    .unwrap();
+    let max_receives = template["Resources"]["DecisionQueue"]["Properties"]["RedrivePolicy"]
+        ["maxReceiveCount"]
+        .as_u64()
+        .unwrap();
+    let sqs = &stack.sqs;
+    let dlq = sqs
+        .create_queue()
+        .queue_name(unique("outage-dlq-"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("outage-"))
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut settings = worker_settings(&stack.table, &queue, &stack.slack_base, &stack.host_base);
+    settings.dead_letter_queue_url = Some(dlq.clone());
+    settings.max_visibility_secs = 0;
+    let mut worker = DecisionWorker::new(&stack.aws, settings, &stack.secrets).unwrap();
+    let clock = Arc::new(AtomicI64::new(0));
+    worker.clock = offset_clock(clock.clone());
+    TemplateQueue {
+        queue,
+        dlq,
+        worker,
+        clock,
+    }
+}
+
+impl TemplateQueue {
+    /// Clicks Approve on a fresh approval and puts the command on this queue.
+    async fn approve(&self, stack: &Stack, external_id: &str) -> (String, String, String) {
+        let (id, channel, ts) = stack.create_approval(external_id).await;
+        stack.click(&channel, &ts, "approve", "U0ANA").await;
+        let body = stack.drain_queue().await.remove(0).body.unwrap();
+        stack
+            .sqs
+            .send_message()
+            .queue_url(&self.queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        (id, channel, ts)
+    }
+
+    /// One poll of the event source mapping; returns how many records the worker got.
+    async fn poll(&self, stack: &Stack) -> usize {
+        devserver::esm::poll_once(&stack.sqs, &self.queue, &self.worker, 0)
+            .await
+            .unwrap()
+    }
+
+    /// Moves the worker's clock to `at` (epoch seconds).
+    fn jump_to(&self, at: i64) {
+        let offset = at - approvals_core::time::unix_now();
+        self.clock.fetch_max(offset, Ordering::SeqCst);
+    }
+
+    fn now(&self) -> i64 {
+        approvals_core::time::unix_now() + self.clock.load(Ordering::SeqCst)
+    }
+
+    async fn dead_letters(&self, stack: &Stack) -> usize {
+        stack
+            .sqs
+            .receive_message()
+            .queue_url(&self.dlq)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+            .len()
+    }
+
+    /// Polls while the outage lasts (`down_for` seconds of worker time), jumping the clock to
+    /// each retry; returns how many times the record was received.
+    async fn ride_out(&self, stack: &Stack, id: &str, down_for: i64) -> u32 {
+        let start = self.now();
+        let mut receives = 0;
+        for _ in 0..200 {
+            assert_eq!(
+                self.poll(stack).await,
+                1,
+                "the failed record is back at once"
+            );
+            receives += 1;
+            let Some(due) = next_due(&stack.approval_item(id).await) else {
+                break;
+            };
+            if due - start >= down_for {
+                break;
+            }
+            self.jump_to(due);
+        }
+        receives
+    }
+}
+
+/// The earliest `next_attempt_at` of the open outbox entries of a stored approval.
+fn next_due(item: &Value) -> Option<i64> {
+    item["outbox"]
+        .as_object()?
+        .values()
+        .filter(|entry| entry["done"] != true && entry.get("failed").is_none())
+        .filter_map(|entry| entry["next_attempt_at"].as_i64())
+        .min()
+}
+
+#[tokio::test]
+async fn a_host_down_for_23_hours_then_back_gets_the_decision_once_and_the_dlq_stays_empty() {
+    // GIVEN a click on the template's queue, and a host that answers 500 to everything
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    let (id, _, _) = queue.approve(&stack, "DR-OUTAGE").await;
+    stack.host.fail_next(u32::MAX);
+
+    // WHEN the host stays down for 23 hours, then comes back
+    let receives = queue.ride_out(&stack, &id, 23 * HOUR).await;
+    stack.host.fail_next(0);
+    let due = next_due(&stack.approval_item(&id).await).unwrap();
+    queue.jump_to(due);
+    assert_eq!(queue.poll(&stack).await, 1);
+
+    // THEN it was retried far beyond the old 5 receives, delivered exactly once by id,
+    // the record is gone and nothing was dead-lettered
+    assert!(receives > 5, "{receives} receives");
+    let received = stack.host.received();
+    let delivered: Vec<_> = received
+        .iter()
+        .filter(|hook| hook.answered == 200)
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert!(received
+        .iter()
+        .all(|hook| hook.body["id"] == delivered[0].body["id"]));
+    assert_eq!(queue.poll(&stack).await, 0, "the record was deleted");
+    assert_eq!(queue.dead_letters(&stack).await, 0);
+    let item = stack.approval_item(&id).await;
+    assert!(effects_done(&item, "event:") && effects_done(&item, "copy:"));
+}
+
+#[tokio::test]
+async fn a_slack_rate_limit_storm_on_chat_update_is_waited_out_and_the_message_updated_once() {
+    // GIVEN chat.update answers 429 (Retry-After: 30 s) twenty times over
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    let (id, channel, ts) = queue.approve(&stack, "DR-STORM").await;
+    stack.slack.inject(
+        "chat.update",
+        Fault::RateLimited {
+            retry_after_secs: 30,
+        },
+        20,
+    );
+
+    // WHEN the worker keeps at it
+    let receives = queue.ride_out(&stack, &id, 24 * HOUR).await;
+
+    // THEN the storm passed, the message lost its buttons once, the host heard once
+    assert!(receives > 5, "{receives} receives");
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
+    assert_eq!(stack.host.received().len(), 1);
+    assert!(effects_done(&stack.approval_item(&id).await, "copy:"));
+    assert_eq!(queue.poll(&stack).await, 0);
+    assert_eq!(queue.dead_letters(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn past_the_horizon_the_event_is_failed_with_its_reason_and_the_command_dead_lettered() {
+    // GIVEN a host that never comes back
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    let (id, _, _) = queue.approve(&stack, "DR-GONE").await;
+    stack.host.fail_next(u32::MAX);
+
+    // WHEN a day and more passes
+    queue.ride_out(&stack, &id, 25 * HOUR).await;
+
+    // THEN the effect is failed, shown by the host API with its reason, and only that
+    // command sits in the dead-letter queue
+    let (status, body) = stack
+        .host_call(
+            "GET",
+            &format!("/v1/approvals/{id}?tenant_id={}", stack.tenant_id),
+            &serde_json::json!(null),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "approved");
+    let event = body["effects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|effect| effect["kind"] == "deliver_event")
+        .unwrap()
+        .clone();
+    assert_eq!(event["status"], "failed", "{event}");
+    assert!(
+        event["failed_reason"].as_str().unwrap().contains("24 h"),
+        "{event}"
+    );
+    assert_eq!(queue.poll(&stack).await, 0, "the record left the queue");
+    assert_eq!(queue.dead_letters(&stack).await, 1);
+}
