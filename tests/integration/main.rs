@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ambiguous_posts;
 mod approval_spine;
 mod event_source_mapping;
 mod event_sources;
