@@ -374,6 +374,19 @@ impl ApprovalStore for DynamoStore {
         Ok(conditional(claimed, "PutItem")?.is_some())
     }
 
+    async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("CLAIM#{key}")))
+            .item("sk", s("CLAIM"))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        Ok(())
+    }
+
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
         self.delete_at(format!("CLAIM#{key}"), "CLAIM")
             .send()

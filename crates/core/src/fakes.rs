@@ -1,6 +1,6 @@
 //! In-memory fakes of the ports, for unit tests of the use cases and for benches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -52,7 +52,7 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
 #[derive(Default)]
 pub struct MemoryStore {
     approvals: Mutex<HashMap<String, Approval>>,
-    claims: Mutex<HashSet<String>>,
+    claims: Mutex<HashMap<String, i64>>,
     channels: Mutex<HashMap<(String, String), String>>,
     installations: Mutex<HashMap<String, Installation>>,
     links: Mutex<HashMap<String, TenantLink>>,
@@ -73,6 +73,11 @@ impl MemoryStore {
         if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
             approval.state.policy = policy;
         }
+    }
+
+    /// When a claim expires, if it is held.
+    pub fn claim_expiry(&self, key: &str) -> Option<i64> {
+        self.claims.lock().unwrap().get(key).copied()
     }
 
     pub fn approval(&self, id: &str) -> Option<Approval> {
@@ -179,8 +184,17 @@ impl ApprovalStore for MemoryStore {
         *stored = entry.clone();
         Ok(true)
     }
-    async fn claim_once(&self, key: &str, _expires_at: i64) -> Result<bool, StoreError> {
-        Ok(self.claims.lock().unwrap().insert(key.into()))
+    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let mut claims = self.claims.lock().unwrap();
+        if claims.contains_key(key) {
+            return Ok(false);
+        }
+        claims.insert(key.into(), expires_at);
+        Ok(true)
+    }
+    async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.claims.lock().unwrap().insert(key.into(), expires_at);
+        Ok(())
     }
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
         self.claims.lock().unwrap().remove(key);

@@ -83,6 +83,8 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+    /// Keeps a claim (taken as a short lease) until `expires_at`: the guarded work is done.
+    async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Gives a claim back when the guarded work failed and should be retried.
     async fn release_claim(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -7,8 +7,12 @@ use crate::domain::DisconnectReason;
 use crate::ports::{ApprovalStore, HostNotifier, StoreError, TenantStore};
 use crate::usecases::connection::disconnect_everywhere;
 
-/// Remember delivered event ids for a day; Slack retries within minutes.
+/// Remember handled event ids for a day; Slack retries within minutes.
 const EVENT_GUARD_SECS: i64 = 24 * 3600;
+/// While one delivery works on an event, its retries are answered as duplicates for this
+/// long: longer than the function's 10 s timeout, so a run that was killed mid-way stops
+/// holding the event well before Slack's later retries (1 and 5 minutes on).
+const EVENT_LEASE_SECS: i64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
@@ -109,11 +113,35 @@ impl SlackEvents<'_> {
         let guard = format!("EVENT#{event_id}");
         if !self
             .guards
-            .claim_once(&guard, now + EVENT_GUARD_SECS)
+            .claim_once(&guard, now + EVENT_LEASE_SECS)
             .await?
         {
             return Ok(EventsAnswer::Duplicate);
         }
+        // The event is marked done only once the work is; any failure gives it back, so
+        // Slack's retry does the work again.
+        match self.disconnect(&envelope, reason, now).await {
+            Ok(answer) => {
+                self.guards
+                    .extend_claim(&guard, now + EVENT_GUARD_SECS)
+                    .await?;
+                Ok(answer)
+            }
+            Err(error) => {
+                if let Err(release) = self.guards.release_claim(&guard).await {
+                    tracing::warn!(%release, event_id, "could not give the event back; its lease lapses by itself");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn disconnect(
+        &self,
+        envelope: &Envelope,
+        reason: DisconnectReason,
+        now: i64,
+    ) -> Result<EventsAnswer, EventsError> {
         let org_wide = envelope.is_enterprise_install.unwrap_or(false)
             || envelope
                 .authorizations
@@ -137,22 +165,94 @@ impl SlackEvents<'_> {
         let installation_id = installation_id.as_str();
 
         let event_time = envelope.event_time.unwrap_or(now);
-        match disconnect_everywhere(
+        let disconnected = disconnect_everywhere(
             self.tenants,
             self.notifier,
             installation_id,
             event_time,
             reason,
         )
-        .await
-        {
-            Ok(true) => Ok(EventsAnswer::Handled),
-            Ok(false) => Ok(EventsAnswer::Ignored),
-            Err(error) => {
-                // Let Slack's retry try again.
-                self.guards.release_claim(&guard).await?;
-                Err(error.into())
-            }
+        .await?;
+        Ok(if disconnected {
+            EventsAnswer::Handled
+        } else {
+            EventsAnswer::Ignored
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::fakes::{installation, MemoryQueue, MemoryStore};
+    use crate::ports::{HostEvent, QueueError};
+
+    const NOW: i64 = 1_800_000_000;
+
+    /// A host notifier that never answers: the run is cut off mid-way, as a Lambda
+    /// timeout would cut it.
+    struct Stalls;
+
+    #[async_trait]
+    impl HostNotifier for Stalls {
+        async fn notify(&self, _event: &HostEvent) -> Result<(), QueueError> {
+            std::future::pending().await
         }
+    }
+
+    fn uninstall() -> Vec<u8> {
+        serde_json::json!({"type": "event_callback", "event_id": "Ev1", "event_time": NOW,
+                           "team_id": "T1", "event": {"type": "app_uninstalled"}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_run_cut_off_mid_way_holds_the_event_only_for_a_short_lease() {
+        let store = MemoryStore::default();
+        store.connect("acme", installation("T1"));
+        let events = SlackEvents {
+            guards: &store,
+            tenants: &store,
+            notifier: &Stalls,
+        };
+
+        let cut_off =
+            tokio::time::timeout(Duration::from_millis(50), events.handle(&uninstall(), NOW)).await;
+
+        assert!(cut_off.is_err(), "the run never finished");
+        assert_eq!(
+            store.claim_expiry("EVENT#Ev1"),
+            Some(NOW + EVENT_LEASE_SECS),
+            "Slack's retry a minute later does the work again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_finished_run_marks_the_event_done_for_a_day() {
+        let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+        store.connect("acme", installation("T1"));
+        let events = SlackEvents {
+            guards: &store,
+            tenants: &store,
+            notifier: &queue,
+        };
+
+        let first = events.handle(&uninstall(), NOW).await.unwrap();
+        let retry = events.handle(&uninstall(), NOW + 60).await.unwrap();
+
+        assert_eq!(
+            (first, retry),
+            (EventsAnswer::Handled, EventsAnswer::Duplicate)
+        );
+        assert_eq!(
+            store.claim_expiry("EVENT#Ev1"),
+            Some(NOW + EVENT_GUARD_SECS)
+        );
+        assert_eq!(queue.sent().len(), 1, "slack.disconnected told once");
     }
 }
