@@ -6,6 +6,7 @@ use crate::common::oauth::{
     browser, decide, install, install_link, location, query, start, RETURN_URL,
 };
 use crate::common::{Options, Stack};
+use sandbox::slack::Fault;
 use serde_json::json;
 
 async fn status(stack: &Stack, tenant_id: &str) -> serde_json::Value {
@@ -237,6 +238,9 @@ async fn disconnect_revokes_deletes_and_blocks_new_approvals() {
 
     assert_eq!(code, 200);
     assert_eq!(body["status"], "disconnected");
+    // The revoke is the worker's: it survives a crash of the request that asked for it.
+    assert!(stack.slack.calls(Some("auth.revoke")).is_empty());
+    let notices = stack.host_events().await;
     assert_eq!(stack.slack.calls(Some("auth.revoke")).len(), 1);
     assert!(
         stack
@@ -254,11 +258,65 @@ async fn disconnect_revokes_deletes_and_blocks_new_approvals() {
         (code, body["error"].as_str()),
         (409, Some("slack_not_connected"))
     );
-    let notices = stack.host_events().await;
     assert!(notices
         .iter()
         .any(|e| e["type"] == "slack.disconnected" && e["data"]["reason"] == "host_request"));
     assert!(notices.iter().any(|e| e["type"] == "slack.connected"));
+}
+
+#[tokio::test]
+async fn a_revoke_that_fails_is_retried_and_a_repeated_delete_finishes_the_cleanup() {
+    // GIVEN a disconnect whose first revoke meets a Slack outage
+    let stack = Stack::start_with(Options {
+        not_connected: true,
+        ..Options::default()
+    })
+    .await;
+    install(&stack, &stack.tenant_id, &stack.team_id, false).await;
+    let path = format!("/v1/tenants/{}/slack", stack.tenant_id);
+    assert_eq!(stack.host_call("DELETE", &path, &json!(null)).await.0, 200);
+    stack
+        .slack
+        .inject("auth.revoke", Fault::ServerError { status: 503 }, 3);
+    let queued = stack.drain_queue().await;
+    let first = stack
+        .worker
+        .handle(crate::common::sqs_event(queued.clone()))
+        .await;
+    assert_eq!(
+        first.batch_item_failures.len(),
+        1,
+        "the retirement is retried"
+    );
+    assert!(stack
+        .store()
+        .installation(&stack.team_id)
+        .await
+        .unwrap()
+        .is_some());
+
+    // WHEN the host, unsure, asks again, and the worker runs once Slack is back
+    assert_eq!(stack.host_call("DELETE", &path, &json!(null)).await.0, 200);
+    let again = stack.drain_queue().await;
+    let answer = stack
+        .worker
+        .handle(crate::common::sqs_event(
+            queued.into_iter().chain(again).collect(),
+        ))
+        .await;
+
+    // THEN the token is revoked at Slack and the tokens are gone
+    assert!(answer.batch_item_failures.is_empty());
+    let revokes = stack.slack.calls(Some("auth.revoke"));
+    assert!(revokes
+        .iter()
+        .any(|call| call.http_status == 200 && call.error.is_none()));
+    assert!(stack
+        .store()
+        .installation(&stack.team_id)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]

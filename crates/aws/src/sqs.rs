@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use approvals_core::domain::DecisionCommand;
-use approvals_core::ports::{DecisionQueue, HostEvent, HostNotifier, QueueError, WorkItem};
+use approvals_core::ports::{
+    CleanupQueue, DecisionQueue, HostEvent, HostNotifier, QueueError, RetireInstallation, WorkItem,
+};
 
 pub struct SqsDecisionQueue {
     client: aws_sdk_sqs::Client,
@@ -75,5 +77,13 @@ impl DecisionQueue for SqsDecisionQueue {
 impl HostNotifier for SqsDecisionQueue {
     async fn notify(&self, event: &HostEvent) -> Result<(), QueueError> {
         self.send(&WorkItem::NotifyHost(event.clone())).await
+    }
+}
+
+#[async_trait]
+impl CleanupQueue for SqsDecisionQueue {
+    async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError> {
+        self.send(&WorkItem::RetireInstallation(retire.clone()))
+            .await
     }
 }

@@ -486,3 +486,11 @@ impl HostNotifier for MemoryQueue {
         Ok(())
     }
 }
+
+#[async_trait]
+impl CleanupQueue for MemoryQueue {
+    async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError> {
+        self.push(WorkItem::RetireInstallation(retire.clone()));
+        Ok(())
+    }
+}

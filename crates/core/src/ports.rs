@@ -188,12 +188,29 @@ pub trait HostNotifier: Send + Sync {
     async fn notify(&self, event: &HostEvent) -> Result<(), QueueError>;
 }
 
-/// What travels on `DECISION_QUEUE_URL`: `{"type": "decide" | "notify_host", "body": {…}}`.
+/// Work that must survive the request that asked for it: revoking and deleting an
+/// installation's tokens once no tenant uses them is retried by the worker until it is done.
+#[async_trait]
+pub trait CleanupQueue: Send + Sync {
+    async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError>;
+}
+
+/// Revoke and delete an installation's tokens, unless it was reinstalled after `not_after`
+/// or a tenant uses it again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetireInstallation {
+    pub installation_id: String,
+    pub not_after: i64,
+}
+
+/// What travels on `DECISION_QUEUE_URL`:
+/// `{"type": "decide" | "notify_host" | "retire_installation", "body": {…}}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "body", rename_all = "snake_case")]
 pub enum WorkItem {
     Decide(DecisionCommand),
     NotifyHost(HostEvent),
+    RetireInstallation(RetireInstallation),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

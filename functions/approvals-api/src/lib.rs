@@ -14,7 +14,8 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth, TenantStore,
+    ApprovalStore, BotTokens, CleanupQueue, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth,
+    TenantStore,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -70,6 +71,7 @@ pub struct ApprovalsApi {
     pub tenants: Arc<dyn TenantStore>,
     pub install_flow: Arc<dyn InstallFlowStore>,
     pub notifier: Arc<dyn HostNotifier>,
+    pub cleanup: Arc<dyn CleanupQueue>,
     pub slack: Arc<dyn SlackApi>,
     pub oauth: Arc<dyn SlackOAuth>,
     pub tokens: Arc<dyn BotTokens>,
@@ -108,7 +110,8 @@ impl ApprovalsApi {
             approvals: store.clone(),
             tenants: store.clone(),
             install_flow: store,
-            notifier: queue,
+            notifier: queue.clone(),
+            cleanup: queue,
             slack: Arc::new(slack),
             oauth,
             tokens,
@@ -329,8 +332,7 @@ async fn disconnect(State(api): Api, Path(tenant_id): Path<String>) -> Result<Re
     let tenant_id = tenant(&tenant_id)?;
     let disconnected = disconnect_tenant(
         api.tenants.as_ref(),
-        api.oauth.as_ref(),
-        api.tokens.as_ref(),
+        api.cleanup.as_ref(),
         api.notifier.as_ref(),
         tenant_id,
         unix_now(),

@@ -15,9 +15,10 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, SlackApi, TenantStore, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, WebhookSink, WorkItem,
 };
 use approvals_core::time::unix_now;
+use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
@@ -72,6 +73,7 @@ pub struct DecisionWorker {
     pub tenants: Arc<dyn TenantStore>,
     pub slack: Arc<dyn SlackApi>,
     pub tokens: Arc<dyn BotTokens>,
+    pub oauth: Arc<dyn SlackOAuth>,
     pub webhooks: Arc<dyn WebhookSink>,
     pub queue: Arc<SqsDecisionQueue>,
     pub backoff: Backoff,
@@ -117,7 +119,8 @@ impl DecisionWorker {
             approvals: store.clone(),
             tenants: store.clone(),
             slack: Arc::new(slack),
-            tokens: Arc::new(RotatingTokens::new(store, oauth, queue.clone())),
+            tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),
+            oauth,
             webhooks: Arc::new(HttpWebhookSink::new(
                 settings.webhook_url,
                 secrets.host_webhook_secret.clone(),
@@ -277,6 +280,27 @@ impl DecisionWorker {
                     Err(error) => {
                         tracing::warn!(message_id, approval_id = %command.approval_id, %error,
                             "decision command failed; it will be retried");
+                        self.retry_record(record, now, error.to_string())
+                    }
+                }
+            }
+            WorkItem::RetireInstallation(retire) => {
+                match retire_installation(
+                    self.tenants.as_ref(),
+                    self.oauth.as_ref(),
+                    self.tokens.as_ref(),
+                    &retire,
+                    now,
+                )
+                .await
+                {
+                    Ok(retired) => {
+                        tracing::info!(message_id, installation_id = %retire.installation_id, retired, "installation retirement done");
+                        Verdict::Done
+                    }
+                    Err(error) => {
+                        tracing::warn!(message_id, installation_id = %retire.installation_id, %error,
+                            "installation retirement failed; it will be retried");
                         self.retry_record(record, now, error.to_string())
                     }
                 }

@@ -4,7 +4,10 @@
 use serde_json::json;
 
 use crate::domain::{ConnectionStatus, DisconnectReason, TenantLink};
-use crate::ports::{BotTokens, HostEvent, HostNotifier, SlackOAuth, StoreError, TenantStore};
+use crate::ports::{
+    BotTokens, CleanupQueue, HostEvent, HostNotifier, QueueError, RetireInstallation, SlackOAuth,
+    StoreError, TenantStore, TokenError,
+};
 use crate::time::rfc3339;
 
 pub fn connected_event(link: &TenantLink, now: i64) -> HostEvent {
@@ -40,53 +43,108 @@ pub async fn notify(notifier: &dyn HostNotifier, event: HostEvent) {
     }
 }
 
-/// The host's "Disconnect": unlinks the tenant, and revokes and deletes the tokens when no
-/// other tenant uses the installation. `None` when the tenant never connected.
+/// The host's "Disconnect": unlinks the tenant and, when no other tenant uses the
+/// installation, queues its retirement (revoke, then delete the tokens), which the worker
+/// retries until done: a crash or a hung `auth.revoke` never leaves live tokens behind.
+/// Asked again for a tenant already disconnected, it queues the retirement again.
+/// `None` when the tenant never connected.
 pub async fn disconnect_tenant(
     tenants: &dyn TenantStore,
-    oauth: &dyn SlackOAuth,
-    tokens: &dyn BotTokens,
+    cleanup: &dyn CleanupQueue,
     notifier: &dyn HostNotifier,
     tenant_id: &str,
     now: i64,
-) -> Result<Option<TenantLink>, StoreError> {
+) -> Result<Option<TenantLink>, DisconnectError> {
     let Some(mut link) = tenants.link(tenant_id).await? else {
         return Ok(None);
     };
-    if link.status != ConnectionStatus::Active {
-        return Ok(Some(link));
-    }
-    tenants
-        .disconnect_tenant(tenant_id, DisconnectReason::HostRequest)
-        .await?;
-    if !still_used(tenants, &link.installation_id, tenant_id).await? {
-        if let Some(installation) = tenants.installation(&link.installation_id).await? {
-            // A rotating token may need a refresh before Slack accepts it for the revoke.
-            let revoked = match tokens.usable_token(&installation, now).await {
-                Ok(token) => oauth.revoke(&token).await.map_err(|e| e.to_string()),
-                Err(error) => Err(error.to_string()),
-            };
-            if let Err(error) = revoked {
-                tracing::warn!(%error, installation_id = %link.installation_id, "auth.revoke failed; deleting the tokens anyway");
-            }
-        }
+    let was_active = link.status == ConnectionStatus::Active;
+    if was_active {
         tenants
-            .delete_installation(&link.installation_id, i64::MAX)
+            .disconnect_tenant(tenant_id, DisconnectReason::HostRequest)
             .await?;
     }
-    notify(
-        notifier,
-        disconnected_event(
-            tenant_id,
-            &link.installation_id,
-            DisconnectReason::HostRequest,
-            now,
-        ),
-    )
-    .await;
-    link.status = ConnectionStatus::Disconnected;
-    link.disconnect_reason = Some(DisconnectReason::HostRequest);
+    if !still_used(tenants, &link.installation_id, tenant_id).await?
+        && tenants.installation(&link.installation_id).await?.is_some()
+    {
+        cleanup
+            .retire_installation(&RetireInstallation {
+                installation_id: link.installation_id.clone(),
+                not_after: link.installed_at,
+            })
+            .await?;
+    }
+    if was_active {
+        notify(
+            notifier,
+            disconnected_event(
+                tenant_id,
+                &link.installation_id,
+                DisconnectReason::HostRequest,
+                now,
+            ),
+        )
+        .await;
+        link.status = ConnectionStatus::Disconnected;
+        link.disconnect_reason = Some(DisconnectReason::HostRequest);
+    }
     Ok(Some(link))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DisconnectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Slack codes that mean the token no longer works: nothing is left to revoke.
+const DEAD_TOKEN: [&str; 4] = [
+    "invalid_auth",
+    "token_revoked",
+    "account_inactive",
+    "token_expired",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("revoking the tokens failed: {0}")]
+    Revoke(String),
+}
+
+/// The worker's half of a disconnect: revokes the installation's token at Slack, then
+/// deletes it, unless a tenant uses it again or it was reinstalled since. Repeat-safe.
+pub async fn retire_installation(
+    tenants: &dyn TenantStore,
+    oauth: &dyn SlackOAuth,
+    tokens: &dyn BotTokens,
+    retire: &RetireInstallation,
+    now: i64,
+) -> Result<bool, RetireError> {
+    let id = retire.installation_id.as_str();
+    let Some(installation) = tenants.installation(id).await? else {
+        return Ok(false);
+    };
+    if installation.installed_at > retire.not_after || still_used(tenants, id, "").await? {
+        tracing::info!(
+            installation_id = id,
+            "installation in use again; not retired"
+        );
+        return Ok(false);
+    }
+    match tokens.usable_token(&installation, now).await {
+        Ok(token) => match oauth.revoke(&token).await {
+            Ok(()) => {}
+            Err(error) if error.code().is_some_and(|code| DEAD_TOKEN.contains(&code)) => {}
+            Err(error) => return Err(RetireError::Revoke(error.to_string())),
+        },
+        Err(TokenError::Revoked) => {}
+        Err(error) => return Err(RetireError::Revoke(error.to_string())),
+    }
+    Ok(tenants.delete_installation(id, retire.not_after).await?)
 }
 
 /// Whether another tenant is linked to the installation, from the installation's own
