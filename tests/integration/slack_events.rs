@@ -266,7 +266,9 @@ async fn a_refused_refresh_token_disconnects_and_tells_the_host() {
         ..Options::default()
     })
     .await;
-    rotating_installation(&stack).await;
+    // A refused refresh token, and an access token Slack no longer takes either.
+    let installation = rotating_installation(&stack).await;
+    stack.slack.expire_token(installation.bot_token.expose());
     stack.slack.inject(
         "oauth.v2.access",
         Fault::Error {
@@ -290,6 +292,60 @@ async fn a_refused_refresh_token_disconnects_and_tells_the_host() {
     assert!(notices
         .iter()
         .any(|e| e["type"] == "slack.disconnected" && e["data"]["reason"] == "tokens_revoked"));
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_never_disconnects_while_the_token_works() {
+    // GIVEN a rotating installation near expiry, and Slack rotating the grant but the
+    // answer never arriving (review finding H4)
+    let stack = Stack::start_with(Options {
+        token_rotation: true,
+        not_connected: true,
+        ..Options::default()
+    })
+    .await;
+    let installation = rotating_installation(&stack).await;
+    stack.slack.inject(
+        "oauth.v2.access",
+        Fault::CommitThenFail {
+            status: 502,
+            millis: 0,
+        },
+        1,
+    );
+    let (lost, _) = stack
+        .host_call("POST", "/v1/approvals", &stack.approval_body("DR-LOST-1"))
+        .await;
+
+    // WHEN the next use finds its stored refresh token refused
+    let (code, body) = stack
+        .host_call("POST", "/v1/approvals", &stack.approval_body("DR-LOST-2"))
+        .await;
+
+    // THEN the current token is still used, and the tenant stays connected
+    assert_eq!(lost, 503);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        connection(&stack, &stack.tenant_id).await["status"],
+        "active"
+    );
+    let stored = stack
+        .store()
+        .installation(&stack.team_id)
+        .await
+        .unwrap()
+        .expect("the installation is kept");
+    assert_eq!(stored.bot_token.expose(), installation.bot_token.expose());
+    assert!(stack
+        .slack
+        .calls(Some("auth.test"))
+        .iter()
+        .any(|call| call.error.is_none()));
+    assert!(stack
+        .host_events()
+        .await
+        .iter()
+        .all(|e| e["type"] != "slack.disconnected"));
 }
 
 #[tokio::test]

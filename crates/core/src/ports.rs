@@ -319,6 +319,8 @@ pub trait SlackOAuth: Send + Sync {
         now: i64,
     ) -> Result<RefreshedToken, SlackError>;
     async fn revoke(&self, token: &SecretToken) -> Result<(), SlackError>;
+    /// `auth.test`: whether Slack still takes this token.
+    async fn test_token(&self, token: &SecretToken) -> Result<(), SlackError>;
 }
 
 #[derive(Debug, thiserror::Error)]

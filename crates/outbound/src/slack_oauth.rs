@@ -160,4 +160,11 @@ impl SlackOAuth for SlackOAuthClient {
             Err(error) => Err(error),
         }
     }
+
+    async fn test_token(&self, token: &SecretToken) -> Result<(), SlackError> {
+        self.slack
+            .call("auth.test", token, &serde_json::json!({}))
+            .await
+            .map(|_| ())
+    }
 }

@@ -91,15 +91,29 @@ impl RotatingTokens {
                             self.tenants.release_refresh_lease(id).await?;
                             return Ok(latest.bot_token);
                         }
+                        // A refresh whose answer was lost (or cut off before it was stored)
+                        // rotated the grant at Slack, yet the access token we hold still
+                        // works until it expires: keep using it rather than disconnect.
+                        if latest.bot_token_expires_at.is_some_and(|at| at > now)
+                            && self.oauth.test_token(&latest.bot_token).await.is_ok()
+                        {
+                            self.tenants.release_refresh_lease(id).await?;
+                            tracing::error!(
+                                installation_id = id,
+                                expires_at = ?latest.bot_token_expires_at,
+                                "refresh token refused but the current token works; using it until it expires (a reinstall renews the grant)"
+                            );
+                            return Ok(latest.bot_token);
+                        }
                         tracing::warn!(
                             installation_id = id,
-                            "refresh token refused; disconnecting"
+                            "refresh token refused and the current token is dead; disconnecting"
                         );
                         disconnect_everywhere(
                             self.tenants.as_ref(),
                             self.notifier.as_ref(),
                             id,
-                            i64::MAX,
+                            latest.installed_at,
                             DisconnectReason::TokensRevoked,
                         )
                         .await?;
