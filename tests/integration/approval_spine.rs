@@ -386,3 +386,35 @@ async fn a_slack_connect_outsider_in_the_channel_cannot_decide() {
     assert!(stack.slack.calls(Some("chat.update")).is_empty());
     assert!(stack.host.received().is_empty());
 }
+
+#[tokio::test]
+async fn the_largest_valid_request_is_posted_and_its_decision_still_removes_the_buttons() {
+    // GIVEN 20 fields of 3 000 characters (past Slack's ~12 000-character cumulative block
+    // text limit, which the sandbox enforces) and a 2 900-character link (review finding M2)
+    let stack = Stack::start().await;
+    let mut body = stack.approval_body("DR-HUGE");
+    body["fields"] = (0..20)
+        .map(|i| json!({"label": format!("Field {i}"), "value": "x".repeat(3000)}))
+        .collect();
+    body["link"] = json!(format!("https://host.example/d?{}", "a=1&".repeat(720)));
+    let (status, created) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let (channel, ts) = (
+        created["slack"]["channel_id"].as_str().unwrap().to_owned(),
+        created["slack"]["message_ts"].as_str().unwrap().to_owned(),
+    );
+
+    // WHEN it is approved
+    stack.click(&channel, &ts, "approve", "U0ANA").await;
+    let answer = stack
+        .worker
+        .handle(sqs_event(stack.drain_queue().await))
+        .await;
+
+    // THEN Slack took the decided message and the buttons are gone
+    assert!(answer.batch_item_failures.is_empty());
+    let shown = stack.slack.message(&channel, &ts).unwrap();
+    assert_eq!(shown.edits, 1);
+    assert!(!shown.blocks.to_string().contains("\"actions\""));
+    assert!(shown.blocks.to_string().contains("✅ Approved by <@U0ANA>"));
+}
