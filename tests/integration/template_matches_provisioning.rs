@@ -190,6 +190,22 @@ async fn the_queues_match_the_template() {
         .unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], dlq_arn.as_str());
 
+    // The receive budget covers the longest retry horizon the template allows, at the
+    // smallest jitter: the redrive policy never moves a record that is still retrying.
+    let longest = template["Parameters"]["RetryHorizonHours"]["MaxValue"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(longest, approvals_lambda::env::MAX_RETRY_HORIZON_HOURS);
+    let needed =
+        approvals_core::outbox::Backoff::with_horizon_hours(longest).attempts_within_horizon();
+    assert!(
+        declared["RedrivePolicy"]["maxReceiveCount"]
+            .as_u64()
+            .unwrap()
+            >= u64::from(needed),
+        "{needed} receives needed"
+    );
+
     // Lambda's guidance: the visibility timeout is at least 6 x the consumer's timeout.
     let worker_timeout = template["Resources"]["DecisionWorkerFunction"]["Properties"]["Timeout"]
         .as_u64()

@@ -253,7 +253,8 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":step", to_attribute(&state.step)?)
             .expression_attribute_values(":votes", to_attribute(&state.votes)?)
             .expression_attribute_values(":version", to_attribute(&state.version)?)
-            .expression_attribute_values(":expected", to_attribute(&expected_version)?);
+            .expression_attribute_values(":expected", to_attribute(&expected_version)?)
+            .expression_attribute_values(":copies", to_attribute(&commit.copies_seen)?);
         if let Some(ending) = &state.ending {
             set.push("ending = :ending".into());
             update = update.expression_attribute_values(":ending", to_attribute(ending)?);
@@ -276,9 +277,10 @@ impl ApprovalStore for DynamoStore {
             expression.push_str(" REMOVE gsi1pk, gsi1sk");
         }
         let condition = if expected_version == 0 {
-            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :expected)"
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :expected) \
+             AND size(copies) = :copies"
         } else {
-            "version = :expected"
+            "version = :expected AND size(copies) = :copies"
         };
         let written = update
             .update_expression(expression)

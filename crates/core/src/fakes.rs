@@ -122,7 +122,8 @@ impl ApprovalStore for MemoryStore {
         let approval = approvals
             .get_mut(id)
             .ok_or_else(|| StoreError::Corrupt(id.into()))?;
-        if approval.state.version != expected_version {
+        if approval.state.version != expected_version || approval.copies.len() != commit.copies_seen
+        {
             return Ok(false);
         }
         approval.state = commit.state.clone();

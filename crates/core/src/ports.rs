@@ -31,6 +31,9 @@ pub struct Commit {
     pub state: ApprovalState,
     pub outbox: Vec<(String, OutboxEntry)>,
     pub command_id: Option<String>,
+    /// How many copies the transition saw: a copy recorded meanwhile fails the write, so the
+    /// re-applied transition arms its update too.
+    pub copies_seen: usize,
 }
 
 /// Stores approvals. Every change of state goes through [`ApprovalStore::commit`], one
@@ -47,8 +50,9 @@ pub trait ApprovalStore: Send + Sync {
     /// Deletes an approval a failed create left behind, only while it is untouched: pending,
     /// version 0, no copy. Returns whether it was deleted.
     async fn delete_untouched(&self, approval_id: &str) -> Result<bool, StoreError>;
-    /// Writes the transition if the stored version is still `expected_version`; false when
-    /// another transition won, and the caller re-reads and re-applies its command.
+    /// Writes the transition if the stored version is still `expected_version` and the
+    /// approval still has `copies_seen` copies; false otherwise, and the caller re-reads and
+    /// re-applies its command.
     async fn commit(
         &self,
         approval_id: &str,

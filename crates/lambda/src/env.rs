@@ -24,16 +24,19 @@ pub fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// `RETRY_HORIZON_HOURS` (default 24, at most 336): how long a failing effect is retried
-/// before it is given up on and its command dead-lettered. The queue's retention (14 days
-/// in the template) must outlast it.
+/// The longest retry horizon the template's receive budget covers.
+pub const MAX_RETRY_HORIZON_HOURS: i64 = 72;
+
+/// `RETRY_HORIZON_HOURS` (default 24, at most 72): how long a failing effect is retried
+/// before it is given up on and its command dead-lettered. The queue's receive budget
+/// (`maxReceiveCount` 200 in the template) covers 72 hours of capped backoff.
 pub fn retry_horizon_hours() -> Result<i64, ConfigError> {
     let raw = env_or("RETRY_HORIZON_HOURS", "24");
     match raw.trim().parse::<i64>() {
-        Ok(hours) if (1..=336).contains(&hours) => Ok(hours),
+        Ok(hours) if (1..=MAX_RETRY_HORIZON_HOURS).contains(&hours) => Ok(hours),
         _ => Err(ConfigError::InvalidVariable(
             "RETRY_HORIZON_HOURS",
-            format!("{raw:?} is not a whole number of hours from 1 to 336"),
+            format!("{raw:?} is not a whole number of hours from 1 to {MAX_RETRY_HORIZON_HOURS}"),
         )),
     }
 }

@@ -1,4 +1,5 @@
-//! The SQS decision worker: each record is a click or a host notification. Failures are
+//! The SQS decision worker: each record is a click, a host notification or an installation
+//! to retire. Failures are
 //! reported per record (`ReportBatchItemFailures`), and each failed record's visibility is
 //! set to its backoff (`ChangeMessageVisibility`), so SQS brings it back when it is due.
 //! Records still failing after `RETRY_HORIZON_HOURS` are moved to the dead-letter queue by
@@ -263,7 +264,7 @@ impl DecisionWorker {
                         let progress = &decided.progress;
                         tracing::info!(message_id, approval_id = %command.approval_id,
                             outcome = ?decided.outcome, open_effects = progress.open, "decision command done");
-                        if !progress.gave_up.is_empty() {
+                        if !progress.gave_up.is_empty() && progress.open == 0 {
                             Verdict::DeadLetter(format!(
                                 "effects {:?} of approval {} gave up after the retry horizon",
                                 progress.gave_up, command.approval_id

@@ -1,6 +1,6 @@
 //! Creating an approval: idempotent per tenant and external id, posted to Slack once.
 
-use crate::blocks::pending_message;
+use crate::blocks::{current_message, pending_message};
 use crate::domain::{Approval, ApprovalRequest, CopyRole, MessageCopy, ValidationError};
 use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
@@ -132,6 +132,21 @@ impl CreateApproval<'_> {
         };
         let copy = MessageCopy::new(posted, CopyRole::Channel);
         self.approvals.add_copy(&approval.id, &copy).await?;
+        // A click on a copy whose answer was lost may have ended it while this one was
+        // posted: then this copy shows the outcome at once, never live buttons.
+        if let Some(current) = self.approvals.get(&approval.id).await? {
+            if current.status().is_final() {
+                let message = current_message(&current);
+                if let Err(error) = self
+                    .slack
+                    .update_message(&token, &copy.at(), &message)
+                    .await
+                {
+                    tracing::warn!(approval_id = %current.id, %error, "could not show the outcome on the new copy");
+                }
+                return Ok(Created::Existing(current));
+            }
+        }
         approval.copies.insert(copy.key(), copy);
         Ok(Created::New(approval))
     }

@@ -15,8 +15,9 @@ use crate::ports::{
     WebhookError, WebhookSink,
 };
 
-/// How long one attempt may hold an entry: longer than a Slack call with its in-process
-/// retries, or a webhook with its timeout.
+/// How long one attempt may hold an entry. It must outlast the worker's budget for one
+/// record (the function's 60 s timeout less its 2 s margin), so two attempts never overlap;
+/// a cut-off attempt's entry is free again right after.
 const LEASE_SECS: i64 = 60;
 
 /// Slack codes that mean "this message, as rendered, is refused": a smaller one may pass.
@@ -138,9 +139,16 @@ impl PerformEffects<'_> {
                 .lease_effect(&approval.id, key, entry, now, now + LEASE_SECS)
                 .await?
             {
-                // Another worker is on it, and its own record stays on the queue until the
-                // attempt is saved: if it dies, that record's redelivery takes over.
+                // Another attempt holds it (perhaps this very record's, cut off at the
+                // deadline): still open, so this record stays until the lease runs out and
+                // whoever comes next finishes it.
                 an_event_waits |= is_event;
+                progress.open += 1;
+                let lease_ends = entry
+                    .leased_until
+                    .filter(|until| *until > now)
+                    .unwrap_or(now + LEASE_SECS);
+                progress.next_due = earliest(progress.next_due, lease_ends);
                 continue;
             }
             let mut next = entry.clone();

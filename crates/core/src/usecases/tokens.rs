@@ -11,6 +11,14 @@ use crate::ports::{BotTokens, HostNotifier, SlackError, SlackOAuth, TenantStore,
 use crate::secret::SecretToken;
 use crate::usecases::connection::disconnect_everywhere;
 
+/// Slack codes that mean a token no longer works.
+const DEAD_TOKEN: [&str; 4] = [
+    "invalid_auth",
+    "token_revoked",
+    "account_inactive",
+    "token_expired",
+];
+
 /// Bolt's margin: refresh when less than this remains.
 pub const REFRESH_MARGIN_SECS: i64 = 2 * 3600;
 /// How long a refresher may hold the lease before another may take over: longer than one
@@ -94,16 +102,29 @@ impl RotatingTokens {
                         // A refresh whose answer was lost (or cut off before it was stored)
                         // rotated the grant at Slack, yet the access token we hold still
                         // works until it expires: keep using it rather than disconnect.
-                        if latest.bot_token_expires_at.is_some_and(|at| at > now)
-                            && self.oauth.test_token(&latest.bot_token).await.is_ok()
-                        {
-                            self.tenants.release_refresh_lease(id).await?;
-                            tracing::error!(
-                                installation_id = id,
-                                expires_at = ?latest.bot_token_expires_at,
-                                "refresh token refused but the current token works; using it until it expires (a reinstall renews the grant)"
-                            );
-                            return Ok(latest.bot_token);
+                        if latest.bot_token_expires_at.is_some_and(|at| at > now) {
+                            match self.oauth.test_token(&latest.bot_token).await {
+                                Ok(()) => {
+                                    self.tenants.release_refresh_lease(id).await?;
+                                    tracing::error!(
+                                        installation_id = id,
+                                        expires_at = ?latest.bot_token_expires_at,
+                                        "refresh token refused but the current token works; using it until it expires (a reinstall renews the grant)"
+                                    );
+                                    return Ok(latest.bot_token);
+                                }
+                                Err(error)
+                                    if !error
+                                        .code()
+                                        .is_some_and(|code| DEAD_TOKEN.contains(&code)) =>
+                                {
+                                    // Slack degraded (a timeout, a 5xx, a 429): no verdict on
+                                    // the token, so no disconnect; try again later.
+                                    self.tenants.release_refresh_lease(id).await?;
+                                    return Err(error.into());
+                                }
+                                Err(_) => {}
+                            }
                         }
                         tracing::warn!(
                             installation_id = id,

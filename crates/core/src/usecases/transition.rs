@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::blocks::refusal_line;
 use crate::domain::Approval;
 use crate::machine::{apply, Actor, ApprovalState, Command, Effect, Ending, Refusal, Status};
-use crate::outbox::{copy_key, event_key, tell_key, HostEvent, OutboxEntry, Outgoing};
+use crate::outbox::{event_key, tell_key, update_copy_key, HostEvent, OutboxEntry, Outgoing};
 use crate::ports::{ApprovalStore, Commit, StoreError};
 use crate::time::rfc3339;
 
@@ -62,6 +62,7 @@ pub async fn apply_command(
                 outbox: plan(&approval, &next, &transition.effects, now),
                 state: next,
                 command_id: Some(command_id.to_owned()),
+                copies_seen: approval.copies.len(),
             };
             if store
                 .commit(&approval.id, approval.state.version, &commit)
@@ -121,7 +122,7 @@ pub async fn arm_missing_copies(
     let missing: Vec<String> = approval
         .copies
         .keys()
-        .filter(|copy| !approval.outbox.contains_key(&copy_key(copy)))
+        .filter(|copy| !approval.outbox.contains_key(&update_copy_key(copy)))
         .cloned()
         .collect();
     for copy in missing {
@@ -132,9 +133,9 @@ pub async fn arm_missing_copies(
             now,
         );
         store
-            .add_effect(&approval.id, &copy_key(&copy), &entry)
+            .add_effect(&approval.id, &update_copy_key(&copy), &entry)
             .await?;
-        approval.outbox.insert(copy_key(&copy), entry);
+        approval.outbox.insert(update_copy_key(&copy), entry);
     }
     Ok(())
 }
@@ -166,7 +167,7 @@ fn plan(
             Effect::UpdateCopies => {
                 for copy in approval.copies.keys() {
                     push(
-                        copy_key(copy),
+                        update_copy_key(copy),
                         Outgoing::UpdateCopy { copy: copy.clone() },
                         &mut seq,
                     );
