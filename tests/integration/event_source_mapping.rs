@@ -10,37 +10,9 @@ async fn failures_stay_on_the_queue_until_redrive_moves_them_to_the_dlq() {
     // GIVEN a queue like the template's, but visible again at once and dead-lettered after 2 receives
     let stack = Stack::start().await;
     let sqs = &stack.sqs;
-    let dlq = sqs
-        .create_queue()
-        .queue_name(crate::common::unique("dlq-"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let queue = sqs
-        .create_queue()
-        .queue_name(crate::common::unique("esm-"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "0")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (queue, dlq) =
+        crate::common::queue_with_dlq(sqs, 2, &[(QueueAttributeName::VisibilityTimeout, "0")])
+            .await;
 
     // A good click and an unreadable message.
     let (id, channel, ts) = stack.create_approval("DR-ESM").await;

@@ -6,12 +6,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use decision_worker::DecisionWorker;
 use sandbox::slack::Fault;
 use serde_json::Value;
 
-use crate::common::{effects_done, offset_clock, unique, worker_settings, Stack};
+use crate::common::{effects_done, offset_clock, queue_with_dlq, worker_settings, Stack};
 
 const HOUR: i64 = 3600;
 
@@ -33,38 +32,7 @@ async fn template_queue(stack: &Stack) -> TemplateQueue {
         ["maxReceiveCount"]
         .as_u64()
         .unwrap();
-    let sqs = &stack.sqs;
-    let dlq = sqs
-        .create_queue()
-        .queue_name(unique("outage-dlq-"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("outage-"))
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (queue, dlq) = queue_with_dlq(&stack.sqs, max_receives, &[]).await;
     let mut settings = worker_settings(&stack.table, &queue, &stack.slack_base, &stack.host_base);
     settings.dead_letter_queue_url = Some(dlq.clone());
     settings.max_visibility_secs = 0;

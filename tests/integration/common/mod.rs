@@ -570,6 +570,43 @@ impl Stack {
     }
 }
 
+/// A fresh queue whose redrive policy moves a message to a fresh dead-letter queue after
+/// `max_receives`, with the queue `attributes` given; returns (queue URL, DLQ URL).
+pub async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    max_receives: u64,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dlq = sqs
+        .create_queue()
+        .queue_name(unique("dlq-"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let mut create = sqs.create_queue().queue_name(unique("queue-")).attributes(
+        QueueAttributeName::RedrivePolicy,
+        json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string(),
+    );
+    for (name, value) in attributes {
+        create = create.attributes(name.clone(), *value);
+    }
+    let queue = create.send().await.unwrap().queue_url.unwrap();
+    (queue, dlq)
+}
+
 /// Whether every outbox entry of a stored approval whose key starts with `prefix`
 /// (`copy:`, `event:`, `tell:`) is done, and there is at least one.
 pub fn effects_done(item: &Value, prefix: &str) -> bool {
