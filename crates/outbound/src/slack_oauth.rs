@@ -27,6 +27,18 @@ impl SlackOAuthClient {
             client_secret: client_secret.into(),
         }
     }
+
+    /// The client with the app's credentials from the application secret.
+    pub fn from_secrets(
+        slack: SlackHttpClient,
+        secrets: &approvals_core::config::AppSecrets,
+    ) -> Self {
+        Self::new(
+            slack,
+            secrets.slack_client_id.clone(),
+            secrets.slack_client_secret.clone(),
+        )
+    }
 }
 
 #[derive(Deserialize)]

@@ -111,11 +111,7 @@ impl DecisionWorker {
         let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         let slack = SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry);
-        let oauth = Arc::new(SlackOAuthClient::new(
-            slack.clone(),
-            secrets.slack_client_id.clone(),
-            secrets.slack_client_secret.clone(),
-        ));
+        let oauth = Arc::new(SlackOAuthClient::from_secrets(slack.clone(), secrets));
         Ok(Self {
             approvals: store.clone(),
             tenants: store.clone(),

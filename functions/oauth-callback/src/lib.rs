@@ -74,11 +74,10 @@ impl OAuthCallback {
         Ok(Self {
             flow: store.clone(),
             tenants: store,
-            oauth: Arc::new(SlackOAuthClient::new(
+            oauth: Arc::new(SlackOAuthClient::from_secrets(
                 // OAuth calls spend one-time codes and tokens: only a 429 is ever retried.
                 SlackHttpClient::new(&settings.slack_api_base_url),
-                secrets.slack_client_id.clone(),
-                secrets.slack_client_secret.clone(),
+                secrets,
             )),
             notifier: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
             install: settings.install,
