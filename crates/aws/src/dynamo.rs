@@ -13,6 +13,9 @@
 //! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
 //!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
+//! - The tenant's users and Slack identities: see [`users`].
+
+mod users;
 
 use std::collections::HashMap;
 

@@ -177,7 +177,18 @@ pub fn refusal_line(refusal: &Refusal) -> String {
                 None => line,
             }
         }
-        Refusal::NotAnApprover => "You are not an approver of this request.".into(),
+        Refusal::NotAnApprover { approvers } if approvers.is_empty() => {
+            "You are not an approver of this request.".into()
+        }
+        Refusal::NotAnApprover { approvers } => format!(
+            "Only the approvers of this request can decide: {}",
+            approvers
+                .iter()
+                .map(|id| format!("<@{id}>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Refusal::OwnRequest => "You asked for this approval; someone else must decide.".into(),
         Refusal::AlreadyVoted => "You have already voted on this request.".into(),
         Refusal::NotDue => "This request is not due to expire yet.".into(),
     }

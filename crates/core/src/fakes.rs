@@ -11,6 +11,7 @@ use crate::domain::{
     MessageCopy, Requester, SlackMessageRef, TenantLink,
 };
 use crate::outbox::OutboxEntry;
+use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
 use crate::ports::*;
 use crate::secret::SecretToken;
 
@@ -56,6 +57,8 @@ pub struct MemoryStore {
     channels: Mutex<HashMap<(String, String), String>>,
     installations: Mutex<HashMap<String, Installation>>,
     links: Mutex<HashMap<String, TenantLink>>,
+    users: Mutex<std::collections::BTreeMap<(String, HostUserId), HostUser>>,
+    identities: Mutex<HashMap<(String, String), SlackIdentity>>,
 }
 
 impl MemoryStore {
@@ -327,8 +330,126 @@ impl TenantStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl UserDirectory for MemoryStore {
+    async fn save_users(&self, tenant_id: &str, users: &[HostUser]) -> Result<(), StoreError> {
+        let mut stored = self.users.lock().unwrap();
+        let mut identities = self.identities.lock().unwrap();
+        for user in users {
+            let key = (tenant_id.to_owned(), user.user_id.clone());
+            let old = stored.get(&key).and_then(|old| old.slack_user_id.clone());
+            if let Some(old) = old.filter(|old| Some(old) != user.slack_user_id.as_ref()) {
+                if let Some(identity) = identities.get_mut(&(tenant_id.to_owned(), old)) {
+                    if identity.user_id.as_ref() == Some(&user.user_id) {
+                        identity.user_id = None;
+                        identity.email = None;
+                    }
+                }
+            }
+            if let Some(slack_user_id) = &user.slack_user_id {
+                let identity = identities
+                    .entry((tenant_id.to_owned(), slack_user_id.clone()))
+                    .or_insert_with(|| SlackIdentity {
+                        slack_user_id: slack_user_id.clone(),
+                        user_id: None,
+                        email: None,
+                        deactivated: false,
+                    });
+                identity.user_id = Some(user.user_id.clone());
+                identity.email = Some(user.email.clone());
+            }
+            stored.insert(key, user.clone());
+        }
+        Ok(())
+    }
+    async fn users(
+        &self,
+        tenant_id: &str,
+        user_ids: &[HostUserId],
+    ) -> Result<Vec<HostUser>, StoreError> {
+        let stored = self.users.lock().unwrap();
+        Ok(user_ids
+            .iter()
+            .filter_map(|id| stored.get(&(tenant_id.to_owned(), id.clone())).cloned())
+            .collect())
+    }
+    async fn list_users(
+        &self,
+        tenant_id: &str,
+        status: Option<MappingStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<HostUser>, StoreError> {
+        let stored = self.users.lock().unwrap();
+        let mut items: Vec<HostUser> = stored
+            .iter()
+            .filter(|((tenant, id), user)| {
+                tenant == tenant_id
+                    && cursor.is_none_or(|after| id.as_str() > after)
+                    && status.is_none_or(|s| s == user.status)
+            })
+            .map(|(_, user)| user.clone())
+            .take(limit + 1)
+            .collect();
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|u| u.user_id.to_string())
+                .unwrap_or_default()
+        });
+        Ok(Page { items, next_cursor })
+    }
+    async fn users_with_email(
+        &self,
+        tenant_id: &str,
+        email: &Email,
+    ) -> Result<Vec<HostUser>, StoreError> {
+        let stored = self.users.lock().unwrap();
+        Ok(stored
+            .iter()
+            .filter(|((tenant, _), user)| tenant == tenant_id && &user.email == email)
+            .map(|(_, user)| user.clone())
+            .collect())
+    }
+    async fn slack_identity(
+        &self,
+        tenant_id: &str,
+        slack_user_id: &str,
+    ) -> Result<Option<SlackIdentity>, StoreError> {
+        Ok(self
+            .identities
+            .lock()
+            .unwrap()
+            .get(&(tenant_id.to_owned(), slack_user_id.to_owned()))
+            .cloned())
+    }
+    async fn set_deactivated(
+        &self,
+        tenant_id: &str,
+        slack_user_id: &str,
+        deactivated: bool,
+    ) -> Result<(), StoreError> {
+        self.identities
+            .lock()
+            .unwrap()
+            .entry((tenant_id.to_owned(), slack_user_id.to_owned()))
+            .or_insert_with(|| SlackIdentity {
+                slack_user_id: slack_user_id.to_owned(),
+                user_id: None,
+                email: None,
+                deactivated,
+            })
+            .deactivated = deactivated;
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 pub struct FakeSlack {
+    members: Vec<SlackMember>,
+    member_pages: Mutex<usize>,
+    views: Mutex<Vec<(String, serde_json::Value)>>,
     post_error: Option<String>,
     update_error: Option<SlackError>,
     update_failures_left: Mutex<u32>,
@@ -354,6 +475,19 @@ impl FakeSlack {
             post_error: Some(code.into()),
             ..Self::default()
         }
+    }
+    /// A workspace with these members; `users.list` pages hold two at most.
+    pub fn with_members(members: Vec<SlackMember>) -> Self {
+        Self {
+            members,
+            ..Self::default()
+        }
+    }
+    pub fn member_pages_read(&self) -> usize {
+        *self.member_pages.lock().unwrap()
+    }
+    pub fn views(&self) -> Vec<(String, serde_json::Value)> {
+        self.views.lock().unwrap().clone()
     }
     pub fn posted(&self) -> Vec<(String, SlackMessage)> {
         self.posted.lock().unwrap().clone()
@@ -382,8 +516,13 @@ impl SlackApi for FakeSlack {
         }
         let mut posted = self.posted.lock().unwrap();
         posted.push((channel_id.into(), message.clone()));
+        // Like Slack, a post to a user id lands in their DM, whose `D…` id is answered.
+        let channel_id = match channel_id.strip_prefix('U') {
+            Some(rest) => format!("D{rest}"),
+            None => channel_id.to_owned(),
+        };
         Ok(SlackMessageRef {
-            channel_id: channel_id.into(),
+            channel_id,
             message_ts: format!("1700000000.{:06}", posted.len()),
         })
     }
@@ -415,6 +554,56 @@ impl SlackApi for FakeSlack {
             .lock()
             .unwrap()
             .push((response_url.into(), body.clone()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SlackDirectory for FakeSlack {
+    async fn list_members(
+        &self,
+        _token: &SecretToken,
+        cursor: Option<&str>,
+        _limit: u32,
+    ) -> Result<Page<SlackMember>, SlackError> {
+        *self.member_pages.lock().unwrap() += 1;
+        let start: usize = cursor
+            .map_or(Ok(0), str::parse)
+            .map_err(|_| SlackError::Api {
+                method: "users.list".into(),
+                code: "invalid_cursor".into(),
+            })?;
+        let end = (start + 2).min(self.members.len());
+        Ok(Page {
+            items: self.members[start..end].to_vec(),
+            next_cursor: (end < self.members.len()).then(|| end.to_string()),
+        })
+    }
+    async fn member_by_email(
+        &self,
+        _token: &SecretToken,
+        email: &Email,
+    ) -> Result<Option<SlackMember>, SlackError> {
+        Ok(self
+            .members
+            .iter()
+            .find(|m| !m.deleted && m.email.as_ref() == Some(email))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl SlackViews for FakeSlack {
+    async fn open_view(
+        &self,
+        _token: &SecretToken,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        self.views
+            .lock()
+            .unwrap()
+            .push((trigger_id.to_owned(), view.clone()));
         Ok(())
     }
 }

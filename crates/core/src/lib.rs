@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod machine;
 pub mod outbox;
+pub mod people;
 pub mod ports;
 pub mod secret;
 pub mod signing;

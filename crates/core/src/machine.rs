@@ -57,6 +57,9 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub steps: Vec<Step>,
+    /// Slack users who may never decide, whatever the steps say: the requester.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub barred: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +80,7 @@ impl Policy {
                 approvers: Approvers::Anyone,
                 required: 1,
             }],
+            barred: Vec::new(),
         }
     }
 
@@ -87,6 +91,7 @@ impl Policy {
                 approvers: Approvers::Named(approvers),
                 required,
             }],
+            barred: Vec::new(),
         }
     }
 
@@ -215,7 +220,13 @@ pub enum Refusal {
     Ended {
         ending: Ending,
     },
-    NotAnApprover,
+    /// Only the named approvers of the step may vote.
+    NotAnApprover {
+        #[serde(default)]
+        approvers: Vec<String>,
+    },
+    /// The requester never decides their own request.
+    OwnRequest,
     AlreadyVoted,
     /// `Expire` before the deadline, or for a request without one.
     NotDue,
@@ -322,8 +333,15 @@ fn vote(
     now: i64,
 ) -> Transition {
     let step = &state.policy.steps[state.step];
+    if state.policy.barred.iter().any(|barred| barred == user_id) {
+        return Transition::refused(Refusal::OwnRequest, Some(user_id));
+    }
     if !step.approvers.admits(user_id) {
-        return Transition::refused(Refusal::NotAnApprover, Some(user_id));
+        let approvers = match &step.approvers {
+            Approvers::Named(user_ids) => user_ids.clone(),
+            Approvers::Anyone => Vec::new(),
+        };
+        return Transition::refused(Refusal::NotAnApprover { approvers }, Some(user_id));
     }
     if state.votes.iter().any(|vote| vote.user_id == user_id) {
         return Transition::refused(Refusal::AlreadyVoted, Some(user_id));
@@ -445,6 +463,25 @@ mod tests {
     }
 
     #[test]
+    fn the_requester_never_decides_even_when_named() {
+        let mut policy = Policy::n_of(1, names(&["UPAT", "UANA"]));
+        policy.barred = names(&["UPAT"]);
+        let state = ApprovalState::new(policy, None);
+
+        let own = apply(&state, &approve("UPAT"), NOW);
+        let stranger = apply(&state, &approve("UZED"), NOW);
+
+        assert_eq!(own.refusal, Some(Refusal::OwnRequest));
+        assert_eq!(
+            stranger.refusal,
+            Some(Refusal::NotAnApprover {
+                approvers: names(&["UPAT", "UANA"])
+            })
+        );
+        assert!(own.next.is_none() && stranger.next.is_none());
+    }
+
+    #[test]
     fn the_table() {
         let two_of_three = Policy::n_of(2, names(&["UA", "UB", "UC"]));
         let chain = Policy {
@@ -458,6 +495,7 @@ mod tests {
                     required: 1,
                 },
             ],
+            barred: vec![],
         };
         let cases: Vec<(&str, Policy, Vec<Command>, Status, usize)> = vec![
             (
@@ -599,6 +637,7 @@ mod tests {
                     required: 1,
                 },
             ],
+            barred: vec![],
         };
         let (_, transitions) = run(
             ApprovalState::new(chain, None),
@@ -616,7 +655,9 @@ mod tests {
             transitions[1].effects,
             [Effect::TellClicker {
                 user_id: "UA".into(),
-                refusal: Refusal::NotAnApprover
+                refusal: Refusal::NotAnApprover {
+                    approvers: names(&["UCFO"])
+                }
             }]
         );
         assert_eq!(
@@ -670,7 +711,11 @@ mod tests {
     #[test]
     fn impossible_policies_are_refused() {
         assert_eq!(
-            Policy { steps: vec![] }.validate(),
+            Policy {
+                steps: vec![],
+                barred: vec![]
+            }
+            .validate(),
             Err(PolicyError::NoSteps)
         );
         assert_eq!(
@@ -700,7 +745,10 @@ mod tests {
                 }
             },
         );
-        prop::collection::vec(step, 1..4).prop_map(|steps| Policy { steps })
+        prop::collection::vec(step, 1..4).prop_map(|steps| Policy {
+            steps,
+            barred: vec![],
+        })
     }
 
     fn any_command() -> impl Strategy<Value = Command> {

@@ -9,6 +9,7 @@ use crate::domain::{
 };
 use crate::machine::ApprovalState;
 use crate::outbox::OutboxEntry;
+use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
 use crate::secret::{CryptoError, SecretToken};
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +153,57 @@ pub trait TenantStore: Send + Sync {
     async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError>;
 }
 
+/// One page of a listing, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A tenant's users and what each Slack user is to the tenant.
+///
+/// Contract: users are keyed by tenant and host user id, so tenants never share them; a
+/// saved mapped user's Slack identity points back at them, and an identity that pointed at
+/// a user who is now mapped elsewhere (or not at all) no longer does.
+#[async_trait]
+pub trait UserDirectory: Send + Sync {
+    /// Saves the users (all of one tenant), replacing what was stored for each id.
+    async fn save_users(&self, tenant_id: &str, users: &[HostUser]) -> Result<(), StoreError>;
+    /// The stored users among `user_ids`; ids not stored are simply absent.
+    async fn users(
+        &self,
+        tenant_id: &str,
+        user_ids: &[HostUserId],
+    ) -> Result<Vec<HostUser>, StoreError>;
+    /// A page of the tenant's users in id order, only those with `status` when given.
+    async fn list_users(
+        &self,
+        tenant_id: &str,
+        status: Option<MappingStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<HostUser>, StoreError>;
+    /// The tenant's users with this email (an eventually consistent index).
+    async fn users_with_email(
+        &self,
+        tenant_id: &str,
+        email: &Email,
+    ) -> Result<Vec<HostUser>, StoreError>;
+    /// What the tenant knows of a Slack user, if anything.
+    async fn slack_identity(
+        &self,
+        tenant_id: &str,
+        slack_user_id: &str,
+    ) -> Result<Option<SlackIdentity>, StoreError>;
+    /// Records that Slack deactivated (or reactivated) a user.
+    async fn set_deactivated(
+        &self,
+        tenant_id: &str,
+        slack_user_id: &str,
+        deactivated: bool,
+    ) -> Result<(), StoreError>;
+}
+
 /// What became of an attempt to spend an install link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkTake {
@@ -284,6 +336,35 @@ pub trait SlackApi: Send + Sync {
     /// Posts to an interaction's `response_url` (ephemeral notes, replacements).
     async fn respond(&self, response_url: &str, body: &serde_json::Value)
         -> Result<(), SlackError>;
+}
+
+/// Slack's user directory: `users.list` and `users.lookupByEmail`.
+#[async_trait]
+pub trait SlackDirectory: Send + Sync {
+    /// One page of `users.list` (deleted users and bots included, as Slack lists them).
+    async fn list_members(
+        &self,
+        token: &SecretToken,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SlackMember>, SlackError>;
+    /// `users.lookupByEmail`; `None` for `users_not_found` (which deactivated users get too).
+    async fn member_by_email(
+        &self,
+        token: &SecretToken,
+        email: &Email,
+    ) -> Result<Option<SlackMember>, SlackError>;
+}
+
+/// Modals: `views.open` with a click's `trigger_id`, inside its 3 seconds.
+#[async_trait]
+pub trait SlackViews: Send + Sync {
+    async fn open_view(
+        &self,
+        token: &SecretToken,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError>;
 }
 
 pub use crate::outbox::HostEvent;

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use approvals_core::blocks::SlackMessage;
 use approvals_core::domain::SlackMessageRef;
-use approvals_core::ports::{SlackApi, SlackError};
+use approvals_core::people::{Email, SlackMember};
+use approvals_core::ports::{Page, SlackApi, SlackDirectory, SlackError, SlackViews};
 use approvals_core::secret::SecretToken;
 
 /// How hard a call tries before its error goes back to the caller (and SQS).
@@ -66,6 +67,23 @@ impl SlackHttpClient {
                     .bearer_auth(token.expose())
                     .header("content-type", "application/json; charset=utf-8")
                     .json(body)
+            })
+            .await?;
+        Self::web_api_answer(method, answer).await
+    }
+
+    /// Calls `{base}/{method}` with a form body and a bearer token: the read methods
+    /// (`users.list`, `users.lookupByEmail`) take their arguments as a form, not JSON.
+    pub async fn call_form(
+        &self,
+        method: &str,
+        token: &SecretToken,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        let answer = self
+            .send_with_retries(method, || {
+                self.http.post(&url).bearer_auth(token.expose()).form(form)
             })
             .await?;
         Self::web_api_answer(method, answer).await
@@ -180,6 +198,8 @@ fn repeat_is_safe(method: &str) -> bool {
             | "oauth.v2.access"
             | "files.completeUploadExternal"
             | "response_url"
+            // A trigger is single-use and lives 3 s: a repeat could only fail.
+            | "views.open"
     )
 }
 
@@ -241,5 +261,68 @@ impl SlackApi for SlackHttpClient {
                 code: format!("http_{}", answer.status().as_u16()),
             })
         }
+    }
+}
+
+#[async_trait]
+impl SlackDirectory for SlackHttpClient {
+    async fn list_members(
+        &self,
+        token: &SecretToken,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SlackMember>, SlackError> {
+        let limit = limit.to_string();
+        let mut form = vec![("limit", limit.as_str())];
+        if let Some(cursor) = cursor {
+            form.push(("cursor", cursor));
+        }
+        let answer = self.call_form("users.list", token, &form).await?;
+        let items = answer["members"]
+            .as_array()
+            .ok_or_else(|| SlackError::InvalidResponse {
+                method: "users.list".into(),
+            })?
+            .iter()
+            .filter_map(SlackMember::from_slack)
+            .collect();
+        let next_cursor = answer["response_metadata"]["next_cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn member_by_email(
+        &self,
+        token: &SecretToken,
+        email: &Email,
+    ) -> Result<Option<SlackMember>, SlackError> {
+        match self
+            .call_form("users.lookupByEmail", token, &[("email", email.as_str())])
+            .await
+        {
+            Ok(answer) => Ok(SlackMember::from_slack(&answer["user"])),
+            Err(error) if error.code() == Some("users_not_found") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[async_trait]
+impl SlackViews for SlackHttpClient {
+    async fn open_view(
+        &self,
+        token: &SecretToken,
+        trigger_id: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "views.open",
+            token,
+            &json!({"trigger_id": trigger_id, "view": view}),
+        )
+        .await
+        .map(drop)
     }
 }

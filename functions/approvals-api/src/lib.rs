@@ -1,6 +1,8 @@
 //! The host's HTTP API: signed requests to create approvals, read them, route channels and
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
+mod users;
+
 use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
@@ -14,8 +16,8 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, HostNotifier, InstallFlowStore, SlackApi, SlackOAuth,
-    TenantStore,
+    ApprovalStore, BotTokens, CleanupQueue, HostNotifier, InstallFlowStore, SlackApi,
+    SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -73,6 +75,8 @@ pub struct ApprovalsApi {
     pub notifier: Arc<dyn HostNotifier>,
     pub cleanup: Arc<dyn CleanupQueue>,
     pub slack: Arc<dyn SlackApi>,
+    pub directory: Arc<dyn UserDirectory>,
+    pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
     pub tokens: Arc<dyn BotTokens>,
     pub install: InstallSettings,
@@ -95,8 +99,14 @@ impl ApprovalsApi {
     ) -> Result<Self, ConfigError> {
         let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
-        let slack = SlackHttpClient::with_retry(&settings.slack_api_base_url, settings.slack_retry);
-        let oauth = Arc::new(SlackOAuthClient::from_secrets(slack.clone(), secrets));
+        let slack = Arc::new(SlackHttpClient::with_retry(
+            &settings.slack_api_base_url,
+            settings.slack_retry,
+        ));
+        let oauth = Arc::new(SlackOAuthClient::from_secrets(
+            slack.as_ref().clone(),
+            secrets,
+        ));
         let tokens = Arc::new(RotatingTokens::new(
             store.clone(),
             oauth.clone(),
@@ -105,10 +115,12 @@ impl ApprovalsApi {
         Ok(Self {
             approvals: store.clone(),
             tenants: store.clone(),
-            install_flow: store,
+            install_flow: store.clone(),
+            directory: store,
             notifier: queue.clone(),
             cleanup: queue,
-            slack: Arc::new(slack),
+            slack: slack.clone(),
+            slack_directory: slack,
             oauth,
             tokens,
             install: settings.install,
@@ -124,6 +136,14 @@ impl ApprovalsApi {
             .route(
                 "/v1/tenants/{tenant_id}/channels/{kind}",
                 put(route_channel),
+            )
+            .route(
+                "/v1/tenants/{tenant_id}/users",
+                put(users::put_users).get(users::list_users),
+            )
+            .route(
+                "/v1/tenants/{tenant_id}/users/{user_id}",
+                put(users::put_user),
             )
             .route(
                 "/v1/tenants/{tenant_id}/slack/install-links",

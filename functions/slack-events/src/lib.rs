@@ -1,5 +1,5 @@
 //! Slack's Events API request URL: verify, deduplicate, act, answer fast. It needs the
-//! table and the queue, never a Slack client.
+//! table and the queue, never a Slack client: `team_join` and `user_change` carry the user.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
-use approvals_core::ports::{ApprovalStore, HostNotifier, TenantStore};
+use approvals_core::ports::{ApprovalStore, HostNotifier, TenantStore, UserDirectory};
 use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::slack_events::{EventsAnswer, EventsError, SlackEvents};
@@ -43,6 +43,7 @@ pub struct SlackEventsEndpoint {
     pub guards: Arc<dyn ApprovalStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub notifier: Arc<dyn HostNotifier>,
+    pub directory: Arc<dyn UserDirectory>,
     signing_secret: Vec<u8>,
 }
 
@@ -63,7 +64,8 @@ impl SlackEventsEndpoint {
         let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
         Ok(Self {
             guards: store.clone(),
-            tenants: store,
+            tenants: store.clone(),
+            directory: store,
             notifier: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
             signing_secret: secrets.slack_signing_secret.as_bytes().to_vec(),
         })
@@ -95,6 +97,7 @@ async fn event(
         guards: endpoint.guards.as_ref(),
         tenants: endpoint.tenants.as_ref(),
         notifier: endpoint.notifier.as_ref(),
+        directory: endpoint.directory.as_ref(),
     };
     match events.handle(&body, now).await {
         Ok(EventsAnswer::Challenge(challenge)) => {

@@ -1,11 +1,14 @@
-//! Slack's Events API: URL verification, and the end of an installation from Slack's side
-//! (`app_uninstalled`, `tokens_revoked` for the bot). Retried deliveries are processed once.
+//! Slack's Events API: URL verification, the end of an installation from Slack's side
+//! (`app_uninstalled`, `tokens_revoked` for the bot), and the workspace's people changing
+//! (`team_join`, `user_change`). Retried deliveries are processed once.
 
 use serde::Deserialize;
 
 use crate::domain::DisconnectReason;
-use crate::ports::{ApprovalStore, HostNotifier, StoreError, TenantStore};
+use crate::people::SlackMember;
+use crate::ports::{ApprovalStore, HostNotifier, StoreError, TenantStore, UserDirectory};
 use crate::usecases::connection::disconnect_everywhere;
+use crate::usecases::people::member_changed;
 
 /// Remember handled event ids for a day; Slack retries within minutes.
 const EVENT_GUARD_SECS: i64 = 24 * 3600;
@@ -65,6 +68,14 @@ struct Event {
     kind: String,
     #[serde(default)]
     tokens: Option<RevokedTokens>,
+    #[serde(default)]
+    user: Option<serde_json::Value>,
+}
+
+/// What an event asks of us.
+enum Work {
+    Disconnect(DisconnectReason),
+    Member(SlackMember),
 }
 
 #[derive(Deserialize)]
@@ -77,6 +88,7 @@ pub struct SlackEvents<'a> {
     pub guards: &'a dyn ApprovalStore,
     pub tenants: &'a dyn TenantStore,
     pub notifier: &'a dyn HostNotifier,
+    pub directory: &'a dyn UserDirectory,
 }
 
 impl SlackEvents<'_> {
@@ -99,11 +111,20 @@ impl SlackEvents<'_> {
             .event
             .as_ref()
             .ok_or_else(|| EventsError::Malformed("no event".into()))?;
-        let reason = match event.kind.as_str() {
-            "app_uninstalled" => DisconnectReason::AppUninstalled,
+        let work = match event.kind.as_str() {
+            "app_uninstalled" => Work::Disconnect(DisconnectReason::AppUninstalled),
             "tokens_revoked" if event.tokens.as_ref().is_some_and(|t| !t.bot.is_empty()) => {
-                DisconnectReason::TokensRevoked
+                Work::Disconnect(DisconnectReason::TokensRevoked)
             }
+            "team_join" | "user_change" => Work::Member(
+                event
+                    .user
+                    .as_ref()
+                    .and_then(SlackMember::from_slack)
+                    .ok_or_else(|| {
+                        EventsError::Malformed(format!("{} without a user", event.kind))
+                    })?,
+            ),
             _ => return Ok(EventsAnswer::Ignored),
         };
         let event_id = envelope
@@ -120,7 +141,7 @@ impl SlackEvents<'_> {
         }
         // The event is marked done only once the work is; any failure gives it back, so
         // Slack's retry does the work again.
-        match self.disconnect(&envelope, reason, now).await {
+        match self.perform(&envelope, work, now).await {
             Ok(answer) => {
                 self.guards
                     .extend_claim(&guard, now + EVENT_GUARD_SECS)
@@ -136,10 +157,10 @@ impl SlackEvents<'_> {
         }
     }
 
-    async fn disconnect(
+    async fn perform(
         &self,
         envelope: &Envelope,
-        reason: DisconnectReason,
+        work: Work,
         now: i64,
     ) -> Result<EventsAnswer, EventsError> {
         let org_wide = envelope.is_enterprise_install.unwrap_or(false)
@@ -163,6 +184,17 @@ impl SlackEvents<'_> {
             _ => return Ok(EventsAnswer::Ignored),
         };
         let installation_id = installation_id.as_str();
+        let reason = match work {
+            Work::Disconnect(reason) => reason,
+            Work::Member(member) => {
+                let changed =
+                    member_changed(self.tenants, self.directory, installation_id, &member, now)
+                        .await?;
+                tracing::info!(installation_id, slack_user_id = %member.id, changed,
+                    "a workspace member changed");
+                return Ok(EventsAnswer::Handled);
+            }
+        };
 
         let event_time = envelope.event_time.unwrap_or(now);
         let disconnected = disconnect_everywhere(
@@ -219,6 +251,7 @@ mod tests {
             guards: &store,
             tenants: &store,
             notifier: &Stalls,
+            directory: &store,
         };
 
         let cut_off =
@@ -240,6 +273,7 @@ mod tests {
             guards: &store,
             tenants: &store,
             notifier: &queue,
+            directory: &store,
         };
 
         let first = events.handle(&uninstall(), NOW).await.unwrap();
