@@ -1,6 +1,7 @@
 //! The single-table DynamoDB store (`APP_TABLE`): approvals, tenants, installations, guards.
 //!
 //! Keys (`pk`, `sk`):
+//! - `APPROVAL#{id}` / `REFUSAL#{command id}`: a click that changed nothing, and why.
 //! - `APPROVAL#{id}` / `APPROVAL`: the request, its state (`status`, `votes`, `ending`,
 //!   and `version`, which every transition is conditioned on), its Slack `copies` and its
 //!   `outbox` map of effects; while pending also `gsi1pk = PENDING#{installation}`
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::cipher::{EncryptedToken, TokenCipher};
 use approvals_core::domain::{
     Approval, ConnectionStatus, DisconnectReason, InstallLink, Installation, MessageCopy,
-    OAuthState, TenantLink,
+    OAuthState, RefusedClick, TenantLink,
 };
 use approvals_core::machine::Status;
 use approvals_core::outbox::OutboxEntry;
@@ -359,6 +360,56 @@ impl ApprovalStore for DynamoStore {
             .send()
             .await;
         Ok(conditional(saved, "UpdateItem")?.is_some())
+    }
+
+    async fn record_refusal(
+        &self,
+        approval_id: &str,
+        refusal: &RefusedClick,
+    ) -> Result<(), StoreError> {
+        let mut item = to_item(refusal)?;
+        item.insert("pk".into(), s(approval_pk(approval_id)));
+        item.insert("sk".into(), s(format!("REFUSAL#{}", refusal.command_id)));
+        // A redelivered command is the same refusal: the first record stays.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(backend("PutItem", &error)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError> {
+        let mut refusals: Vec<RefusedClick> = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :refusal)")
+            .expression_attribute_values(":pk", s(approval_pk(approval_id)))
+            .expression_attribute_values(":refusal", s("REFUSAL#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            refusals.push(from_item(item.map_err(|e| backend("Query", &e))?)?);
+        }
+        refusals.sort_by_key(|refusal| refusal.at);
+        Ok(refusals)
     }
 
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use approvals_core::domain::DecisionCommand;
 use approvals_core::ports::{
-    CleanupQueue, DecisionQueue, HostEvent, HostNotifier, QueueError, RetireInstallation, WorkItem,
+    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, QueueError, RetireInstallation, WorkItem,
 };
 
 pub struct SqsDecisionQueue {
@@ -54,11 +54,17 @@ impl SqsDecisionQueue {
     }
 
     async fn send(&self, item: &WorkItem) -> Result<(), QueueError> {
+        self.send_after(item, 0).await
+    }
+
+    /// Sends `item`, visible after `delay_secs` (SQS allows up to 15 minutes).
+    async fn send_after(&self, item: &WorkItem, delay_secs: i32) -> Result<(), QueueError> {
         let body = serde_json::to_string(item).map_err(|e| QueueError(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .delay_seconds(delay_secs.clamp(0, 900))
             .send()
             .await
             .map_err(|e| QueueError(crate::sdk_error_text(&e)))?;
@@ -84,6 +90,17 @@ impl HostNotifier for SqsDecisionQueue {
 impl CleanupQueue for SqsDecisionQueue {
     async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError> {
         self.send(&WorkItem::RetireInstallation(retire.clone()))
+            .await
+    }
+}
+
+#[async_trait]
+impl EffectsQueue for SqsDecisionQueue {
+    async fn perform_later(&self, approval_id: &str, delay_secs: i64) -> Result<(), QueueError> {
+        let item = WorkItem::Perform {
+            approval_id: approval_id.to_owned(),
+        };
+        self.send_after(&item, delay_secs.clamp(0, 900) as i32)
             .await
     }
 }

@@ -2,11 +2,20 @@
 
 use serde_json::{json, Value};
 
-use crate::domain::{Approval, Decision};
+use crate::domain::{Approval, Decision, RejectReason};
 use crate::machine::{Actor, ApprovalState, Ending, Refusal, Status};
 
 pub const APPROVE_ACTION_ID: &str = "approve";
 pub const REJECT_ACTION_ID: &str = "reject";
+/// Reject that first asks for a reason in a modal: it decides nothing by itself.
+pub const REJECT_WITH_REASON_ACTION_ID: &str = "reject_with_reason";
+pub const REJECT_WITH_OPTIONAL_REASON_ACTION_ID: &str = "reject_with_optional_reason";
+/// The reject-reason modal's `callback_id`, and its input's block and action ids.
+pub const REJECT_REASON_CALLBACK_ID: &str = "reject_reason";
+pub const REASON_BLOCK_ID: &str = "reason";
+pub const REASON_ACTION_ID: &str = "reason";
+/// Slack's `plain_text_input` maximum.
+pub const REASON_MAX_CHARS: usize = 3000;
 pub const OPEN_ACTION_ID: &str = "open";
 pub const ACTIONS_BLOCK_ID: &str = "approval_actions";
 
@@ -55,7 +64,7 @@ pub fn pending_message(approval: &Approval) -> SlackMessage {
     let mut buttons = vec![
         json!({"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
                "text": plain("Approve", slack_limits::BUTTON_TEXT), "value": approval.id}),
-        json!({"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
+        json!({"type": "button", "action_id": reject_action_id(approval), "style": "danger",
                "text": plain("Reject", slack_limits::BUTTON_TEXT), "value": approval.id}),
     ];
     if let Some(link) = &approval.request.link {
@@ -67,6 +76,81 @@ pub fn pending_message(approval: &Approval) -> SlackMessage {
         text: fallback_text(approval, "Approval requested"),
         blocks,
     }
+}
+
+fn reject_action_id(approval: &Approval) -> &'static str {
+    match approval.request.reject_reason {
+        RejectReason::None => REJECT_ACTION_ID,
+        RejectReason::Required => REJECT_WITH_REASON_ACTION_ID,
+        RejectReason::Optional => REJECT_WITH_OPTIONAL_REASON_ACTION_ID,
+    }
+}
+
+/// The modal Reject opens: one multi-line reason, required or not. `private_metadata`
+/// carries what the submission needs back (Slack returns it untouched).
+pub fn reject_reason_view(private_metadata: &str, required: bool) -> Value {
+    let mut element = json!({"type": "plain_text_input", "action_id": REASON_ACTION_ID,
+        "multiline": true, "max_length": REASON_MAX_CHARS, "focus_on_load": true,
+        "placeholder": plain("Why is this rejected? The requester will see it.", 150)});
+    if required {
+        element["min_length"] = json!(1);
+    }
+    json!({
+        "type": "modal",
+        "callback_id": REJECT_REASON_CALLBACK_ID,
+        "title": plain("Reject request", 24),
+        "submit": plain("Reject", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": private_metadata,
+        "blocks": [{
+            "type": "input", "block_id": REASON_BLOCK_ID, "optional": !required,
+            "label": plain("Reason", 2000), "element": element,
+        }],
+    })
+}
+
+/// What the requester is told in a DM when the request ends.
+pub fn requester_note(approval: &Approval, ending: &Ending) -> String {
+    let what = escape_truncated(&approval.request.title, 300);
+    let verdict = match ending.status {
+        Status::Approved => "was approved",
+        Status::Rejected => "was rejected",
+        Status::Cancelled => "was withdrawn",
+        Status::Expired => "expired",
+        Status::Pending => "is pending",
+    };
+    let mut note = format!("Your request *{what}* {verdict}");
+    if let Some(Actor::Slack { user_id, .. }) = &ending.by {
+        note.push_str(&format!(" by <@{user_id}>"));
+    }
+    if let Some(reason) = ending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        note.push_str(&format!(": _{}_", escape_truncated(&one_line(reason), 500)));
+    }
+    note.push('.');
+    if let Some(link) = &approval.request.link {
+        note.push_str(&format!(" <{}|Open>", link.replace('&', "&amp;")));
+    }
+    note
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl SlackMessage {
+    /// A plain text message: one section, no buttons.
+    pub fn plain(text: &str) -> Self {
+        Self {
+            text: truncate_chars(text, 3000),
+            blocks: vec![
+                json!({"type": "section", "text": mrkdwn_raw(&truncate_chars(text, slack_limits::SECTION_TEXT))}),
+            ],
+        }
+    }
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 /// The message as the approval stands now: pending with buttons, or ended without.
@@ -161,7 +245,7 @@ pub fn ending_line(ending: &Ending) -> String {
     }
     line.push_str(&format!(" on {}", slack_date(ending.at)));
     if let Some(reason) = ending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
-        line.push_str(&format!(": {}", escape_truncated(reason, 500)));
+        line.push_str(&format!(": *{}*", escape_truncated(&one_line(reason), 500)));
     }
     line
 }
@@ -353,8 +437,11 @@ mod tests {
             requester: Requester {
                 name: "Pat".into(),
                 email: None,
+                user_id: None,
             },
             channel_id: None,
+            approvers: Vec::new(),
+            reject_reason: Default::default(),
         };
         Approval::new(request, "T1".into(), 0)
     }
@@ -477,7 +564,7 @@ mod tests {
             .unwrap()
             .to_owned();
         assert!(outcome.chars().count() <= slack_limits::SECTION_TEXT);
-        assert!(outcome.ends_with(": over budget"), "{outcome}");
+        assert!(outcome.ends_with(": *over budget*"), "{outcome}");
     }
 
     #[test]

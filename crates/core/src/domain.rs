@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::machine::{ApprovalState, Policy, Status};
 use crate::outbox::OutboxEntry;
+use crate::people::{Email, HostUserId, MAX_APPROVERS};
 use crate::secret::SecretToken;
 
 /// A 400 that names the offending field, e.g. `fields[2].label`.
@@ -53,6 +54,26 @@ pub struct Requester {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The host's id for the requester: when mapped, they are told the outcome and may
+    /// never decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<HostUserId>,
+}
+
+/// Whether Reject asks for a reason (in a modal) before it counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    #[default]
+    Required,
+    Optional,
+    None,
+}
+
+impl RejectReason {
+    pub fn is_required(&self) -> bool {
+        *self == Self::Required
+    }
 }
 
 /// What the host asks for; valid once [`ApprovalRequest::from_json`] returned it.
@@ -71,6 +92,11 @@ pub struct ApprovalRequest {
     pub requester: Requester,
     #[serde(default)]
     pub channel_id: Option<String>,
+    /// The host users who may decide; each mapped one is asked in a DM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<HostUserId>,
+    #[serde(default, skip_serializing_if = "RejectReason::is_required")]
+    pub reject_reason: RejectReason,
 }
 
 /// Longest inputs we store; Slack's own smaller limits are met by visible truncation.
@@ -139,6 +165,26 @@ impl ApprovalRequest {
         }
         if let Some(channel_id) = &self.channel_id {
             check_channel_id("channel_id", channel_id)?;
+        }
+        if self.approvers.len() > MAX_APPROVERS {
+            return Err(ValidationError::new(
+                "approvers",
+                format!("at most {MAX_APPROVERS} approvers are allowed"),
+            ));
+        }
+        for (index, approver) in self.approvers.iter().enumerate() {
+            if self.approvers[..index].contains(approver) {
+                return Err(ValidationError::new(
+                    format!("approvers[{index}]"),
+                    format!("{approver} is listed twice"),
+                ));
+            }
+            if self.requester.user_id.as_ref() == Some(approver) {
+                return Err(ValidationError::new(
+                    format!("approvers[{index}]"),
+                    format!("{approver} is the requester, who may not decide their own request"),
+                ));
+            }
         }
         Ok(())
     }
@@ -329,6 +375,38 @@ impl MessageCopy {
     }
 }
 
+/// A person the request concerns, as resolved when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    #[serde(default)]
+    pub user_id: Option<HostUserId>,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<Email>,
+    /// `None` when the person is not in Slack (not mapped).
+    #[serde(default)]
+    pub slack_user_id: Option<String>,
+}
+
+/// Who a request asks, and who asked: resolved to Slack users once, at creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    #[serde(default)]
+    pub approvers: Vec<Person>,
+    #[serde(default)]
+    pub requester: Option<Person>,
+}
+
+impl Audience {
+    /// The host's identity of a Slack user the request named.
+    pub fn person(&self, slack_user_id: &str) -> Option<&Person> {
+        self.approvers
+            .iter()
+            .chain(self.requester.iter())
+            .find(|p| p.slack_user_id.as_deref() == Some(slack_user_id))
+    }
+}
+
 /// An approval: the host's request, its state machine, its Slack copies and its outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
@@ -350,6 +428,8 @@ pub struct Approval {
     /// Commands already applied, so a redelivered one only finishes its effects.
     #[serde(default)]
     pub applied: Vec<String>,
+    #[serde(default)]
+    pub audience: Audience,
 }
 
 impl Approval {
@@ -364,6 +444,7 @@ impl Approval {
             copies: BTreeMap::new(),
             outbox: BTreeMap::new(),
             applied: Vec::new(),
+            audience: Audience::default(),
         }
     }
 
@@ -394,6 +475,9 @@ pub struct DecisionCommand {
     /// is found and updated too.
     #[serde(default)]
     pub message: Option<SlackMessageRef>,
+    /// A reject's reason, from the modal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl DecisionCommand {
@@ -402,6 +486,18 @@ impl DecisionCommand {
     pub fn may_act_on(&self, installation_id: &str) -> bool {
         self.team_id == installation_id || self.enterprise_id.as_deref() == Some(installation_id)
     }
+}
+
+/// A click that changed nothing, kept for the audit trail with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedClick {
+    pub command_id: String,
+    pub slack_user_id: String,
+    pub team_id: String,
+    /// `foreign_team`, `deactivated`, `not_an_approver`, `own_request`, `already_voted` or
+    /// `already_decided`.
+    pub reason: String,
+    pub at: i64,
 }
 
 /// A workspace (or, org-wide, an enterprise) where the app is installed.
@@ -615,6 +711,7 @@ mod tests {
             enterprise_id: Some("E1".into()),
             response_url: None,
             message: None,
+            reason: None,
         };
         assert!(command.may_act_on("E1"));
         assert!(command.may_act_on("T2"));

@@ -45,8 +45,11 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         requester: Requester {
             name: "Pat".into(),
             email: None,
+            user_id: None,
         },
         channel_id: channel_id.map(str::to_owned),
+        approvers: Vec::new(),
+        reject_reason: crate::domain::RejectReason::None,
     }
 }
 
@@ -59,6 +62,7 @@ pub struct MemoryStore {
     links: Mutex<HashMap<String, TenantLink>>,
     users: Mutex<std::collections::BTreeMap<(String, HostUserId), HostUser>>,
     identities: Mutex<HashMap<(String, String), SlackIdentity>>,
+    refusals: Mutex<Vec<(String, crate::domain::RefusedClick)>>,
 }
 
 impl MemoryStore {
@@ -187,6 +191,33 @@ impl ApprovalStore for MemoryStore {
         }
         *stored = entry.clone();
         Ok(true)
+    }
+    async fn record_refusal(
+        &self,
+        approval_id: &str,
+        refusal: &crate::domain::RefusedClick,
+    ) -> Result<(), StoreError> {
+        let mut refusals = self.refusals.lock().unwrap();
+        if !refusals
+            .iter()
+            .any(|(id, r)| id == approval_id && r.command_id == refusal.command_id)
+        {
+            refusals.push((approval_id.to_owned(), refusal.clone()));
+        }
+        Ok(())
+    }
+    async fn refusals(
+        &self,
+        approval_id: &str,
+    ) -> Result<Vec<crate::domain::RefusedClick>, StoreError> {
+        Ok(self
+            .refusals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, _)| id == approval_id)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
         let mut claims = self.claims.lock().unwrap();
@@ -681,6 +712,26 @@ impl HostNotifier for MemoryQueue {
 impl CleanupQueue for MemoryQueue {
     async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError> {
         self.push(WorkItem::RetireInstallation(retire.clone()));
+        Ok(())
+    }
+}
+
+/// A queue for effects left over that nobody will perform: for tests that do not look.
+pub struct IgnoredQueue;
+
+#[async_trait]
+impl EffectsQueue for IgnoredQueue {
+    async fn perform_later(&self, _approval_id: &str, _delay_secs: i64) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EffectsQueue for MemoryQueue {
+    async fn perform_later(&self, approval_id: &str, _delay_secs: i64) -> Result<(), QueueError> {
+        self.push(WorkItem::Perform {
+            approval_id: approval_id.to_owned(),
+        });
         Ok(())
     }
 }

@@ -31,6 +31,10 @@ pub enum Outgoing {
         response_url: String,
         text: String,
     },
+    /// Ask one approver in a DM from the app, and record that message as a copy.
+    PostDirect { slack_user_id: String },
+    /// Tell the requester, in a DM, how their request ended.
+    TellRequester { slack_user_id: String, text: String },
 }
 
 /// One side effect with its own progress.
@@ -99,6 +103,14 @@ pub fn update_copy_key(copy: &str) -> String {
 pub fn event_key(seq: u64) -> String {
     format!("event:{seq:06}")
 }
+
+/// The outbox key of the DM that asks one approver: one per approver, ever.
+pub fn post_direct_key(slack_user_id: &str) -> String {
+    format!("dm-{slack_user_id}")
+}
+
+/// The outbox key of the note that tells the requester how it ended: once.
+pub const TELL_REQUESTER_KEY: &str = "requester";
 
 /// The outbox key of a note to one clicker for one command: a redelivery is the same note.
 pub fn tell_key(command_id: &str) -> String {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::blocks::SlackMessage;
 use crate::domain::{
     Approval, DecisionCommand, DisconnectReason, InstallLink, Installation, MessageCopy,
-    OAuthState, SlackMessageRef, TenantLink,
+    OAuthState, RefusedClick, SlackMessageRef, TenantLink,
 };
 use crate::machine::ApprovalState;
 use crate::outbox::OutboxEntry;
@@ -86,6 +86,14 @@ pub trait ApprovalStore: Send + Sync {
         key: &str,
         entry: &OutboxEntry,
     ) -> Result<bool, StoreError>;
+    /// Keeps a refused click beside the approval; the same command again changes nothing.
+    async fn record_refusal(
+        &self,
+        approval_id: &str,
+        refusal: &RefusedClick,
+    ) -> Result<(), StoreError>;
+    /// The refused clicks of an approval, oldest first.
+    async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.
     async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
     /// Keeps a claim (taken as a short lease) until `expires_at`: the guarded work is done.
@@ -251,6 +259,13 @@ pub trait CleanupQueue: Send + Sync {
     async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError>;
 }
 
+/// Effects that could not be finished in the request that armed them (a DM that failed for
+/// a while) are finished by the worker.
+#[async_trait]
+pub trait EffectsQueue: Send + Sync {
+    async fn perform_later(&self, approval_id: &str, delay_secs: i64) -> Result<(), QueueError>;
+}
+
 /// Revoke and delete an installation's tokens, unless it was reinstalled after `not_after`
 /// or a tenant uses it again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -260,13 +275,17 @@ pub struct RetireInstallation {
 }
 
 /// What travels on `DECISION_QUEUE_URL`:
-/// `{"type": "decide" | "notify_host" | "retire_installation", "body": {…}}`.
+/// `{"type": "decide" | "notify_host" | "retire_installation" | "perform", "body": {…}}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "body", rename_all = "snake_case")]
 pub enum WorkItem {
     Decide(DecisionCommand),
     NotifyHost(HostEvent),
     RetireInstallation(RetireInstallation),
+    /// Perform an approval's open outbox entries.
+    Perform {
+        approval_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,13 +16,15 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, HostNotifier, InstallFlowStore, SlackApi,
-    SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
+    ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InstallFlowStore,
+    SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
 use approvals_core::usecases::connection::disconnect_tenant;
-use approvals_core::usecases::create_approval::{CreateApproval, CreateApprovalError, Created};
+use approvals_core::usecases::create_approval::{
+    approver_statuses, CreateApproval, CreateApprovalError, Created,
+};
 use approvals_core::usecases::install::{InstallError, InstallFlow, InstallSettings};
 use approvals_core::usecases::set_channel::{set_channel, SetChannelError};
 use approvals_core::usecases::tokens::RotatingTokens;
@@ -74,6 +76,7 @@ pub struct ApprovalsApi {
     pub install_flow: Arc<dyn InstallFlowStore>,
     pub notifier: Arc<dyn HostNotifier>,
     pub cleanup: Arc<dyn CleanupQueue>,
+    pub later: Arc<dyn EffectsQueue>,
     pub slack: Arc<dyn SlackApi>,
     pub directory: Arc<dyn UserDirectory>,
     pub slack_directory: Arc<dyn SlackDirectory>,
@@ -118,7 +121,8 @@ impl ApprovalsApi {
             install_flow: store.clone(),
             directory: store,
             notifier: queue.clone(),
-            cleanup: queue,
+            cleanup: queue.clone(),
+            later: queue,
             slack: slack.clone(),
             slack_directory: slack,
             oauth,
@@ -253,6 +257,8 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         tenants: api.tenants.as_ref(),
         slack: api.slack.as_ref(),
         tokens: api.tokens.as_ref(),
+        directory: api.directory.as_ref(),
+        later: api.later.as_ref(),
     };
     match use_case.run(request, unix_now()).await {
         Ok(Created::New(approval)) => json_response(201, &approval_body(&approval)),
@@ -284,7 +290,12 @@ async fn read(State(api): Api, Path(id): Path<String>, RawQuery(query): RawQuery
     match api.approvals.get(&id).await {
         // Another tenant's approval is reported exactly like a missing one.
         Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {
-            json_response(200, &approval_body(&approval))
+            let mut body = approval_body(&approval);
+            match api.approvals.refusals(&id).await {
+                Ok(refusals) => body["refused_clicks"] = json!(refusals),
+                Err(error) => return internal_error(&error),
+            }
+            json_response(200, &body)
         }
         Ok(_) => error_response(
             404,
@@ -374,6 +385,7 @@ fn create_error_response(error: CreateApprovalError) -> Response {
         CreateApprovalError::NoChannel(_) => {
             error_response(400, "invalid_request", format!("channel_id: {message}"))
         }
+        CreateApprovalError::NoRecipient => error_response(422, "no_recipient", message),
         CreateApprovalError::Conflict => error_response(409, "conflict", message),
         CreateApprovalError::InProgress => error_response(409, "in_progress", message),
         CreateApprovalError::ChannelUnavailable(_) => {
@@ -413,6 +425,14 @@ pub fn approval_body(approval: &Approval) -> Value {
         "decided_at": ending.map(|ending| rfc3339(ending.at)),
         "reason": ending.and_then(|ending| ending.reason.clone()),
         "version": approval.state.version,
+        "approvers": approver_statuses(approval).into_iter().map(|(person, status)| json!({
+            "user_id": person.user_id, "status": status, "slack_user_id": person.slack_user_id,
+        })).collect::<Vec<_>>(),
+        "requester": approval.audience.requester.as_ref().map(|person| json!({
+            "user_id": person.user_id, "name": person.name,
+            "slack_user_id": person.slack_user_id,
+        })),
+        "reject_reason": approval.request.reject_reason,
         "votes": approval.state.votes.iter().map(|vote| json!({
             "slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
             "decision": vote.decision.as_str(), "step": vote.step, "voted_at": rfc3339(vote.at),
@@ -442,6 +462,8 @@ fn effect_kind(effect: &Outgoing) -> &'static str {
         Outgoing::UpdateCopy { .. } => "update_copy",
         Outgoing::DeliverEvent { .. } => "deliver_event",
         Outgoing::TellClicker { .. } => "tell_clicker",
+        Outgoing::PostDirect { .. } => "post_direct",
+        Outgoing::TellRequester { .. } => "tell_requester",
     }
 }
 

@@ -16,11 +16,12 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, UserDirectory, WebhookSink, WorkItem,
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
+use approvals_core::usecases::effects::{PerformEffects, Progress};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
@@ -72,6 +73,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct DecisionWorker {
     pub approvals: Arc<dyn ApprovalStore>,
     pub tenants: Arc<dyn TenantStore>,
+    pub directory: Arc<dyn UserDirectory>,
     pub slack: Arc<dyn SlackApi>,
     pub tokens: Arc<dyn BotTokens>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -115,6 +117,7 @@ impl DecisionWorker {
         Ok(Self {
             approvals: store.clone(),
             tenants: store.clone(),
+            directory: store.clone(),
             slack: Arc::new(slack),
             tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),
             oauth,
@@ -253,6 +256,7 @@ impl DecisionWorker {
                     slack: self.slack.as_ref(),
                     webhooks: self.webhooks.as_ref(),
                     tokens: self.tokens.as_ref(),
+                    directory: self.directory.as_ref(),
                     backoff: self.backoff,
                 };
                 match decide.run(&command, now).await {
@@ -260,19 +264,7 @@ impl DecisionWorker {
                         let progress = &decided.progress;
                         tracing::info!(message_id, approval_id = %command.approval_id,
                             outcome = ?decided.outcome, open_effects = progress.open, "decision command done");
-                        if !progress.gave_up.is_empty() && progress.open == 0 {
-                            Verdict::DeadLetter(format!(
-                                "effects {:?} of approval {} gave up after the retry horizon",
-                                progress.gave_up, command.approval_id
-                            ))
-                        } else if let Some(due) = progress.next_due.filter(|_| progress.open > 0) {
-                            Verdict::RetryIn(due - now)
-                        } else if progress.open > 0 {
-                            // Waiting on another entry that this pass could not schedule.
-                            Verdict::RetryIn(self.backoff.delay_secs(1, jitter()))
-                        } else {
-                            Verdict::Done
-                        }
+                        self.verdict_on(progress, &command.approval_id, now)
                     }
                     Err(error) => {
                         tracing::warn!(message_id, approval_id = %command.approval_id, %error,
@@ -302,6 +294,34 @@ impl DecisionWorker {
                     }
                 }
             }
+            WorkItem::Perform { approval_id } => {
+                let performed = match self.approvals.get(&approval_id).await {
+                    Ok(Some(approval)) => PerformEffects {
+                        approvals: self.approvals.as_ref(),
+                        tenants: self.tenants.as_ref(),
+                        slack: self.slack.as_ref(),
+                        webhooks: Some(self.webhooks.as_ref()),
+                        tokens: self.tokens.as_ref(),
+                        backoff: self.backoff,
+                    }
+                    .run(&approval, now)
+                    .await
+                    .map(Some),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(error),
+                };
+                match performed {
+                    Ok(Some(progress)) => self.verdict_on(&progress, &approval_id, now),
+                    Ok(None) => {
+                        tracing::warn!(message_id, %approval_id, "effects asked for an approval that is gone");
+                        Verdict::Done
+                    }
+                    Err(error) => {
+                        tracing::warn!(message_id, %approval_id, %error, "effects failed; they will be retried");
+                        self.retry_record(record, now, error.to_string())
+                    }
+                }
+            }
             WorkItem::NotifyHost(event) => match self.webhooks.deliver(&event).await {
                 Ok(()) => Verdict::Done,
                 Err(error) => {
@@ -309,6 +329,26 @@ impl DecisionWorker {
                     self.retry_record(record, now, error.to_string())
                 }
             },
+        }
+    }
+}
+
+impl DecisionWorker {
+    /// Done once nothing is open; back when the earliest open effect is due; dead-lettered
+    /// once all that is left was given up on.
+    fn verdict_on(&self, progress: &Progress, approval_id: &str, now: i64) -> Verdict {
+        if !progress.gave_up.is_empty() && progress.open == 0 {
+            Verdict::DeadLetter(format!(
+                "effects {:?} of approval {approval_id} gave up after the retry horizon",
+                progress.gave_up
+            ))
+        } else if let Some(due) = progress.next_due.filter(|_| progress.open > 0) {
+            Verdict::RetryIn(due - now)
+        } else if progress.open > 0 {
+            // Waiting on another entry that this pass could not schedule.
+            Verdict::RetryIn(self.backoff.delay_secs(1, jitter()))
+        } else {
+            Verdict::Done
         }
     }
 }

@@ -1,10 +1,21 @@
-//! Creating an approval: idempotent per tenant and external id, posted to Slack once.
+//! Creating an approval: idempotent per tenant and external id, posted to Slack once, in
+//! the kind's channel and in each mapped approver's DM.
+
+use std::collections::HashMap;
 
 use crate::blocks::{current_message, pending_message};
-use crate::domain::{Approval, ApprovalRequest, CopyRole, MessageCopy, ValidationError};
-use crate::ports::{
-    ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
+use crate::domain::{
+    Approval, ApprovalRequest, Audience, CopyRole, MessageCopy, Person, ValidationError,
 };
+use crate::machine::{Policy, Status};
+use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
+use crate::people::HostUser;
+use crate::ports::{
+    ApprovalStore, BotTokens, EffectsQueue, SlackApi, SlackError, StoreError, TenantStore,
+    TokenError, UserDirectory,
+};
+use crate::secret::SecretToken;
+use crate::usecases::effects::PerformEffects;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApprovalError {
@@ -14,6 +25,8 @@ pub enum CreateApprovalError {
     NotConnected,
     #[error("no channel_id was given and none is configured for kind {0}")]
     NoChannel(String),
+    #[error("none of the approvers is in Slack and the request has no channel")]
+    NoRecipient,
     #[error("an approval with this external_id exists with a different payload")]
     Conflict,
     #[error("Slack refused the channel: {0}")]
@@ -47,6 +60,29 @@ pub struct CreateApproval<'a> {
     pub tenants: &'a dyn TenantStore,
     pub slack: &'a dyn SlackApi,
     pub tokens: &'a dyn BotTokens,
+    pub directory: &'a dyn UserDirectory,
+    /// Finishes the DMs this request could not post (Slack down for a while).
+    pub later: &'a dyn EffectsQueue,
+}
+
+/// How each approver was reached, for the create answer.
+pub fn approver_statuses(approval: &Approval) -> Vec<(Person, &'static str)> {
+    approval
+        .audience
+        .approvers
+        .iter()
+        .map(|person| {
+            let status = match &person.slack_user_id {
+                None => "not_in_slack",
+                Some(slack_user_id) => match approval.outbox.get(&post_direct_key(slack_user_id)) {
+                    Some(entry) if entry.done => "notified",
+                    Some(entry) if entry.failed.is_some() => "failed",
+                    _ => "pending",
+                },
+            };
+            (person.clone(), status)
+        })
+        .collect()
 }
 
 impl CreateApproval<'_> {
@@ -71,14 +107,51 @@ impl CreateApproval<'_> {
             .await?
             .ok_or(CreateApprovalError::NotConnected)?;
         let channel_id = match &request.channel_id {
-            Some(channel_id) => channel_id.clone(),
-            None => self
-                .tenants
-                .channel_for(&request.tenant_id, &request.kind)
-                .await?
-                .ok_or_else(|| CreateApprovalError::NoChannel(request.kind.clone()))?,
+            Some(channel_id) => Some(channel_id.clone()),
+            None => {
+                self.tenants
+                    .channel_for(&request.tenant_id, &request.kind)
+                    .await?
+            }
         };
-        let fresh = Approval::new(request, installation.id().to_owned(), now);
+        let audience = self.audience(&request).await?;
+        let mapped: Vec<String> = audience
+            .approvers
+            .iter()
+            .filter_map(|p| p.slack_user_id.clone())
+            .collect();
+        match (&channel_id, request.approvers.is_empty(), mapped.is_empty()) {
+            (None, true, _) => return Err(CreateApprovalError::NoChannel(request.kind.clone())),
+            (None, false, true) => return Err(CreateApprovalError::NoRecipient),
+            _ => {}
+        }
+        let mut fresh = Approval::new(request, installation.id().to_owned(), now);
+        let mut policy = if fresh.request.approvers.is_empty() {
+            Policy::anyone()
+        } else {
+            // Any one of the approvers decides; with none in Slack, nobody can from Slack.
+            Policy::n_of(1, mapped.clone())
+        };
+        policy.barred = audience
+            .requester
+            .iter()
+            .filter_map(|r| r.slack_user_id.clone())
+            .collect();
+        fresh.state.policy = policy;
+        for (seq, slack_user_id) in mapped.iter().enumerate() {
+            fresh.outbox.insert(
+                post_direct_key(slack_user_id),
+                OutboxEntry::new(
+                    seq as u64,
+                    0,
+                    Outgoing::PostDirect {
+                        slack_user_id: slack_user_id.clone(),
+                    },
+                    now,
+                ),
+            );
+        }
+        fresh.audience = audience;
         let mut approval = match self.approvals.insert_if_absent(&fresh).await? {
             None => fresh,
             Some(existing) if existing.fingerprint != fresh.fingerprint => {
@@ -117,38 +190,165 @@ impl CreateApproval<'_> {
                 return Ok(Created::Existing(current));
             }
         }
-        let message = pending_message(&approval);
-        let posted = match self.slack.post_message(&token, &channel_id, &message).await {
-            Ok(posted) => posted,
-            Err(error) => {
-                // If Slack may have posted, keep the record: the buttons of that message
-                // carry this approval's id, and the host's retry finishes the attempt.
-                if !error.is_ambiguous() {
-                    self.forget_unposted(&approval.id).await;
-                    self.release(&posting).await;
+        if let Some(channel_id) = &channel_id {
+            let message = pending_message(&approval);
+            let posted = match self.slack.post_message(&token, channel_id, &message).await {
+                Ok(posted) => posted,
+                Err(error) => {
+                    // If Slack may have posted, keep the record: the buttons of that message
+                    // carry this approval's id, and the host's retry finishes the attempt.
+                    if !error.is_ambiguous() {
+                        self.forget_unposted(&approval.id).await;
+                        self.release(&posting).await;
+                    }
+                    return Err(classify_post_error(error));
                 }
-                return Err(classify_post_error(error));
+            };
+            let copy = MessageCopy::new(posted, CopyRole::Channel);
+            self.approvals.add_copy(&approval.id, &copy).await?;
+            // A click on a copy whose answer was lost may have ended it while this one was
+            // posted: then this copy shows the outcome at once, never live buttons.
+            if let Some(current) = self.approvals.get(&approval.id).await? {
+                if current.status().is_final() {
+                    self.show_outcome(&token, &current, &copy).await;
+                    return Ok(Created::Existing(current));
+                }
             }
-        };
-        let copy = MessageCopy::new(posted, CopyRole::Channel);
-        self.approvals.add_copy(&approval.id, &copy).await?;
-        // A click on a copy whose answer was lost may have ended it while this one was
-        // posted: then this copy shows the outcome at once, never live buttons.
-        if let Some(current) = self.approvals.get(&approval.id).await? {
-            if current.status().is_final() {
-                let message = current_message(&current);
-                if let Err(error) = self
-                    .slack
-                    .update_message(&token, &copy.at(), &message)
-                    .await
-                {
-                    tracing::warn!(approval_id = %current.id, %error, "could not show the outcome on the new copy");
-                }
-                return Ok(Created::Existing(current));
+            approval.copies.insert(copy.key(), copy);
+        }
+        self.ask_approvers(approval, now).await.map(Created::New)
+    }
+
+    /// Posts the approvers' DMs through the outbox (each once, even against a concurrent
+    /// worker); what fails for now is left to the worker, through the queue.
+    async fn ask_approvers(
+        &self,
+        approval: Approval,
+        now: i64,
+    ) -> Result<Approval, CreateApprovalError> {
+        if approval.outbox.is_empty() {
+            return Ok(approval);
+        }
+        let progress = PerformEffects {
+            approvals: self.approvals,
+            tenants: self.tenants,
+            slack: self.slack,
+            webhooks: None,
+            tokens: self.tokens,
+            backoff: Backoff::default(),
+        }
+        .run(&approval, now)
+        .await?;
+        let current = self.approvals.get(&approval.id).await?.unwrap_or(approval);
+        if current.copies.is_empty() && current.status() == Status::Pending {
+            // Not one message reached Slack: nothing to keep, the host may retry.
+            let failures: Vec<String> = current
+                .outbox
+                .values()
+                .filter_map(|e| e.failed.clone().or_else(|| e.last_error.clone()))
+                .collect();
+            self.forget_unposted(&current.id).await;
+            self.release(&format!("POST#{}", current.id)).await;
+            return Err(CreateApprovalError::SlackRejected(failures.join("; ")));
+        }
+        if !progress.is_finished() {
+            let delay = progress.next_due.map_or(0, |due| (due - now).max(0));
+            if let Err(error) = self.later.perform_later(&current.id, delay).await {
+                tracing::error!(approval_id = %current.id, %error, "could not queue the DMs left to post; the next click finishes them");
             }
         }
-        approval.copies.insert(copy.key(), copy);
-        Ok(Created::New(approval))
+        Ok(current)
+    }
+
+    async fn show_outcome(&self, token: &SecretToken, current: &Approval, copy: &MessageCopy) {
+        let message = current_message(current);
+        if let Err(error) = self.slack.update_message(token, &copy.at(), &message).await {
+            tracing::warn!(approval_id = %current.id, %error, "could not show the outcome on the new copy");
+        }
+    }
+
+    /// Resolves the approvers (each must be one of the tenant's users) and the requester
+    /// (by user id, else by email among the tenant's mapped users: no Slack call here).
+    async fn audience(&self, request: &ApprovalRequest) -> Result<Audience, CreateApprovalError> {
+        let tenant_id = &request.tenant_id;
+        let mut wanted = request.approvers.clone();
+        wanted.extend(request.requester.user_id.clone());
+        let known: HashMap<_, HostUser> = self
+            .directory
+            .users(tenant_id, &wanted)
+            .await?
+            .into_iter()
+            .map(|user| (user.user_id.clone(), user))
+            .collect();
+        let person = |user: &HostUser| Person {
+            user_id: Some(user.user_id.clone()),
+            name: user.name.clone(),
+            email: Some(user.email.clone()),
+            slack_user_id: user.slack_user_id.clone(),
+        };
+        let mut approvers = Vec::with_capacity(request.approvers.len());
+        for (index, user_id) in request.approvers.iter().enumerate() {
+            let user = known.get(user_id).ok_or_else(|| {
+                ValidationError::new(
+                    format!("approvers[{index}]"),
+                    format!("{user_id} is not a user of tenant {tenant_id}; PUT it to /v1/tenants/{tenant_id}/users first"),
+                )
+            })?;
+            approvers.push(person(user));
+        }
+        let requester = self.requester(request, &known).await?;
+        if let Some(requester_slack) = requester.as_ref().and_then(|r| r.slack_user_id.as_ref()) {
+            if let Some(index) = approvers
+                .iter()
+                .position(|a| a.slack_user_id.as_ref() == Some(requester_slack))
+            {
+                return Err(ValidationError::new(
+                    format!("approvers[{index}]"),
+                    "is the requester in Slack, who may not decide their own request",
+                )
+                .into());
+            }
+        }
+        Ok(Audience {
+            approvers,
+            requester,
+        })
+    }
+
+    async fn requester(
+        &self,
+        request: &ApprovalRequest,
+        known: &HashMap<crate::people::HostUserId, HostUser>,
+    ) -> Result<Option<Person>, CreateApprovalError> {
+        let given = &request.requester;
+        if let Some(user) = given.user_id.as_ref().and_then(|id| known.get(id)) {
+            if user.slack_user_id.is_some() {
+                return Ok(Some(Person {
+                    user_id: Some(user.user_id.clone()),
+                    name: given.name.clone(),
+                    email: Some(user.email.clone()),
+                    slack_user_id: user.slack_user_id.clone(),
+                }));
+            }
+        }
+        let email = given
+            .email
+            .clone()
+            .and_then(|e| crate::people::Email::try_from(e).ok());
+        let mut slack_user_id = None;
+        if let Some(email) = &email {
+            let by_email = self
+                .directory
+                .users_with_email(&request.tenant_id, email)
+                .await?;
+            slack_user_id = by_email.into_iter().find_map(|u| u.slack_user_id);
+        }
+        Ok(Some(Person {
+            user_id: given.user_id.clone(),
+            name: given.name.clone(),
+            email,
+            slack_user_id,
+        }))
     }
 
     async fn release(&self, posting: &str) {
@@ -192,7 +392,7 @@ fn classify_post_error(error: SlackError) -> CreateApprovalError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{installation, request, FakeSlack, MemoryStore};
+    use crate::fakes::{installation, request, FakeSlack, IgnoredQueue, MemoryStore};
     use crate::usecases::tokens::StaticTokens;
 
     #[tokio::test]
@@ -205,6 +405,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
 
         let first = use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
@@ -228,6 +430,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
 
@@ -248,6 +452,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
 
         let result = use_case.run(request("DR-1", Some("C1")), 10).await;
@@ -268,6 +474,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
 
         let result = use_case.run(request("DR-1", Some("C404")), 10).await;
@@ -292,6 +500,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
 
         let result = use_case.run(request("DR-1", Some("C1")), 10).await;
@@ -314,6 +524,8 @@ mod tests {
             tenants: &store,
             slack: &slack,
             tokens: &StaticTokens,
+            directory: &store,
+            later: &IgnoredQueue,
         };
 
         use_case.run(request("DR-1", None), 10).await.unwrap();

@@ -4,12 +4,14 @@
 //! stored. Whichever command's delivery comes next performs the approval's due outbox
 //! entries, so a redelivery finishes what a crash left undone and repeats nothing done.
 
-use crate::domain::{CopyRole, DecisionCommand, MessageCopy};
+use crate::domain::{Approval, CopyRole, DecisionCommand, MessageCopy, RefusedClick};
 use crate::machine::{Command, Refusal};
 use crate::outbox::Backoff;
-use crate::ports::{ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, WebhookSink};
+use crate::ports::{
+    ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, UserDirectory, WebhookSink,
+};
 use crate::usecases::effects::{PerformEffects, Progress};
-use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker};
+use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker, KnownAs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
@@ -27,7 +29,8 @@ pub enum DecideOutcome {
     AlreadyDecided,
     /// The clicker may not vote (not an approver, voted already): they are told why.
     NotCounted,
-    /// The click names an approval that does not exist or belongs to another team.
+    /// The click names an approval that does not exist, belongs to another team, or comes
+    /// from a user Slack deactivated: nothing changes and nobody is told.
     Refused,
 }
 
@@ -44,6 +47,7 @@ pub struct Decide<'a> {
     pub slack: &'a dyn SlackApi,
     pub webhooks: &'a dyn WebhookSink,
     pub tokens: &'a dyn BotTokens,
+    pub directory: &'a dyn UserDirectory,
     pub backoff: Backoff,
 }
 
@@ -58,12 +62,33 @@ impl Decide<'_> {
                 "click names an unknown approval; ignored");
             return Ok(refused);
         };
+        // Deny by default: a click from another workspace (or a Slack Connect outsider,
+        // judged by their own team) changes nothing.
         if !command.may_act_on(&approval.installation_id) {
             tracing::warn!(approval_id = %approval.id, team_id = %command.team_id,
                 enterprise_id = ?command.enterprise_id, owner = %approval.installation_id,
                 "click from a team that does not own the approval; ignored");
+            self.record_refusal(&approval, command, "foreign_team", now)
+                .await?;
             return Ok(refused);
         }
+        let identity = self
+            .directory
+            .slack_identity(&approval.request.tenant_id, &command.user_id)
+            .await?;
+        if identity.as_ref().is_some_and(|i| i.deactivated) {
+            tracing::warn!(approval_id = %approval.id, user_id = %command.user_id,
+                "click from a deactivated Slack user; ignored");
+            self.record_refusal(&approval, command, "deactivated", now)
+                .await?;
+            return Ok(refused);
+        }
+        let known_as = identity.and_then(|i| {
+            Some(KnownAs {
+                user_id: i.user_id?,
+                email: i.email,
+            })
+        });
         // A message the store never heard of (a post whose answer was lost) is a copy too:
         // once known, it is updated like the others.
         if let Some(clicked) = &command.message {
@@ -80,7 +105,10 @@ impl Decide<'_> {
             user_id: command.user_id.clone(),
             team_id: command.team_id.clone(),
             decision: command.decision,
-            reason: None,
+            reason: command
+                .reason
+                .clone()
+                .filter(|reason| !reason.trim().is_empty()),
         };
         let clicker = command.response_url.as_deref().map(|response_url| Clicker {
             user_id: &command.user_id,
@@ -92,9 +120,20 @@ impl Decide<'_> {
             &vote,
             &command.command_id,
             clicker,
+            known_as.as_ref(),
             now,
         )
         .await?;
+        if let Applied::Refused(approval, refusal) = &applied {
+            let reason = match refusal {
+                Refusal::Ended { .. } => "already_decided",
+                Refusal::NotAnApprover { .. } => "not_an_approver",
+                Refusal::OwnRequest => "own_request",
+                Refusal::AlreadyVoted => "already_voted",
+                Refusal::NotDue => "not_due",
+            };
+            self.record_refusal(approval, command, reason, now).await?;
+        }
         let outcome = match &applied {
             Applied::Changed(_) => DecideOutcome::Counted,
             Applied::AlreadyApplied(_) => DecideOutcome::AlreadyCounted,
@@ -107,13 +146,34 @@ impl Decide<'_> {
             approvals: self.approvals,
             tenants: self.tenants,
             slack: self.slack,
-            webhooks: self.webhooks,
+            webhooks: Some(self.webhooks),
             tokens: self.tokens,
             backoff: self.backoff,
         }
         .run(&approval, now)
         .await?;
         Ok(Decided { outcome, progress })
+    }
+
+    async fn record_refusal(
+        &self,
+        approval: &Approval,
+        command: &DecisionCommand,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.approvals
+            .record_refusal(
+                &approval.id,
+                &RefusedClick {
+                    command_id: command.command_id.clone(),
+                    slack_user_id: command.user_id.clone(),
+                    team_id: command.team_id.clone(),
+                    reason: reason.to_owned(),
+                    at: now,
+                },
+            )
+            .await
     }
 }
 
@@ -135,6 +195,8 @@ mod tests {
             tenants: store,
             slack,
             tokens: &StaticTokens,
+            directory: store,
+            later: &crate::fakes::IgnoredQueue,
         }
         .run(request("DR-1", Some("C1")), 10)
         .await
@@ -153,6 +215,7 @@ mod tests {
             slack,
             webhooks: hooks,
             tokens: &StaticTokens,
+            directory: store,
             backoff: Backoff::default(),
         }
     }
@@ -167,6 +230,7 @@ mod tests {
             enterprise_id: None,
             response_url: Some(format!("https://hooks.example/{user}")),
             message: None,
+            reason: None,
         }
     }
 

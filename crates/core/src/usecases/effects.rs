@@ -7,8 +7,8 @@
 
 use serde_json::json;
 
-use crate::blocks::{current_message, minimal_ended_message};
-use crate::domain::Approval;
+use crate::blocks::{current_message, minimal_ended_message, SlackMessage};
+use crate::domain::{Approval, CopyRole, MessageCopy};
 use crate::outbox::{Backoff, OutboxEntry, Outgoing};
 use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
@@ -105,7 +105,9 @@ pub struct PerformEffects<'a> {
     pub approvals: &'a dyn ApprovalStore,
     pub tenants: &'a dyn TenantStore,
     pub slack: &'a dyn SlackApi,
-    pub webhooks: &'a dyn WebhookSink,
+    /// `None` where the host's webhook is not reachable (the host API): events stay open
+    /// for the worker.
+    pub webhooks: Option<&'a dyn WebhookSink>,
     pub tokens: &'a dyn BotTokens,
     pub backoff: Backoff,
 }
@@ -123,7 +125,7 @@ impl PerformEffects<'_> {
         let mut an_event_waits = false;
         for (key, entry) in entries {
             let is_event = matches!(entry.effect, Outgoing::DeliverEvent { .. });
-            if is_event && an_event_waits {
+            if is_event && (an_event_waits || self.webhooks.is_none()) {
                 // Due once the events before it are delivered.
                 progress.open += 1;
                 continue;
@@ -209,7 +211,27 @@ impl PerformEffects<'_> {
     ) -> Result<(), Failure> {
         match effect {
             Outgoing::UpdateCopy { copy } => self.update_copy(approval, copy, now).await,
-            Outgoing::DeliverEvent { event } => Ok(self.webhooks.deliver(event).await?),
+            Outgoing::DeliverEvent { event } => match self.webhooks {
+                Some(webhooks) => Ok(webhooks.deliver(event).await?),
+                None => Err(Failure::Retry {
+                    reason: "no webhook sink here".into(),
+                    not_before_secs: 0,
+                }),
+            },
+            Outgoing::PostDirect { slack_user_id } => {
+                self.post_direct(approval, slack_user_id, now).await
+            }
+            Outgoing::TellRequester {
+                slack_user_id,
+                text,
+            } => {
+                let token = self.token(approval, now).await?;
+                let message = SlackMessage::plain(text);
+                self.slack
+                    .post_message(&token, slack_user_id, &message)
+                    .await?;
+                Ok(())
+            }
             Outgoing::TellClicker {
                 response_url, text, ..
             } => {
@@ -226,16 +248,59 @@ impl PerformEffects<'_> {
         }
     }
 
-    async fn update_copy(&self, approval: &Approval, copy: &str, now: i64) -> Result<(), Failure> {
-        let Some(copy) = approval.copies.get(copy) else {
-            return Err(Failure::Permanent(format!("no copy {copy}")));
-        };
+    async fn token(
+        &self,
+        approval: &Approval,
+        now: i64,
+    ) -> Result<crate::secret::SecretToken, Failure> {
         let installation = self
             .tenants
             .installation(&approval.installation_id)
             .await?
             .ok_or_else(|| Failure::Permanent("the Slack installation is gone".into()))?;
-        let token = self.tokens.usable_token(&installation, now).await?;
+        Ok(self.tokens.usable_token(&installation, now).await?)
+    }
+
+    /// Asks one approver in a DM (`chat.postMessage` to the user id lands in the app's DM
+    /// with them, and answers its `D…` id), then records it as a copy. Once the request is
+    /// over there is nothing to ask.
+    async fn post_direct(
+        &self,
+        approval: &Approval,
+        slack_user_id: &str,
+        now: i64,
+    ) -> Result<(), Failure> {
+        if approval.status().is_final() {
+            return Ok(());
+        }
+        let token = self.token(approval, now).await?;
+        let posted = self
+            .slack
+            .post_message(&token, slack_user_id, &current_message(approval))
+            .await?;
+        let copy = MessageCopy::new(posted, CopyRole::Direct);
+        self.approvals.add_copy(&approval.id, &copy).await?;
+        // Decided while the DM was on its way: the decision armed updates of the copies it
+        // saw, not this one, so this one shows the outcome now.
+        if let Some(current) = self.approvals.get(&approval.id).await? {
+            if current.status().is_final() {
+                if let Err(error) = self
+                    .slack
+                    .update_message(&token, &copy.at(), &current_message(&current))
+                    .await
+                {
+                    tracing::warn!(approval_id = %approval.id, %error, "could not show the outcome on a new DM");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_copy(&self, approval: &Approval, copy: &str, now: i64) -> Result<(), Failure> {
+        let Some(copy) = approval.copies.get(copy) else {
+            return Err(Failure::Permanent(format!("no copy {copy}")));
+        };
+        let token = self.token(approval, now).await?;
         let at = copy.at();
         match self
             .slack

@@ -6,10 +6,13 @@
 
 use serde_json::{json, Value};
 
-use crate::blocks::refusal_line;
+use crate::blocks::{refusal_line, requester_note};
 use crate::domain::Approval;
 use crate::machine::{apply, Actor, ApprovalState, Command, Effect, Ending, Refusal, Status};
-use crate::outbox::{event_key, tell_key, update_copy_key, HostEvent, OutboxEntry, Outgoing};
+use crate::outbox::{
+    event_key, tell_key, update_copy_key, HostEvent, OutboxEntry, Outgoing, TELL_REQUESTER_KEY,
+};
+use crate::people::{Email, HostUserId};
 use crate::ports::{ApprovalStore, Commit, StoreError};
 use crate::time::rfc3339;
 
@@ -36,6 +39,14 @@ impl Applied {
     }
 }
 
+/// The host's own identity of the Slack user who acted, when mapped: the host's events
+/// name its user, not only Slack's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAs {
+    pub user_id: HostUserId,
+    pub email: Option<Email>,
+}
+
 /// Where to tell a Slack clicker that their click changed nothing.
 pub struct Clicker<'a> {
     pub user_id: &'a str,
@@ -50,6 +61,7 @@ pub async fn apply_command(
     command: &Command,
     command_id: &str,
     clicker: Option<Clicker<'_>>,
+    known_as: Option<&KnownAs>,
     now: i64,
 ) -> Result<Applied, StoreError> {
     for _ in 0..MAX_RACES {
@@ -59,7 +71,7 @@ pub async fn apply_command(
         let transition = apply(&approval.state, command, now);
         if let Some(next) = transition.next {
             let commit = Commit {
-                outbox: plan(&approval, &next, &transition.effects, now),
+                outbox: plan(&approval, &next, &transition.effects, known_as, now),
                 state: next,
                 command_id: Some(command_id.to_owned()),
                 copies_seen: approval.copies.len(),
@@ -154,6 +166,7 @@ fn plan(
     approval: &Approval,
     next: &ApprovalState,
     effects: &[Effect],
+    known_as: Option<&KnownAs>,
     now: i64,
 ) -> Vec<(String, OutboxEntry)> {
     let mut seq = next_seq(approval);
@@ -175,12 +188,28 @@ fn plan(
             }
             Effect::NotifyHostEnded => {
                 if let Some(ending) = &next.ending {
-                    let event = ended_event(approval, ending);
+                    let event = ended_event(approval, ending, known_as);
                     push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
+                    let requester = approval
+                        .audience
+                        .requester
+                        .as_ref()
+                        .and_then(|r| r.slack_user_id.clone());
+                    if let Some(slack_user_id) = requester {
+                        let text = requester_note(approval, ending);
+                        push(
+                            TELL_REQUESTER_KEY.to_owned(),
+                            Outgoing::TellRequester {
+                                slack_user_id,
+                                text,
+                            },
+                            &mut seq,
+                        );
+                    }
                 }
             }
             Effect::NotifyHostVote => {
-                if let Some(event) = vote_event(approval, next, now) {
+                if let Some(event) = vote_event(approval, next, known_as, now) {
                     push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
                 }
             }
@@ -198,19 +227,52 @@ fn new_event_id() -> String {
     format!("evt_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn actor_json(actor: &Option<Actor>) -> Value {
+fn actor_json(approval: &Approval, actor: &Option<Actor>, known_as: Option<&KnownAs>) -> Value {
     match actor {
         Some(Actor::Slack { user_id, team_id }) => {
-            json!({"source": "slack", "slack_user_id": user_id, "slack_team_id": team_id})
+            let (host_user_id, email) = slack_user_identity(approval, user_id, known_as);
+            json!({"source": "slack", "slack_user_id": user_id, "slack_team_id": team_id,
+                   "user_id": host_user_id, "email": email})
         }
         Some(Actor::Host { user_id }) => json!({"source": "host", "host_user_id": user_id}),
         None => Value::Null,
     }
 }
 
+/// The host's user id and email of a Slack user: from the request's own people first, then
+/// from the mapping the decision found.
+fn slack_user_identity(
+    approval: &Approval,
+    slack_user_id: &str,
+    known_as: Option<&KnownAs>,
+) -> (Option<HostUserId>, Option<Email>) {
+    if let Some(person) = approval
+        .audience
+        .person(slack_user_id)
+        .filter(|p| p.user_id.is_some())
+    {
+        return (person.user_id.clone(), person.email.clone());
+    }
+    match known_as {
+        Some(known) => (Some(known.user_id.clone()), known.email.clone()),
+        None => (None, None),
+    }
+}
+
+fn requester_json(approval: &Approval) -> Value {
+    let requester = &approval.request.requester;
+    let slack_user_id = approval
+        .audience
+        .requester
+        .as_ref()
+        .and_then(|r| r.slack_user_id.clone());
+    json!({"user_id": requester.user_id, "name": requester.name, "email": requester.email,
+           "slack_user_id": slack_user_id})
+}
+
 /// `approval.decided` (approved or rejected), `approval.cancelled` or `approval.expired`,
 /// built once when the transition is written, so every retry sends the same event.
-pub fn ended_event(approval: &Approval, ending: &Ending) -> HostEvent {
+pub fn ended_event(approval: &Approval, ending: &Ending, known_as: Option<&KnownAs>) -> HostEvent {
     let at = rfc3339(ending.at);
     let kind = match ending.status {
         Status::Approved | Status::Rejected | Status::Pending => "approval.decided",
@@ -229,16 +291,23 @@ pub fn ended_event(approval: &Approval, ending: &Ending) -> HostEvent {
             "decision": status,
             "status": status,
             "reason": ending.reason,
-            "decided_by": actor_json(&ending.by),
+            "decided_by": actor_json(approval, &ending.by, known_as),
             "decided_at": at,
+            "requester": requester_json(approval),
         }),
     }
 }
 
 /// `approval.vote_recorded`: a vote counted while the approval waits for more.
-fn vote_event(approval: &Approval, next: &ApprovalState, now: i64) -> Option<HostEvent> {
+fn vote_event(
+    approval: &Approval,
+    next: &ApprovalState,
+    known_as: Option<&KnownAs>,
+    now: i64,
+) -> Option<HostEvent> {
     let vote = next.votes.last()?;
     let step = next.policy.steps.get(vote.step)?;
+    let (host_user_id, email) = slack_user_identity(approval, &vote.user_id, known_as);
     Some(HostEvent {
         id: new_event_id(),
         kind: "approval.vote_recorded".into(),
@@ -249,6 +318,7 @@ fn vote_event(approval: &Approval, next: &ApprovalState, now: i64) -> Option<Hos
             "external_id": approval.request.external_id,
             "status": next.status,
             "vote": {"slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
+                     "user_id": host_user_id, "email": email,
                      "decision": vote.decision.as_str(), "step": vote.step,
                      "voted_at": rfc3339(vote.at)},
             "approvals": next.approvals_in(vote.step),
