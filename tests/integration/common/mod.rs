@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use approvals_api::ApprovalsApi;
-use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_core::config::AppSecrets;
 use approvals_core::domain::{Installation, TenantLink};
 use approvals_core::outbox::Backoff;
@@ -206,10 +205,18 @@ impl Stack {
             )
             .expect("the events endpoint wires up"),
         );
-        let interactions = Arc::new(SlackInteractions::new(
-            secrets.slack_signing_secret.clone(),
-            Arc::new(SqsDecisionQueue::new(sqs.clone(), queue_url.clone())),
-        ));
+        let interactions = Arc::new(
+            SlackInteractions::wire(
+                &aws,
+                slack_interactions::Settings {
+                    table: table.clone(),
+                    queue_url: queue_url.clone(),
+                    slack_api_base_url: slack_api_base_url.clone(),
+                },
+                &secrets,
+            )
+            .expect("the interactions endpoint wires up"),
+        );
         let clock_offset = Arc::new(AtomicI64::new(0));
         let mut worker = DecisionWorker::new(
             &aws,
@@ -240,6 +247,7 @@ impl Stack {
             email: format!("approver{i}@sandbox.example"),
             tz: "UTC".into(),
             tz_offset: 0,
+            ..User::default()
         }));
         slack.add_workspace(workspace);
         let stack = Self {
@@ -290,6 +298,7 @@ impl Stack {
             email: "bo@sandbox.example".into(),
             tz: "UTC".into(),
             tz_offset: 0,
+            ..User::default()
         }];
         self.slack.add_workspace(workspace);
         team_id
@@ -446,6 +455,8 @@ impl Stack {
             "notes": "Partner notes…", "link": "https://host.example/deals/1042",
             "requester": {"name": "Pat Partner", "email": "pat@reseller.example"},
             "channel_id": self.channel_id,
+            // Reject decides on the click here; the people tests cover the reason modal.
+            "reject_reason": "none",
         })
     }
 

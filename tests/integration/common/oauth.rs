@@ -35,11 +35,22 @@ pub fn query(url: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
+fn next_link_request() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Asks the host API for a one-time install link.
 pub async fn install_link(stack: &Stack, tenant_id: &str) -> String {
     let path = format!("/v1/tenants/{tenant_id}/slack/install-links");
     let (status, body) = stack
-        .host_call("POST", &path, &json!({"return_url": RETURN_URL}))
+        // Each link request differs, as a host's would: two identical signed requests in
+        // one second are one request to the replay guard.
+        .host_call(
+            "POST",
+            &path,
+            &json!({"return_url": format!("{RETURN_URL}?request={}", next_link_request())}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert!(body["expires_at"].is_string());

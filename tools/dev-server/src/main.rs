@@ -102,10 +102,15 @@ async fn main() -> Result<(), BoxError> {
         },
         &secrets,
     )?);
-    let interactions = Arc::new(SlackInteractions::new(
-        secrets.slack_signing_secret.clone(),
-        Arc::new(SqsDecisionQueue::from_config(&aws, queue_url.clone())),
-    ));
+    let interactions = Arc::new(SlackInteractions::wire(
+        &aws,
+        slack_interactions::Settings {
+            table: table.clone(),
+            queue_url: queue_url.clone(),
+            slack_api_base_url: slack_api_base_url.clone(),
+        },
+        &secrets,
+    )?);
     let oauth = Arc::new(OAuthCallback::new(
         &aws,
         oauth_callback::Settings {
