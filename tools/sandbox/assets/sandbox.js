@@ -303,7 +303,10 @@
     if (channelLink && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
       event.preventDefault();
       hideReply();
-      await navigate({ channel: channelLink.dataset.channel }, true);
+      // Another person's DM opens as that person (data-user), as only they would see it.
+      const change = { channel: channelLink.dataset.channel };
+      if (channelLink.dataset.user) change.user = channelLink.dataset.user;
+      await navigate(change, true);
       $('channel-title').focus({ preventScroll: true });
       return;
     }

@@ -4,6 +4,7 @@ mod block_kit;
 mod oauth;
 mod ui;
 mod web_api;
+mod zones;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,22 +12,124 @@ use std::time::Duration;
 
 use axum::Router;
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 pub use block_kit::validate_blocks;
 pub use ui::{DeliveryError, OpenView};
 
-/// A person in a sandbox workspace.
-#[derive(Debug, Clone, Serialize)]
+/// Slackbot's user id: `is_bot` is false for it, as in Slack; clients filter it by id.
+pub const SLACKBOT: &str = "USLACKBOT";
+
+/// A member of a sandbox workspace: a person, a bot user, Slackbot, or a Slack Connect outsider.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct User {
     pub id: String,
     pub name: String,
     pub real_name: String,
+    /// Empty for bots and Slackbot: their profile has no `email`.
     pub email: String,
+    /// IANA zone name; empty for a user without one (the user object then has no `tz` fields).
     pub tz: String,
+    /// Seconds east of UTC when the user was made or last changed: a snapshot. The Web API
+    /// answers the offset in force at the time of the call for zones the sandbox knows
+    /// ([`User::new`] fills it in the same way) and this value for others.
     pub tz_offset: i64,
+    /// Deactivated: still listed by `users.list` and `users.info`, not found by
+    /// `users.lookupByEmail`; `conversations.open` answers `user_disabled`.
+    pub deleted: bool,
+    pub is_bot: bool,
+    /// A guest (multi-channel).
+    pub is_restricted: bool,
+    /// The user's home team when it is not the workspace's own: a Slack Connect outsider.
+    /// Outsiders are not in `users.list` (Slack: "use users.info to retrieve additional
+    /// information on cross-team user ID not found in users.list").
+    pub team_id: Option<String>,
+    /// Unix seconds of the last profile change (the user object's `updated`).
+    pub updated: i64,
+}
+
+impl User {
+    /// An active person; `tz_offset` is the zone's offset now when the sandbox knows the zone
+    /// (see [`known_time_zones`]), else 0.
+    pub fn new(id: &str, name: &str, real_name: &str, email: &str, tz: &str) -> Self {
+        let now = crate::unix_now();
+        Self {
+            id: id.into(),
+            name: name.into(),
+            real_name: real_name.into(),
+            email: email.into(),
+            tz: tz.into(),
+            tz_offset: zones::zone_at(tz, now).map_or(0, |zone| zone.0),
+            updated: now,
+            ..Self::default()
+        }
+    }
+
+    /// Someone who can use Slack's client here: active, not a bot, not Slackbot.
+    pub fn is_active_person(&self) -> bool {
+        !self.deleted && !self.is_bot && self.id != SLACKBOT
+    }
+
+    /// A Slack Connect outsider: their home team is not the workspace.
+    pub fn is_external(&self) -> bool {
+        self.team_id.is_some()
+    }
+
+    /// Slack's user object (`users.info`, `users.list`, `team_join`, `user_change`) for this
+    /// user as seen from the workspace `workspace_team_id`.
+    pub fn to_slack_json(&self, workspace_team_id: &str) -> Value {
+        let mut profile = json!({
+            "real_name": self.real_name,
+            "display_name": self.name,
+            "real_name_normalized": self.real_name,
+            "display_name_normalized": self.name,
+            "team": self.team_id.as_deref().unwrap_or(workspace_team_id),
+        });
+        if !self.email.is_empty() {
+            profile["email"] = json!(self.email);
+        }
+        let mut user = json!({
+            "id": self.id,
+            "team_id": self.team_id.as_deref().unwrap_or(workspace_team_id),
+            "name": self.name,
+            "real_name": self.real_name,
+            "deleted": self.deleted,
+            "is_bot": self.is_bot,
+            "is_app_user": false,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": false,
+            "updated": self.updated,
+            "profile": profile,
+        });
+        if !self.tz.is_empty() {
+            let (offset, label) = match zones::zone_at(&self.tz, crate::unix_now()) {
+                Some((offset, label)) => (offset, label.to_owned()),
+                None => (self.tz_offset, self.tz.clone()),
+            };
+            user["tz"] = json!(self.tz);
+            user["tz_label"] = json!(label);
+            user["tz_offset"] = json!(offset);
+        }
+        user
+    }
+}
+
+/// Changes to a user for [`SlackSandbox::change_user`]; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    pub deleted: Option<bool>,
+    pub tz: Option<String>,
+    pub email: Option<String>,
+    pub real_name: Option<String>,
+}
+
+/// The IANA zones whose offsets and labels the sandbox computes (with daylight-saving time).
+pub fn known_time_zones() -> Vec<&'static str> {
+    zones::known_zones().collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,15 +151,36 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The demo workspace: #approvals, #general and three people.
+    /// The demo workspace: #approvals, #general, six people in different time zones (one a
+    /// guest), a deactivated person, the app's bot user `U0BOT`, Slackbot and a Slack Connect
+    /// outsider from `T0OUTSIDE`.
     pub fn demo() -> Self {
-        let user = |id: &str, name: &str, real: &str| User {
-            id: id.into(),
-            name: name.into(),
-            real_name: real.into(),
-            email: format!("{name}@sandbox.example"),
-            tz: "Europe/Lisbon".into(),
-            tz_offset: 0,
+        let person = |id: &str, name: &str, real: &str, tz: &str| {
+            User::new(id, name, real, &format!("{name}@sandbox.example"), tz)
+        };
+        let gone = User {
+            deleted: true,
+            ..person("U0GONE", "gone", "Gabe Gone", "Europe/London")
+        };
+        let guest = User {
+            is_restricted: true,
+            ..person("U0GIA", "gia", "Gia Guest", "Asia/Kathmandu")
+        };
+        let bot = User {
+            is_bot: true,
+            ..User::new("U0BOT", "approvals", "Approvals", "", "America/Los_Angeles")
+        };
+        // Slackbot is no bot as far as the API goes.
+        let slackbot = User::new(SLACKBOT, "slackbot", "Slackbot", "", "America/Los_Angeles");
+        let outsider = User {
+            team_id: Some("T0OUTSIDE".into()),
+            ..User::new(
+                "U0OUT",
+                "out",
+                "Olu Outsider",
+                "out@partner.example",
+                "Australia/Adelaide",
+            )
         };
         Self {
             team_id: "T0SANDBOX".into(),
@@ -77,14 +201,22 @@ impl Workspace {
                 },
             ],
             users: vec![
-                user("U0ANA", "ana", "Ana Approver"),
-                user("U0BEN", "ben", "Ben Buyer"),
-                user("U0PAT", "pat", "Pat Partner"),
+                person("U0ANA", "ana", "Ana Approver", "Europe/Lisbon"),
+                person("U0BEN", "ben", "Ben Buyer", "America/New_York"),
+                person("U0PAT", "pat", "Pat Partner", "Europe/Berlin"),
+                person("U0CARA", "cara", "Cara Controller", "Asia/Kolkata"),
+                person("U0DEV", "dev", "Dev Director", "America/Los_Angeles"),
+                guest,
+                gone,
+                bot,
+                slackbot,
+                outsider,
             ],
         }
     }
 
-    /// A bare workspace with one channel and one person, for tests that need several teams.
+    /// The demo workspace (channels and users) under another team id, for tests that need
+    /// several teams.
     pub fn named(team_id: &str, enterprise_id: Option<&str>) -> Self {
         let mut workspace = Self::demo();
         workspace.team_id = team_id.into();
@@ -249,6 +381,16 @@ pub enum SandboxError {
     NoButton(String),
     #[error("no user {0} in the sandbox")]
     NoUser(String),
+    #[error("user {0} is deactivated")]
+    Deactivated(String),
+    #[error("there is no workspace {0} in the sandbox")]
+    NoWorkspace(String),
+    /// A user that cannot be added or changed as asked (the message says why).
+    #[error("{0}")]
+    InvalidUser(String),
+    /// The id or email is already taken in that workspace.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl SlackSandbox {
@@ -317,6 +459,141 @@ impl SlackSandbox {
 
     pub fn workspaces(&self) -> Vec<Workspace> {
         self.state().workspaces.clone()
+    }
+
+    /// A user as stored in a workspace.
+    pub fn user(&self, team_id: &str, user_id: &str) -> Option<User> {
+        self.state()
+            .workspaces
+            .iter()
+            .find(|w| w.team_id == team_id)?
+            .users
+            .iter()
+            .find(|u| u.id == user_id)
+            .cloned()
+    }
+
+    /// Adds a member to a workspace, as an invite being accepted would, and returns the
+    /// `team_join` event Slack sends for it (not delivered: pass it to
+    /// [`SlackSandbox::send_event`] with the same `team_id`). An empty `id` gets a fresh
+    /// `U…` id; `updated` is set to now. Refused: an unknown workspace, an empty `name`, a
+    /// malformed id or email, or an id or email (case-insensitive) already there. Any `tz` is
+    /// taken as given (the HTTP control only takes zones the sandbox knows).
+    pub fn add_user(&self, team_id: &str, mut user: User) -> Result<Value, SandboxError> {
+        let invalid = |message: String| Err(SandboxError::InvalidUser(message));
+        if user.name.trim().is_empty() || user.name.chars().any(char::is_whitespace) {
+            return invalid(format!(
+                "name: {:?} must be a non-empty handle without spaces",
+                user.name
+            ));
+        }
+        if !user.email.is_empty() {
+            check_email(&user.email).map_err(SandboxError::InvalidUser)?;
+        }
+        if user.real_name.is_empty() {
+            user.real_name = user.name.clone();
+        }
+        if user.id.is_empty() {
+            user.id = format!("U0{}", random_hex(4).to_uppercase());
+        } else if !is_user_id(&user.id) {
+            return invalid(format!(
+                "id: {:?} is not a Slack user id (U or W, then capital letters and digits)",
+                user.id
+            ));
+        }
+        user.updated = crate::unix_now();
+        let mut state = self.state();
+        let workspace = state
+            .workspaces
+            .iter_mut()
+            .find(|w| w.team_id == team_id)
+            .ok_or_else(|| SandboxError::NoWorkspace(team_id.into()))?;
+        if workspace.users.iter().any(|u| u.id == user.id) {
+            return Err(SandboxError::Conflict(format!(
+                "{team_id} already has a user {}",
+                user.id
+            )));
+        }
+        if let Some(taken) = email_owner(workspace, &user.email, None) {
+            return Err(SandboxError::Conflict(format!(
+                "{team_id}: {taken} already has the email {}",
+                user.email
+            )));
+        }
+        let event = json!({
+            "type": "team_join",
+            "user": user.to_slack_json(team_id),
+            "event_ts": event_ts(),
+        });
+        workspace.users.push(user);
+        drop(state);
+        self.changed();
+        Ok(event)
+    }
+
+    /// Changes a member (deactivates or reactivates, moves time zone, changes email or name)
+    /// and returns the `user_change` event Slack sends for it (not delivered: pass it to
+    /// [`SlackSandbox::send_event`] with the same `team_id`). A known `tz` also refreshes the
+    /// stored `tz_offset`; an unknown one is refused.
+    pub fn change_user(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        change: &UserChange,
+    ) -> Result<Value, SandboxError> {
+        let now = crate::unix_now();
+        if let Some(tz) = &change.tz {
+            check_time_zone(tz).map_err(SandboxError::InvalidUser)?;
+        }
+        if let Some(email) = change.email.as_deref().filter(|e| !e.is_empty()) {
+            check_email(email).map_err(SandboxError::InvalidUser)?;
+        }
+        if change.real_name.as_deref() == Some("") {
+            return Err(SandboxError::InvalidUser(
+                "real_name: must not be empty".into(),
+            ));
+        }
+        let mut state = self.state();
+        let workspace = state
+            .workspaces
+            .iter_mut()
+            .find(|w| w.team_id == team_id)
+            .ok_or_else(|| SandboxError::NoWorkspace(team_id.into()))?;
+        if let Some(email) = &change.email {
+            if let Some(taken) = email_owner(workspace, email, Some(user_id)) {
+                return Err(SandboxError::Conflict(format!(
+                    "{team_id}: {taken} already has the email {email}"
+                )));
+            }
+        }
+        let user = workspace
+            .users
+            .iter_mut()
+            .find(|u| u.id == user_id)
+            .ok_or_else(|| SandboxError::NoUser(user_id.into()))?;
+        if let Some(deleted) = change.deleted {
+            user.deleted = deleted;
+        }
+        if let Some(tz) = &change.tz {
+            user.tz.clone_from(tz);
+            user.tz_offset = zones::zone_at(tz, now).map_or(0, |zone| zone.0);
+        }
+        if let Some(email) = &change.email {
+            user.email.clone_from(email);
+        }
+        if let Some(real_name) = &change.real_name {
+            user.real_name.clone_from(real_name);
+        }
+        user.updated = now;
+        let event = json!({
+            "type": "user_change",
+            "user": user.to_slack_json(team_id),
+            "cache_ts": now,
+            "event_ts": event_ts(),
+        });
+        drop(state);
+        self.changed();
+        Ok(event)
     }
 
     /// Issues a bot token for a workspace, as an install would.
@@ -443,6 +720,9 @@ impl SlackSandbox {
                     .map(|u| (w.clone(), u.clone()))
             })
             .ok_or_else(|| SandboxError::NoUser(user_id.into()))?;
+        if user.deleted {
+            return Err(SandboxError::Deactivated(user_id.into()));
+        }
         let response_token = random_hex(16);
         state.response_urls.insert(
             response_token.clone(),
@@ -523,6 +803,55 @@ impl SlackSandbox {
             .map(|answer| answer.status().as_u16())
             .map_err(|e| e.without_url().to_string())
     }
+}
+
+fn event_ts() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:06}", now.as_secs(), now.subsec_micros())
+}
+
+/// `U…` or `W…` followed by capital letters and digits, as Slack's ids are.
+fn is_user_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some('U' | 'W'))
+        && id.len() >= 3
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn check_email(email: &str) -> Result<(), String> {
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@')
+    }) && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("email: {email:?} is not an email address"))
+    }
+}
+
+/// Accepts the zones the sandbox knows, or "" for a user without a zone.
+fn check_time_zone(tz: &str) -> Result<(), String> {
+    if tz.is_empty() || zones::zone_at(tz, 0).is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "tz: {tz:?} is not a zone the sandbox knows; use one of {}",
+        known_time_zones().join(", ")
+    ))
+}
+
+/// Who else in the workspace has this email (compared case-insensitively).
+fn email_owner(workspace: &Workspace, email: &str, except: Option<&str>) -> Option<String> {
+    if email.is_empty() {
+        return None;
+    }
+    workspace
+        .users
+        .iter()
+        .find(|u| Some(u.id.as_str()) != except && u.email.eq_ignore_ascii_case(email))
+        .map(|u| u.id.clone())
 }
 
 fn channel_name(workspace: &Workspace, channel: &str) -> String {

@@ -98,6 +98,7 @@ async fn authorize_page(
         .map(|w| {
             w.users
                 .iter()
+                .filter(|u| u.is_active_person() && !u.is_external())
                 .map(|u| {
                     format!(
                         "<option value=\"{}\">{} ({})</option>",

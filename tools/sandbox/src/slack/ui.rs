@@ -5,13 +5,13 @@
 //! answer carries the same HTML fragments, each with a `rev` hash the script compares before
 //! touching the DOM (so focus and typed text survive updates).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{random_hex, Channel, Message, SandboxError, SlackSandbox, State, User, Workspace};
+use super::{
+    random_hex, Channel, Message, SandboxError, SlackSandbox, State, User, UserChange, Workspace,
+};
 use crate::host::escape;
 
 const SCRIPT: &str = include_str!("../../assets/sandbox.js");
@@ -232,6 +234,8 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
         .route("/_sandbox/ui/uninstall", post(uninstall))
         .route("/_sandbox/ui/submit", post(submit))
         .route("/_sandbox/ui/close", post(close))
+        .route("/_sandbox/users", post(add_user))
+        .route("/_sandbox/users/{id}", post(change_user))
         .with_state(sandbox)
 }
 
@@ -285,6 +289,8 @@ struct Snapshot {
     views: Vec<OpenView>,
     interactivity_url: Option<String>,
     events_url: Option<String>,
+    /// The app's bot user's name in this workspace (for DM labels), else "App".
+    app_name: String,
 }
 
 fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, String> {
@@ -331,8 +337,17 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
                 .ok_or_else(|| format!("there is no user {id} in {}", workspace.name))?
                 .clone(),
         ),
-        None => workspace.users.first().cloned(),
+        // In a DM, act as its person by default; elsewhere as the first active person.
+        None => channel
+            .as_ref()
+            .and_then(|c| c.dm_user.as_deref())
+            .and_then(|id| workspace.users.iter().find(|u| u.id == id))
+            .filter(|u| u.is_active_person())
+            .or_else(|| workspace.users.iter().find(|u| u.is_active_person()))
+            .or(workspace.users.first())
+            .cloned(),
     };
+    let app_name = app_name(&state, &workspace);
     let messages = match &channel {
         Some(channel) => state
             .messages
@@ -362,7 +377,29 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
         views,
         interactivity_url,
         events_url,
+        app_name,
     })
+}
+
+/// The name of the app's bot user in a workspace: from the workspace's token (team or org
+/// install), else the sandbox's usual `U0BOT`.
+fn app_name(state: &State, workspace: &Workspace) -> String {
+    let bot_user_id = state
+        .tokens
+        .values()
+        .find(|g| {
+            !g.revoked
+                && (g.team_id.as_ref() == Some(&workspace.team_id)
+                    || (g.is_enterprise_install
+                        && g.enterprise_id.is_some()
+                        && g.enterprise_id == workspace.enterprise_id))
+        })
+        .map_or("U0BOT", |g| g.bot_user_id.as_str());
+    workspace
+        .users
+        .iter()
+        .find(|u| u.id == bot_user_id)
+        .map_or_else(|| "App".to_owned(), |u| u.real_name.clone())
 }
 
 /// Who is who in a workspace, for mentions and authors.
@@ -370,6 +407,8 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
 pub(super) struct Names {
     /// id → (handle, real name)
     users: HashMap<String, (String, String)>,
+    /// Bot users: their messages carry the APP badge.
+    bots: HashSet<String>,
     channels: HashMap<String, String>,
 }
 
@@ -380,6 +419,12 @@ impl Names {
                 .users
                 .iter()
                 .map(|u| (u.id.clone(), (u.name.clone(), u.real_name.clone())))
+                .collect(),
+            bots: workspace
+                .users
+                .iter()
+                .filter(|u| u.is_bot)
+                .map(|u| u.id.clone())
                 .collect(),
             channels: workspace
                 .channels
@@ -435,7 +480,7 @@ fn render(snapshot: &Snapshot) -> Rendered {
     let channel_label = snapshot
         .channel
         .as_ref()
-        .map(|c| channel_label(c, &names))
+        .map(|c| channel_label(c, &names, &snapshot.app_name))
         .unwrap_or_else(|| "No channel".into());
     let visible = visible_messages(&snapshot.messages, user_id);
     let mut entries = timeline(&visible, &names);
@@ -465,10 +510,10 @@ fn render(snapshot: &Snapshot) -> Rendered {
     }
 }
 
-fn channel_label(channel: &Channel, names: &Names) -> String {
+fn channel_label(channel: &Channel, names: &Names, app_name: &str) -> String {
     match &channel.dm_user {
         Some(user) => format!(
-            "Direct messages: app and @{}",
+            "Direct messages: {app_name} (app) and @{}",
             names.handle(user).unwrap_or(user)
         ),
         None => format!("#{}", channel.name),
@@ -491,19 +536,34 @@ fn workspace_options(snapshot: &Snapshot) -> String {
         .collect()
 }
 
+/// People one can act as: active, not bots, not Slackbot. A current selection outside that
+/// (e.g. `?user=U0GONE`) stays listed, marked.
 fn user_options(snapshot: &Snapshot) -> String {
     let current = snapshot.user.as_ref().map(|u| u.id.as_str());
     snapshot
         .workspace
         .users
         .iter()
+        .filter(|u| u.is_active_person() || Some(u.id.as_str()) == current)
         .map(|u| {
+            let mark = if u.deleted {
+                " (deactivated)".to_owned()
+            } else if u.is_bot || u.id == super::SLACKBOT {
+                " (bot)".to_owned()
+            } else if let Some(home) = &u.team_id {
+                format!(" (external, {home})")
+            } else if u.is_restricted {
+                " (guest)".to_owned()
+            } else {
+                String::new()
+            };
             format!(
-                "<option value=\"{}\"{}>{} (@{})</option>",
+                "<option value=\"{}\"{}>{} (@{}){}</option>",
                 escape(&u.id),
                 selected(Some(u.id.as_str()) == current),
                 escape(&u.real_name),
-                escape(&u.name)
+                escape(&u.name),
+                escape(&mark)
             )
         })
         .collect()
@@ -519,10 +579,24 @@ fn selected(yes: bool) -> &'static str {
 
 fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
     let current = snapshot.channel.as_ref().map(|c| c.id.as_str());
-    let link = |c: &Channel, label: String| {
+    let acting = snapshot.user.as_ref().map(|u| u.id.as_str());
+    // `act_as`: open the conversation as this person (another person's DM opens as them).
+    let link_as = |c: &Channel, label: String, act_as: Option<&str>| {
         let here = Some(c.id.as_str()) == current;
+        let (user_query, data_user) = match act_as {
+            Some(id) if Some(id) != acting => (
+                format!("&amp;user={}", escape(id)),
+                format!(" data-user=\"{}\"", escape(id)),
+            ),
+            _ => (
+                acting
+                    .map(|id| format!("&amp;user={}", escape(id)))
+                    .unwrap_or_default(),
+                String::new(),
+            ),
+        };
         format!(
-            "<li><a href=\"/?team={}&amp;channel={}\" data-channel=\"{}\"{}>{}</a></li>",
+            "<li><a href=\"/?team={}&amp;channel={}{user_query}\" data-channel=\"{}\"{data_user}{}>{}</a></li>",
             escape(&snapshot.workspace.team_id),
             escape(&c.id),
             escape(&c.id),
@@ -530,6 +604,7 @@ fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
             escape(&label)
         )
     };
+    let link = |c: &Channel, label: String| link_as(c, label, None);
     let (dms, channels): (Vec<&Channel>, Vec<&Channel>) = snapshot
         .workspace
         .channels
@@ -543,19 +618,41 @@ fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
     if channels.is_empty() {
         out.push_str("<li>None</li>");
     }
+    // As in Slack, the acting person's DMs with the app are theirs; the sandbox also lists
+    // everyone else's, apart, so a tester can look in.
+    let dm_label = |c: &Channel| {
+        let user = c.dm_user.as_deref().unwrap_or_default();
+        let person = names
+            .users
+            .get(user)
+            .map(|(handle, real_name)| format!("{real_name} (@{handle})"))
+            .unwrap_or_else(|| user.to_owned());
+        format!("{} (app) ↔ {person}", snapshot.app_name)
+    };
+    let (own, others): (Vec<&Channel>, Vec<&Channel>) = dms
+        .into_iter()
+        .partition(|c| acting.is_some() && c.dm_user.as_deref() == acting);
     out.push_str("</ul><h2 id=\"dms-heading\">Direct messages</h2>");
     out.push_str("<ul class=\"conversations\" aria-labelledby=\"dms-heading\">");
-    for c in &dms {
-        let user = c.dm_user.as_deref().unwrap_or_default();
-        out.push_str(&link(
-            c,
-            format!("app ↔ @{}", names.handle(user).unwrap_or(user)),
-        ));
+    for c in &own {
+        out.push_str(&link(c, dm_label(c)));
     }
-    if dms.is_empty() {
+    if own.is_empty() {
         out.push_str("<li>None yet</li>");
     }
     out.push_str("</ul>");
+    if !others.is_empty() {
+        out.push_str(
+            "<h2 id=\"other-dms-heading\">Other people’s DMs</h2>\
+             <p class=\"help\">Shown by the sandbox only; in Slack each person sees their own. \
+             Opening one acts as its person.</p>\
+             <ul class=\"conversations\" aria-labelledby=\"other-dms-heading\">",
+        );
+        for c in &others {
+            out.push_str(&link_as(c, dm_label(c), c.dm_user.as_deref()));
+        }
+        out.push_str("</ul>");
+    }
     let target = |url: &Option<String>| match url {
         Some(url) => format!("<code>{}</code>", escape(url)),
         None => "<em>not configured</em>".into(),
@@ -620,7 +717,7 @@ fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
 
 fn render_message(message: &Message, names: &Names, is_reply: bool) -> String {
     let author = names.author(&message.user);
-    let badge = if names.users.contains_key(&message.user) {
+    let badge = if names.users.contains_key(&message.user) && !names.bots.contains(&message.user) {
         ""
     } else {
         " <span class=\"badge\">APP</span>"
@@ -1515,6 +1612,16 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
                     request.channel, request.user
                 ))
             })?;
+        if workspace
+            .users
+            .iter()
+            .any(|u| u.id == request.user && u.deleted)
+        {
+            return Err(bad_request(format!(
+                "user {} is deactivated and cannot post",
+                request.user
+            )));
+        }
         let team_id = workspace.team_id.clone();
         let is_dm = workspace
             .channels
@@ -1793,6 +1900,138 @@ async fn close(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
         ));
     }
     Ok(Json(json!({"closed": true})))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory controls: people join, change and leave, and the app hears of it.
+
+impl From<SandboxError> for Problem {
+    fn from(error: SandboxError) -> Self {
+        let status = match error {
+            SandboxError::NoUser(_) | SandboxError::NoMessage { .. } => StatusCode::NOT_FOUND,
+            SandboxError::Conflict(_) => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Problem(status, error.to_string())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddUserRequest {
+    /// The workspace to join; the first one when missing.
+    team_id: Option<String>,
+    /// `U…`; generated when missing.
+    id: Option<String>,
+    name: String,
+    real_name: Option<String>,
+    email: String,
+    /// A zone the sandbox knows; "UTC" when missing, "" for none.
+    tz: Option<String>,
+    #[serde(default)]
+    is_restricted: bool,
+    #[serde(default)]
+    is_bot: bool,
+    /// For a Slack Connect outsider: their own team.
+    home_team_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeUserRequest {
+    /// The workspace whose copy changes; the first one holding the user when missing.
+    team_id: Option<String>,
+    deleted: Option<bool>,
+    tz: Option<String>,
+    email: Option<String>,
+    real_name: Option<String>,
+}
+
+/// Sends a directory event and shapes the control's answer: `delivered` is the app's HTTP
+/// status, or null when no events URL is set or the app could not be reached (`error` says).
+async fn announce(sandbox: &SlackSandbox, team_id: &str, event: Value) -> Json<Value> {
+    let mut answer = json!({"team_id": team_id, "user": event["user"], "event": event["type"]});
+    match sandbox.send_event(team_id, event).await {
+        Ok(status) => answer["delivered"] = json!(status),
+        Err(error @ DeliveryError::NotConfigured(_)) => {
+            answer["delivered"] = Value::Null;
+            answer["note"] = json!(error.to_string());
+        }
+        Err(error) => {
+            answer["delivered"] = Value::Null;
+            answer["error"] = json!(error.to_string());
+        }
+    }
+    Json(answer)
+}
+
+/// `POST /_sandbox/users`: a person joins a workspace; the app gets `team_join`.
+async fn add_user(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: AddUserRequest = parse(&body)?;
+    if request.email.trim().is_empty() {
+        return Err(bad_request("email: required"));
+    }
+    let tz = request.tz.unwrap_or_else(|| "UTC".into());
+    super::check_time_zone(&tz).map_err(bad_request)?;
+    let team_id = match request.team_id {
+        Some(team) => team,
+        None => sandbox
+            .state()
+            .workspaces
+            .first()
+            .map(|w| w.team_id.clone())
+            .ok_or_else(|| bad_request("the sandbox has no workspaces"))?,
+    };
+    let user = User {
+        is_restricted: request.is_restricted,
+        is_bot: request.is_bot,
+        team_id: request.home_team_id.filter(|t| *t != team_id),
+        ..User::new(
+            request.id.as_deref().unwrap_or_default(),
+            &request.name,
+            request.real_name.as_deref().unwrap_or_default(),
+            request.email.trim(),
+            &tz,
+        )
+    };
+    let event = sandbox.add_user(&team_id, user)?;
+    Ok(announce(&sandbox, &team_id, event).await)
+}
+
+/// `POST /_sandbox/users/{id}`: a person changes (or is deactivated); the app gets `user_change`.
+async fn change_user(
+    AxumState(sandbox): Shared,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let request: ChangeUserRequest = parse(&body)?;
+    let change = UserChange {
+        deleted: request.deleted,
+        tz: request.tz,
+        email: request.email,
+        real_name: request.real_name,
+    };
+    if change.deleted.is_none()
+        && change.tz.is_none()
+        && change.email.is_none()
+        && change.real_name.is_none()
+    {
+        return Err(bad_request(
+            "nothing to change: give deleted, tz, email or real_name",
+        ));
+    }
+    let team_id = match request.team_id {
+        Some(team) => team,
+        None => sandbox
+            .state()
+            .workspaces
+            .iter()
+            .find(|w| w.users.iter().any(|u| u.id == user_id))
+            .map(|w| w.team_id.clone())
+            .ok_or_else(|| SandboxError::NoUser(user_id.clone()))?,
+    };
+    let event = sandbox.change_user(&team_id, &user_id, &change)?;
+    Ok(announce(&sandbox, &team_id, event).await)
 }
 
 const CSS: &str = "
@@ -2295,6 +2534,90 @@ mod tests {
             received.lock().unwrap().iter().all(|r| r.1),
             "every request is signed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_dm_shows_for_its_person_and_deactivated_people_cannot_act() {
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig::default());
+        let base = sandbox.start().await.unwrap();
+        let token = sandbox.issue_bot_token("T0SANDBOX");
+        let http = reqwest::Client::new();
+        let posted: Value = http
+            .post(format!("{base}/api/chat.postMessage"))
+            .bearer_auth(&token)
+            .json(&json!({"channel": "U0BEN", "text": "Please approve"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(posted["channel"], "D0BEN", "{posted}");
+        let page = |query: &'static str| {
+            let http = http.clone();
+            let url = format!("{base}/{query}");
+            async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        let section = |page: &str, heading: &str| {
+            let start = page
+                .find(heading)
+                .unwrap_or_else(|| panic!("{heading}: {page}"));
+            let end = start + page[start..].find("</ul>").unwrap();
+            page[start..end].to_owned()
+        };
+        let dm_label = "Approvals (app) ↔ Ben Buyer (@ben)";
+
+        let as_ben = page("?user=U0BEN").await;
+        assert!(
+            section(&as_ben, "id=\"dms-heading\"").contains(dm_label),
+            "{as_ben}"
+        );
+        assert!(!as_ben.contains("other-dms-heading"));
+        let as_ana = page("?user=U0ANA").await;
+        assert!(!section(&as_ana, "id=\"dms-heading\"").contains(dm_label));
+        let others = section(&as_ana, "id=\"other-dms-heading\"");
+        assert!(others.contains(dm_label), "{others}");
+        assert!(
+            others.contains(
+                "channel=D0BEN&amp;user=U0BEN\" data-channel=\"D0BEN\" data-user=\"U0BEN\""
+            ),
+            "another person's DM opens as them: {others}"
+        );
+
+        // Opening the DM acts as its person; the app's message carries the APP badge.
+        let dm = page("?channel=D0BEN").await;
+        assert!(dm.contains("data-user=\"U0BEN\""), "{dm}");
+        assert!(dm.contains("Direct messages: Approvals (app) and @ben"));
+        assert!(
+            dm.contains("<span class=\"author\">Approvals</span> <span class=\"badge\">APP</span>")
+        );
+
+        // The picker offers active people only; a deactivated selection is marked.
+        let picker = section(&as_ana, "<select id=\"act-as\"");
+        for id in ["U0ANA", "U0BEN", "U0CARA", "U0GIA", "U0OUT"] {
+            assert!(
+                picker.contains(&format!("value=\"{id}\"")),
+                "{id}: {picker}"
+            );
+        }
+        for id in ["U0GONE", "U0BOT", "USLACKBOT"] {
+            assert!(
+                !picker.contains(&format!("value=\"{id}\"")),
+                "{id}: {picker}"
+            );
+        }
+        assert!(picker.contains("Gia Guest (@gia) (guest)"));
+        assert!(picker.contains("(external, T0OUTSIDE)"));
+        let as_gone = page("?user=U0GONE").await;
+        assert!(as_gone.contains("Gabe Gone (@gone) (deactivated)</option>"));
+        let reply = http
+            .post(format!("{base}/_sandbox/ui/reply"))
+            .json(&json!({"channel": "D0BEN", "thread_ts": posted["ts"], "user": "U0GONE", "text": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400);
+        assert!(reply.text().await.unwrap().contains("deactivated"));
     }
 
     #[tokio::test]

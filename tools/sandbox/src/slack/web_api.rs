@@ -9,12 +9,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::block_kit::{block_text_chars, MAX_CUMULATIVE_BLOCK_TEXT};
 use super::block_kit::{validate_blocks, MAX_MESSAGE_TEXT};
-use super::{Channel, Fault, Message, RecordedCall, SlackSandbox, State, TokenGrant, Workspace};
+use super::{
+    Channel, Fault, Message, RecordedCall, SlackSandbox, State, TokenGrant, User, Workspace,
+};
 
 type Shared = AxumState<Arc<SlackSandbox>>;
 
@@ -197,29 +200,209 @@ fn workspaces_of<'a>(
     })
 }
 
-/// Resolves a channel id, or a user id to that user's DM channel (opening it).
+/// Resolves a channel id, or a user id to that user's DM channel (opening it), as
+/// `chat.postMessage` and `files.completeUploadExternal` do. A deactivated user's id answers
+/// `channel_not_found` (`user_disabled` is not among chat.postMessage's documented errors;
+/// what Slack answers exactly is unconfirmed).
 fn resolve_channel(
     state: &mut State,
     grant: &TokenGrant,
     target: &str,
 ) -> Result<String, &'static str> {
+    if let Some(channel) = existing_channel(state, grant, target) {
+        return Ok(channel);
+    }
+    match open_dm(state, grant, target) {
+        Ok((dm, _)) => Ok(dm),
+        Err(DmError::Disabled | DmError::NotFound) => Err("channel_not_found"),
+    }
+}
+
+/// A channel (or DM) id that exists in the token's workspaces; user ids do not count, as for
+/// `chat.update` ("ensure that this value is a DM ID (starts with `D`) instead of a User ID").
+fn existing_channel(state: &mut State, grant: &TokenGrant, target: &str) -> Option<String> {
+    workspaces_of(state, grant)
+        .any(|w| w.channels.iter().any(|c| c.id == target))
+        .then(|| target.to_owned())
+}
+
+enum DmError {
+    NotFound,
+    /// The user is deactivated.
+    Disabled,
+}
+
+/// The DM channel with a user, opened if needed: `(D…, already_open)`. A deactivated user's DM
+/// is not opened.
+fn open_dm(
+    state: &mut State,
+    grant: &TokenGrant,
+    user_id: &str,
+) -> Result<(String, bool), DmError> {
     for workspace in workspaces_of(state, grant) {
-        if workspace.channels.iter().any(|c| c.id == target) {
-            return Ok(target.into());
+        let Some(user) = workspace.users.iter().find(|u| u.id == user_id) else {
+            continue;
+        };
+        if user.deleted {
+            return Err(DmError::Disabled);
         }
-        if workspace.users.iter().any(|u| u.id == target) {
-            let dm = format!("D{}", target.trim_start_matches('U'));
-            if !workspace.channels.iter().any(|c| c.id == dm) {
-                workspace.channels.push(Channel {
-                    id: dm.clone(),
-                    name: format!("dm-{target}"),
-                    dm_user: Some(target.into()),
-                });
+        let dm = format!("D{}", user_id.trim_start_matches('U'));
+        let already_open = workspace.channels.iter().any(|c| c.id == dm);
+        if !already_open {
+            workspace.channels.push(Channel {
+                id: dm.clone(),
+                name: format!("dm-{user_id}"),
+                dm_user: Some(user_id.into()),
+            });
+        }
+        return Ok((dm, already_open));
+    }
+    Err(DmError::NotFound)
+}
+
+/// `conversations.open`: a 1:1 DM by `users` (one id), or an existing DM by `channel`.
+fn open_conversation(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    if let Some(channel) = params["channel"].as_str().filter(|c| !c.is_empty()) {
+        let is_dm = workspaces_of(state, &grant).any(|w| {
+            w.channels
+                .iter()
+                .any(|c| c.id == channel && c.dm_user.is_some())
+        });
+        if !is_dm {
+            return Err("channel_not_found");
+        }
+        return Ok(json!({"no_op": true, "already_open": true, "channel": {"id": channel}}));
+    }
+    let users: Vec<&str> = params["users"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    match users.len() {
+        0 => return Err("users_list_not_supplied"),
+        9.. => return Err("too_many_users"),
+        _ => {}
+    }
+    // Multi-person DMs are not modelled: the first person's 1:1 DM is answered.
+    match open_dm(state, &grant, users[0]) {
+        Ok((dm, true)) => Ok(json!({"no_op": true, "already_open": true, "channel": {"id": dm}})),
+        Ok((dm, false)) => Ok(json!({"channel": {"id": dm}})),
+        Err(DmError::Disabled) => Err("user_disabled"),
+        Err(DmError::NotFound) => Err("user_not_found"),
+    }
+}
+
+/// Members of the token's workspaces (deduplicated by id, for org tokens) with the team each
+/// was found in; `team_id` narrows to one workspace.
+fn members(
+    state: &mut State,
+    grant: &TokenGrant,
+    team_id: Option<&str>,
+) -> Result<Vec<(User, String)>, &'static str> {
+    let mut found: Vec<(User, String)> = Vec::new();
+    let mut any_team = false;
+    for workspace in workspaces_of(state, grant) {
+        if team_id.is_some_and(|t| t != workspace.team_id) {
+            continue;
+        }
+        any_team = true;
+        for user in &workspace.users {
+            if !found.iter().any(|(u, _)| u.id == user.id) {
+                found.push((user.clone(), workspace.team_id.clone()));
             }
-            return Ok(dm);
         }
     }
-    Err("channel_not_found")
+    if !any_team && team_id.is_some() {
+        return Err("team_access_not_granted");
+    }
+    Ok(found)
+}
+
+const MAX_USERS_PAGE: usize = 1000;
+
+fn user_cursor(user_id: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("user:{user_id}"))
+}
+
+/// `users.list`: workspace members, deactivated users, bots and Slackbot, without Slack
+/// Connect outsiders; `limit` (0 or none: everything; at most 1000) and an opaque `cursor`.
+fn list_users(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let limit = match &params["limit"] {
+        Value::Null => 0,
+        Value::Number(n) => n.as_u64().ok_or("invalid_arguments")?,
+        Value::String(s) if s.is_empty() => 0,
+        Value::String(s) => s.parse().map_err(|_| "invalid_arguments")?,
+        _ => return Err("invalid_arguments"),
+    };
+    let limit = match usize::try_from(limit).unwrap_or(MAX_USERS_PAGE) {
+        0 => usize::MAX,
+        n => n.min(MAX_USERS_PAGE),
+    };
+    let team_id = params["team_id"].as_str().filter(|t| !t.is_empty());
+    let members: Vec<(User, String)> = members(state, &grant, team_id)?
+        .into_iter()
+        .filter(|(user, _)| !user.is_external())
+        .collect();
+    let start = match params["cursor"].as_str().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(cursor) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or("invalid_cursor")?;
+            let id = decoded.strip_prefix("user:").ok_or("invalid_cursor")?;
+            members
+                .iter()
+                .position(|(user, _)| user.id == id)
+                .ok_or("invalid_cursor")?
+        }
+    };
+    let end = start.saturating_add(limit).min(members.len());
+    let page: Vec<Value> = members[start..end]
+        .iter()
+        .map(|(user, team)| user.to_slack_json(team))
+        .collect();
+    let next_cursor = members
+        .get(end)
+        .map(|(user, _)| user_cursor(&user.id))
+        .unwrap_or_default();
+    Ok(json!({
+        "members": page,
+        "cache_ts": crate::unix_now(),
+        "response_metadata": {"next_cursor": next_cursor},
+    }))
+}
+
+/// `users.lookupByEmail`: the stored email compared case-insensitively; deactivated users are
+/// not found ("If the user has been deactivated, users_not_found will be returned").
+fn lookup_by_email(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let email = params["email"]
+        .as_str()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .ok_or("invalid_arguments")?;
+    let (user, team) = members(state, &grant, None)?
+        .into_iter()
+        .find(|(u, _)| !u.deleted && !u.email.is_empty() && u.email.eq_ignore_ascii_case(email))
+        .ok_or("users_not_found")?;
+    Ok(json!({"user": user.to_slack_json(&team)}))
+}
+
+/// `users.info`: any user of the token's workspaces, deactivated ones and outsiders included.
+fn user_info(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let id = params["user"].as_str().unwrap_or_default();
+    let (user, team) = members(state, &grant, None)?
+        .into_iter()
+        .find(|(u, _)| u.id == id)
+        .ok_or("user_not_found")?;
+    Ok(json!({"user": user.to_slack_json(&team)}))
 }
 
 fn check_content(params: &Value, max_blocks: usize) -> Result<(String, Value), &'static str> {
@@ -289,40 +472,10 @@ fn dispatch(
         "chat.postMessage" => post_message(&mut state, token, params),
         "chat.update" => update_message(&mut state, token, params),
         "chat.postEphemeral" => post_ephemeral(&mut state, token, params),
-        "conversations.open" => {
-            let grant = authorize(&state, token)?.clone();
-            let users = params["users"].as_str().ok_or("users_list_not_supplied")?;
-            let channel = resolve_channel(
-                &mut state,
-                &grant,
-                users.split(',').next().unwrap_or_default(),
-            )
-            .map_err(|_| "user_not_found")?;
-            Ok(json!({"channel": {"id": channel}}))
-        }
-        "users.info" => {
-            let grant = authorize(&state, token)?.clone();
-            let id = params["user"].as_str().unwrap_or_default();
-            let user = workspaces_of(&mut state, &grant)
-                .find_map(|w| w.users.iter().find(|u| u.id == id).cloned())
-                .ok_or("user_not_found")?;
-            Ok(json!({"user": user_json(&user)}))
-        }
-        "users.lookupByEmail" => {
-            let grant = authorize(&state, token)?.clone();
-            let email = params["email"].as_str().unwrap_or_default();
-            let user = workspaces_of(&mut state, &grant)
-                .find_map(|w| w.users.iter().find(|u| u.email == email).cloned())
-                .ok_or("users_not_found")?;
-            Ok(json!({"user": user_json(&user)}))
-        }
-        "users.list" => {
-            let grant = authorize(&state, token)?.clone();
-            let members: Vec<Value> = workspaces_of(&mut state, &grant)
-                .flat_map(|w| w.users.iter().map(user_json).collect::<Vec<_>>())
-                .collect();
-            Ok(json!({"members": members, "response_metadata": {"next_cursor": ""}}))
-        }
+        "conversations.open" => open_conversation(&mut state, token, params),
+        "users.info" => user_info(&mut state, token, params),
+        "users.lookupByEmail" => lookup_by_email(&mut state, token, params),
+        "users.list" => list_users(&mut state, token, params),
         _ => Err("unknown_method"),
     };
     drop(state);
@@ -448,11 +601,6 @@ async fn upload_bytes(
     (status, text).into_response()
 }
 
-fn user_json(user: &super::User) -> Value {
-    json!({"id": user.id, "name": user.name, "real_name": user.real_name, "tz": user.tz,
-           "tz_offset": user.tz_offset, "profile": {"email": user.email, "real_name": user.real_name}})
-}
-
 fn auth_test(state: &mut State, token: Option<&str>) -> ApiResult {
     let grant = authorize(state, token)?.clone();
     let team = workspaces_of(state, &grant)
@@ -509,7 +657,7 @@ fn update_message(state: &mut State, token: Option<&str>, params: &Value) -> Api
         .ok_or("channel_not_found")?
         .to_owned();
     let ts = params["ts"].as_str().ok_or("message_not_found")?.to_owned();
-    resolve_channel(state, &grant, &channel)?;
+    existing_channel(state, &grant, &channel).ok_or("channel_not_found")?;
     let (text, blocks) = check_content(params, 50)?;
     let message = state
         .messages
