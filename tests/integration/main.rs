@@ -11,6 +11,7 @@ mod event_sources;
 mod host_api;
 mod install_flow;
 mod outage;
+mod people;
 mod sample_events;
 mod slack_events;
 mod slack_interactions;

@@ -8,7 +8,7 @@ use approvals_core::ports::BotTokens;
 use sandbox::slack::Fault;
 use serde_json::{json, Value};
 
-async fn send_event(stack: &Stack, body: &Value, retry: Option<&str>) -> (u16, Value) {
+pub(crate) async fn send_event(stack: &Stack, body: &Value, retry: Option<&str>) -> (u16, Value) {
     let raw = body.to_string();
     let (timestamp, signature) = stack.slack.sign(&raw);
     let mut headers = vec![

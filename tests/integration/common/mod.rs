@@ -516,7 +516,12 @@ impl Stack {
             .slack
             .click_payload(channel, ts, action_id, user_id)
             .unwrap();
-        let (timestamp, signature) = self.slack.sign(&body);
+        self.interact(&body).await.0
+    }
+
+    /// Posts a form body, signed as Slack signs it, to the interactions handler.
+    pub async fn interact(&self, body: &str) -> (u16, Value) {
+        let (timestamp, signature) = self.slack.sign(body);
         let event = http_event(
             "POST",
             "/slack/interactions",
@@ -528,7 +533,7 @@ impl Stack {
             body.as_bytes(),
             false,
         );
-        invoke(&self.interactions_router, event).await.0
+        invoke(&self.interactions_router, event).await
     }
 
     /// Everything waiting in this test's queue (a bounded number of receives).
