@@ -503,3 +503,63 @@ async fn bad_approver_lists_are_refused_by_field_and_store_nothing() {
     }
     assert!(stack.slack.calls(Some("chat.postMessage")).is_empty());
 }
+
+#[tokio::test]
+async fn a_plain_notification_is_posted_once_without_buttons() {
+    let stack = Stack::start().await;
+    map_team(&stack).await;
+    let body = json!({
+        "tenant_id": stack.tenant_id, "external_id": "EV-7", "kind": "partner_event",
+        "title": "Initech accepted the partner agreement",
+        "fields": [{"label": "Partner", "value": "Initech"}],
+        "link": "https://host.example/partners/7",
+        "to": {"channel_id": stack.channel_id, "user_ids": ["u-ana", "u-zed"]},
+    });
+
+    let (status, first) = stack.host_call("POST", "/v1/notifications", &body).await;
+    let (again_status, again) = stack.host_call("POST", "/v1/notifications", &body).await;
+
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(again_status, 200, "{again}");
+    assert_eq!(first["recipients"], again["recipients"]);
+    let statuses: Vec<(&str, &str)> = first["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["target"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (format!("channel:{}", stack.channel_id).as_str(), "posted"),
+            ("user:u-ana", "posted"),
+            ("user:u-zed", "not_in_slack")
+        ]
+    );
+    let posts = stack.slack.calls(Some("chat.postMessage"));
+    assert_eq!(posts.len(), 2, "one to the channel, one to Ana's DM");
+    let ana = dm_of(&stack, "U0ANA").blocks.to_string();
+    assert!(
+        ana.contains("Initech accepted") && !ana.contains("approve"),
+        "{ana}"
+    );
+
+    let mut changed = body.clone();
+    changed["title"] = json!("Something else");
+    assert_eq!(
+        stack
+            .host_call("POST", "/v1/notifications", &changed)
+            .await
+            .0,
+        409
+    );
+    let mut unknown = body.clone();
+    unknown["external_id"] = json!("EV-8");
+    unknown["to"] = json!({"user_ids": ["u-nobody"]});
+    let (status, answer) = stack.host_call("POST", "/v1/notifications", &unknown).await;
+    assert_eq!(status, 400);
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("to.user_ids[0]"));
+}

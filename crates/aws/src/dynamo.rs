@@ -14,8 +14,10 @@
 //! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
 //!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
-//! - The tenant's users and Slack identities: see [`users`].
+//! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
+//!   [`notifications`].
 
+mod notifications;
 mod users;
 
 use std::collections::HashMap;

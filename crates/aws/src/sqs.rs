@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use approvals_core::domain::DecisionCommand;
 use approvals_core::ports::{
-    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, QueueError, RetireInstallation, WorkItem,
+    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, QueueError,
+    RetireInstallation, WorkItem,
 };
 
 pub struct SqsDecisionQueue {

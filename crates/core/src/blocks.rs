@@ -109,6 +109,38 @@ pub fn reject_reason_view(private_metadata: &str, required: bool) -> Value {
     })
 }
 
+/// A plain notification: the title, the fields and an Open button, nothing to decide.
+pub fn notification_message(request: &crate::notification::NotificationRequest) -> SlackMessage {
+    let mut blocks = vec![json!({"type": "header",
+                                 "text": plain(&request.title, slack_limits::HEADER_TEXT)})];
+    let fields: Vec<Value> = request
+        .fields
+        .iter()
+        .take(slack_limits::SECTION_FIELDS)
+        .map(|field| {
+            mrkdwn_raw(&format!(
+                "*{}*\n{}",
+                escape_truncated(&field.label, 300),
+                escape_truncated(&field.value, 1500)
+            ))
+        })
+        .collect();
+    if !fields.is_empty() {
+        blocks.push(json!({"type": "section", "fields": fields}));
+    }
+    if let Some(link) = &request.link {
+        blocks.push(
+            json!({"type": "actions", "block_id": "notification_actions", "elements": [
+            {"type": "button", "action_id": OPEN_ACTION_ID,
+             "text": plain("Open", slack_limits::BUTTON_TEXT), "url": link}]}),
+        );
+    }
+    SlackMessage {
+        text: request.title.chars().take(3000).collect(),
+        blocks,
+    }
+}
+
 /// What the requester is told in a DM when the request ends.
 pub fn requester_note(approval: &Approval, ending: &Ending) -> String {
     let what = escape_truncated(&approval.request.title, 300);

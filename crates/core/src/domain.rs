@@ -125,24 +125,7 @@ impl ApprovalRequest {
         check_text("external_id", &self.external_id, limits::EXTERNAL_ID)?;
         check_identifier("kind", &self.kind)?;
         check_text("title", &self.title, limits::TITLE)?;
-        if self.fields.len() > limits::FIELDS {
-            return Err(ValidationError::new(
-                "fields",
-                format!("at most {} fields are allowed", limits::FIELDS),
-            ));
-        }
-        for (index, field) in self.fields.iter().enumerate() {
-            check_text(
-                &format!("fields[{index}].label"),
-                &field.label,
-                limits::FIELD_LABEL,
-            )?;
-            check_text(
-                &format!("fields[{index}].value"),
-                &field.value,
-                limits::FIELD_VALUE,
-            )?;
-        }
+        check_fields(&self.fields)?;
         if let Some(notes) = &self.notes {
             if notes.chars().count() > limits::NOTES {
                 return Err(ValidationError::new(
@@ -280,7 +263,30 @@ pub fn check_channel_id(field: &str, value: &str) -> Result<(), ValidationError>
     }
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+/// The fields of a request: at most [`limits::FIELDS`], each label and value checked.
+pub(crate) fn check_fields(fields: &[Field]) -> Result<(), ValidationError> {
+    if fields.len() > limits::FIELDS {
+        return Err(ValidationError::new(
+            "fields",
+            format!("at most {} fields are allowed", limits::FIELDS),
+        ));
+    }
+    for (index, field) in fields.iter().enumerate() {
+        check_text(
+            &format!("fields[{index}].label"),
+            &field.label,
+            limits::FIELD_LABEL,
+        )?;
+        check_text(
+            &format!("fields[{index}].value"),
+            &field.value,
+            limits::FIELD_VALUE,
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -304,7 +310,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationErro
 
 /// Returns the link normalised (percent-encoded, `|` included), so it is safe inside
 /// Slack's `<url|label>` syntax.
-fn check_link(link: &str) -> Result<String, ValidationError> {
+pub(crate) fn check_link(link: &str) -> Result<String, ValidationError> {
     let parsed = url::Url::parse(link)
         .map_err(|_| ValidationError::new("link", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {

@@ -63,6 +63,7 @@ pub struct MemoryStore {
     users: Mutex<std::collections::BTreeMap<(String, HostUserId), HostUser>>,
     identities: Mutex<HashMap<(String, String), SlackIdentity>>,
     refusals: Mutex<Vec<(String, crate::domain::RefusedClick)>>,
+    notifications: Mutex<HashMap<String, crate::notification::Notification>>,
 }
 
 impl MemoryStore {
@@ -357,6 +358,32 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
     async fn release_refresh_lease(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MemoryStore {
+    async fn insert_notification(
+        &self,
+        notification: &crate::notification::Notification,
+    ) -> Result<Option<crate::notification::Notification>, StoreError> {
+        let mut stored = self.notifications.lock().unwrap();
+        if let Some(existing) = stored.get(&notification.id) {
+            return Ok(Some(existing.clone()));
+        }
+        stored.insert(notification.id.clone(), notification.clone());
+        Ok(None)
+    }
+    async fn record_notification_post(
+        &self,
+        notification_id: &str,
+        target: &str,
+        copy: &MessageCopy,
+    ) -> Result<(), StoreError> {
+        if let Some(notification) = self.notifications.lock().unwrap().get_mut(notification_id) {
+            notification.posted.insert(target.to_owned(), copy.clone());
+        }
         Ok(())
     }
 }

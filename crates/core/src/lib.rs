@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod config;
 pub mod domain;
 pub mod machine;
+pub mod notification;
 pub mod outbox;
 pub mod people;
 pub mod ports;

@@ -8,6 +8,7 @@ use crate::domain::{
     OAuthState, RefusedClick, SlackMessageRef, TenantLink,
 };
 use crate::machine::ApprovalState;
+use crate::notification::Notification;
 use crate::outbox::OutboxEntry;
 use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
 use crate::secret::{CryptoError, SecretToken};
@@ -159,6 +160,23 @@ pub trait TenantStore: Send + Sync {
         expires_at: i64,
     ) -> Result<(), StoreError>;
     async fn release_refresh_lease(&self, installation_id: &str) -> Result<(), StoreError>;
+}
+
+/// Stores plain notifications, one per tenant and external id.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Inserts unless one with this id exists; returns the existing one then.
+    async fn insert_notification(
+        &self,
+        notification: &Notification,
+    ) -> Result<Option<Notification>, StoreError>;
+    /// Records the message that carried the notification to `target`.
+    async fn record_notification_post(
+        &self,
+        notification_id: &str,
+        target: &str,
+        copy: &MessageCopy,
+    ) -> Result<(), StoreError>;
 }
 
 /// One page of a listing, and where the next one starts.

@@ -1,6 +1,7 @@
 //! The host's HTTP API: signed requests to create approvals, read them, route channels and
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
+mod notifications;
 mod users;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
     ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InstallFlowStore,
-    SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
+    NotificationStore, SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -79,6 +80,7 @@ pub struct ApprovalsApi {
     pub later: Arc<dyn EffectsQueue>,
     pub slack: Arc<dyn SlackApi>,
     pub directory: Arc<dyn UserDirectory>,
+    pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
     pub tokens: Arc<dyn BotTokens>,
@@ -119,7 +121,8 @@ impl ApprovalsApi {
             approvals: store.clone(),
             tenants: store.clone(),
             install_flow: store.clone(),
-            directory: store,
+            directory: store.clone(),
+            notifications: store,
             notifier: queue.clone(),
             cleanup: queue.clone(),
             later: queue,
@@ -137,6 +140,7 @@ impl ApprovalsApi {
         let routes = Router::new()
             .route("/v1/approvals", post(create))
             .route("/v1/approvals/{id}", get(read))
+            .route("/v1/notifications", post(notifications::notify))
             .route(
                 "/v1/tenants/{tenant_id}/channels/{kind}",
                 put(route_channel),
@@ -208,8 +212,13 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     }
     // A captured request must not work twice: a replayed install-link request would hand
     // out a fresh link to the tenant's Slack connection. Reads are harmless, and a repeated
-    // create is already idempotent by `external_id`, so both stay repeatable.
-    let replay_guard = (parts.method != Method::GET && target.stage_relative != "/v1/approvals")
+    // create (approval or notification) is already idempotent by `external_id`, so both
+    // stay repeatable.
+    let idempotent_create = matches!(
+        target.stage_relative.as_str(),
+        "/v1/approvals" | "/v1/notifications"
+    );
+    let replay_guard = (parts.method != Method::GET && !idempotent_create)
         .then(|| header(&parts.headers, "x-approvals-signature"))
         .flatten()
         .map(|signature| format!("HOSTSIG#{signature}"));

@@ -6,6 +6,7 @@ pub mod create_approval;
 pub mod decide;
 pub mod effects;
 pub mod install;
+pub mod notify;
 pub mod people;
 pub mod set_channel;
 pub mod slack_events;
