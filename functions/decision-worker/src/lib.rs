@@ -16,7 +16,8 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, UserDirectory, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, UserDirectory, WebhookSink,
+    WorkItem,
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
-use approvals_core::blocks::reject_reason_view;
 use approvals_aws::SdkConfig;
+use approvals_core::blocks::reject_reason_view;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::ports::{BotTokens, DecisionQueue, SlackViews, TenantStore};
 use approvals_core::signing::verify_slack;
@@ -136,14 +136,15 @@ impl SlackInteractions {
             Err(error @ AckError::Queue(_)) => return queue_failed(&error),
         };
         match asked {
-            Interaction::Decide(commands) => match enqueue_all(self.queue.as_ref(), &commands).await
-            {
-                Ok(queued) => {
-                    tracing::info!(queued, "interaction acknowledged");
-                    empty_response(200)
+            Interaction::Decide(commands) => {
+                match enqueue_all(self.queue.as_ref(), &commands).await {
+                    Ok(queued) => {
+                        tracing::info!(queued, "interaction acknowledged");
+                        empty_response(200)
+                    }
+                    Err(error) => queue_failed(&error),
                 }
-                Err(error) => queue_failed(&error),
-            },
+            }
             Interaction::AskReason(ask) => {
                 self.open_reason_modal(&ask, now).await;
                 empty_response(200)

@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use approvals_api::ApprovalsApi;
-use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_core::outbox::Backoff;
 use approvals_core::usecases::install::{InstallSettings, DEFAULT_BOT_SCOPES};
 use approvals_lambda::env::{required_env, retry_horizon_hours};
