@@ -128,3 +128,80 @@ test('connect, request, approve, already decided, webhook received, uninstall', 
     await context.close();
   }
 });
+
+test('people: map users, ask two approvers in DMs, refuse others, reject with a reason', async () => {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  const shot = (name) => page.screenshot({ path: `${OUT}/people-${name}.png`, fullPage: true });
+  const as = (user, channel) => page.goto(`${urls.slack}/?channel=${channel}&user=${user}`);
+  const request = () => page.locator('.message').filter({ hasText: 'Deal registration: Globex' }).first();
+  try {
+    // Connected again (the first test uninstalled the app).
+    await page.goto(`${urls.host}/settings`);
+    if ((await page.locator('#slack-status').textContent()) !== 'Active') {
+      await page.getByRole('button', { name: 'Connect Slack' }).click();
+      await page.waitForURL(/\/oauth\/v2\/authorize/);
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL(/\/settings\?slack=connected/);
+    }
+
+    // 1. Map users: Ana is mapped with her time zone; Zed is in the "not integrated" list.
+    await page.goto(`${urls.host}/people`);
+    await page.getByRole('button', { name: 'Map users' }).click();
+    await page.locator('#users tr').filter({ hasText: 'u-ana' }).filter({ hasText: 'U0ANA' }).waitFor();
+    await page.locator('#not-integrated tr').filter({ hasText: 'u-zed' }).waitFor();
+    assert.equal(await page.locator('#not-integrated tbody tr').count(), 1);
+    await shot('1-mapped');
+
+    // 2. Pat requests an approval from Ana and Ben.
+    await as('U0PAT', 'C0APPROVALS');
+    await page.locator('#request-title').fill('Deal registration: Globex, $12,000');
+    await page.locator('#request-approvers').fill('u-ana, u-ben');
+    await page.locator('#request-requester').fill('u-pat');
+    await page.getByRole('button', { name: 'Request approval' }).click();
+    await request().getByRole('button', { name: 'Approve' }).waitFor();
+
+    // 3. Cara is no approver: she is told who is, and nothing changes.
+    await as('U0CARA', 'C0APPROVALS');
+    await request().getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('Only the approvers of this request can decide').first().waitFor();
+
+    // 4. Pat asked for it: she may not decide it.
+    await as('U0PAT', 'C0APPROVALS');
+    await request().getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('You asked for this approval; someone else must decide.').first().waitFor();
+    await shot('4-refused');
+
+    // 5. Ben rejects in his DM, with a reason, in the modal.
+    await as('U0BEN', 'D0BEN');
+    await request().getByRole('button', { name: 'Reject' }).click();
+    const modal = page.locator('dialog.view');
+    await modal.getByLabel('Reason').fill('budget is frozen');
+    await shot('5-modal');
+    await modal.getByRole('button', { name: 'Reject' }).click();
+    await modal.waitFor({ state: 'detached' });
+
+    // 6. Both DMs and the channel show the rejection and the reason, without buttons.
+    for (const [user, channel] of [['U0BEN', 'D0BEN'], ['U0ANA', 'D0ANA'], ['U0PAT', 'C0APPROVALS']]) {
+      await as(user, channel);
+      await request().filter({ hasText: 'Rejected by' }).filter({ hasText: 'budget is frozen' }).waitFor();
+      assert.equal(await request().getByRole('button', { name: 'Approve' }).count(), 0, `${channel} keeps no buttons`);
+    }
+    await shot('6-channel');
+
+    // 7. Pat is told in her DM.
+    await as('U0PAT', 'D0PAT');
+    await page.locator('.message').filter({ hasText: 'was rejected by' }).filter({ hasText: 'budget is frozen' }).first().waitFor();
+    await shot('7-requester');
+
+    // The host's webhook carries the reason.
+    await page.goto(`${urls.host}/`);
+    await page.locator('#webhooks li').filter({ hasText: 'budget is frozen' }).first().waitFor();
+  } catch (error) {
+    await shot('failure').catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});

@@ -10,7 +10,8 @@ use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::blocks::reject_reason_view;
 use approvals_core::config::{AppSecrets, ConfigError};
-use approvals_core::ports::{BotTokens, DecisionQueue, SlackViews, TenantStore};
+use approvals_core::machine::{apply, Command};
+use approvals_core::ports::{ApprovalStore, BotTokens, DecisionQueue, SlackViews, TenantStore};
 use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::ack_click::{
@@ -50,6 +51,7 @@ impl Settings {
 
 /// What opening a modal needs: the workspace's installation and token, and `views.open`.
 pub struct Modals {
+    pub approvals: Arc<dyn ApprovalStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub tokens: Arc<dyn BotTokens>,
     pub views: Arc<dyn SlackViews>,
@@ -103,6 +105,7 @@ impl SlackInteractions {
         );
         let oauth = Arc::new(SlackOAuthClient::from_secrets(slack.clone(), secrets));
         let modals = Modals {
+            approvals: store.clone(),
             tenants: store.clone(),
             tokens: Arc::new(RotatingTokens::new(store, oauth, queue.clone())),
             views: Arc::new(slack),
@@ -146,12 +149,44 @@ impl SlackInteractions {
                 }
             }
             Interaction::AskReason(ask) => {
+                if self.cannot_count(&ask, now).await {
+                    // Decided already, or not theirs to decide: the worker says so at once.
+                    return match self.queue.enqueue(&ask.without_reason).await {
+                        Ok(()) => empty_response(200),
+                        Err(error) => queue_failed(&AckError::Queue(error)),
+                    };
+                }
                 self.open_reason_modal(&ask, now).await;
                 empty_response(200)
             }
             Interaction::ReasonMissing => json_response(200, &reason_missing_answer()),
             Interaction::Ignored => empty_response(200),
         }
+    }
+
+    /// Whether this Reject would be refused whatever the reason: the request ended, or the
+    /// clicker may not decide it. Unknown (no store, a failed read) counts as "may count".
+    async fn cannot_count(&self, ask: &AskReason, now: i64) -> bool {
+        let Some(modals) = &self.modals else {
+            return false;
+        };
+        let approval = match modals.approvals.get(&ask.context.approval_id).await {
+            Ok(Some(approval)) => approval,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the approval before the modal");
+                return false;
+            }
+        };
+        let command = &ask.without_reason;
+        let vote = Command::Vote {
+            user_id: command.user_id.clone(),
+            team_id: command.team_id.clone(),
+            decision: command.decision,
+            reason: None,
+        };
+        !command.may_act_on(&approval.installation_id)
+            || apply(&approval.state, &vote, now).refusal.is_some()
     }
 
     /// Opens the reject-reason modal; a failure leaves the request as it was (nothing was

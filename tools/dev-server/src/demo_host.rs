@@ -76,6 +76,8 @@ pub fn router(host: Arc<DemoHost>) -> Router {
         .route("/settings/connect", post(connect))
         .route("/settings/disconnect", post(disconnect))
         .route("/demo/request", post(request_approval))
+        .route("/people", get(people))
+        .route("/people/map", post(map_people))
         .with_state(host)
 }
 
@@ -94,7 +96,7 @@ fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>{0} · Demo host</title>\
          <body style='font-family:system-ui;max-width:44rem;margin:2rem auto;line-height:1.5'>\
-         <p><a href=\"/\">Webhook log</a></p><h1>{0}</h1>{1}</body></html>",
+         <p><a href=\"/\">Webhook log</a> · <a href=\"/settings\">Integrations</a> · <a href=\"/people\">People</a></p><h1>{0}</h1>{1}</body></html>",
         escape(title),
         body
     ))
@@ -192,6 +194,87 @@ struct RequestForm {
     account: String,
     #[serde(default)]
     amount: String,
+    #[serde(default)]
+    approvers: String,
+    #[serde(default)]
+    requester: String,
+    #[serde(default)]
+    reject_reason: String,
+}
+
+/// The demo's own users: four of the sandbox's people, and Zed, who is not in Slack.
+fn demo_people() -> Value {
+    json!([
+        {"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana Approver"},
+        {"user_id": "u-ben", "email": "ben@sandbox.example", "name": "Ben Buyer"},
+        {"user_id": "u-pat", "email": "pat@sandbox.example", "name": "Pat Partner"},
+        {"user_id": "u-cara", "email": "cara@sandbox.example", "name": "Cara Controller"},
+        {"user_id": "u-zed", "email": "zed@partner.example", "name": "Zed Zimmer"},
+    ])
+}
+
+fn users_table(id: &str, users: &Value) -> String {
+    let rows: String = users["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td class=status>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(u["user_id"].as_str().unwrap_or("")),
+                escape(u["email"].as_str().unwrap_or("")),
+                escape(u["status"].as_str().unwrap_or("")),
+                escape(u["slack_user_id"].as_str().unwrap_or("—")),
+                escape(u["tz"].as_str().unwrap_or("—")),
+            )
+        })
+        .collect();
+    format!(
+        "<table id={id}><thead><tr><th>User</th><th>Email</th><th>Status</th><th>Slack</th><th>Time zone</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+/// The host's people page: who is mapped to Slack, and the "not integrated" list.
+async fn people(State(host): State<Arc<DemoHost>>) -> Html<String> {
+    let base = format!("/v1/tenants/{}/users", host.tenant_id);
+    let everyone = host.api.call("GET", &base, None).await;
+    let missing = host
+        .api
+        .call("GET", &format!("{base}?status=not_in_slack"), None)
+        .await;
+    let body = match (everyone, missing) {
+        (Ok((200, everyone)), Ok((200, missing))) => format!(
+            "<form method=post action=/people/map><button type=submit>Map users</button></form>             <h2>Everyone</h2>{}<h2>Not integrated</h2><p>These people are not in the Slack workspace (or were deactivated): they get no DMs.</p>{}",
+            users_table("users", &everyone),
+            users_table("not-integrated", &missing)
+        ),
+        (Ok((code, answer)), _) | (_, Ok((code, answer))) => format!(
+            "<p role=alert>The API answered {code}: {}</p>",
+            escape(&answer.to_string())
+        ),
+        (Err(error), _) => format!("<p role=alert>The API is unreachable: {}</p>", escape(&error)),
+    };
+    page("People", &body)
+}
+
+async fn map_people(State(host): State<Arc<DemoHost>>) -> Response {
+    let path = format!("/v1/tenants/{}/users", host.tenant_id);
+    match host
+        .api
+        .call("PUT", &path, Some(&json!({"users": demo_people()})))
+        .await
+    {
+        Ok((200, _)) => see_other("/people"),
+        Ok((code, answer)) => page(
+            "People",
+            &format!(
+                "<p role=alert>Mapping failed ({code}): {}</p><p><a href=\"/settings\">Is Slack connected?</a></p>",
+                escape(&answer.to_string())
+            ),
+        )
+        .into_response(),
+        Err(error) => page("People", &format!("<p role=alert>{}</p>", escape(&error))).into_response(),
+    }
 }
 
 async fn request_approval(
@@ -200,15 +283,33 @@ async fn request_approval(
 ) -> Response {
     let number = host.next_request.fetch_add(1, Ordering::Relaxed);
     let external_id = format!("DR-{}-{number}", approvals_core::time::unix_now());
-    let body = json!({
+    let approvers: Vec<&str> = form
+        .approvers
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut requester = json!({"name": "Pat Partner", "email": "pat@sandbox.example"});
+    if !form.requester.trim().is_empty() {
+        requester["user_id"] = json!(form.requester.trim());
+    }
+    let reject_reason = match form.reject_reason.as_str() {
+        "" => "required",
+        other => other,
+    };
+    let mut body = json!({
         "tenant_id": host.tenant_id, "external_id": external_id, "kind": "deal_registration",
         "title": form.title,
         "fields": [{"label": "Account", "value": if form.account.is_empty() { "—".into() } else { form.account }},
                    {"label": "Deal value", "value": if form.amount.is_empty() { "—".into() } else { form.amount }}],
         "notes": "Submitted from the sandbox's demo form.",
         "link": format!("{}/settings", host.base),
-        "requester": {"name": "Pat Partner", "email": "pat@sandbox.example"},
+        "requester": requester,
+        "reject_reason": reject_reason,
     });
+    if !approvers.is_empty() {
+        body["approvers"] = json!(approvers);
+    }
     match host.api.call("POST", "/v1/approvals", Some(&body)).await {
         Ok((201 | 200, _)) => see_other(&host.sandbox_page),
         Ok((code, answer)) => page(

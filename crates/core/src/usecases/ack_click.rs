@@ -73,6 +73,10 @@ pub struct AskReason {
     pub team_id: String,
     pub enterprise_id: Option<String>,
     pub context: ReasonContext,
+    /// The reject without a reason this click would be: queued instead of the modal when
+    /// the click cannot count anyway (decided already, not an approver), so the clicker is
+    /// told why at once rather than after typing a reason.
+    pub without_reason: DecisionCommand,
 }
 
 /// What an interactivity request asks for.
@@ -206,22 +210,39 @@ pub fn interaction(form_body: &[u8]) -> Result<Interaction, AckError> {
             _ => return None,
         };
         let approval_id = action.value.clone().filter(|v| looks_like_approval_id(v))?;
-        Some(ReasonContext {
-            approval_id,
-            message: clicked_message.clone(),
-            response_url: payload.response_url.clone(),
-            required,
-        })
+        let action_ts = action.action_ts.as_deref().unwrap_or_default().to_owned();
+        Some((
+            ReasonContext {
+                approval_id,
+                message: clicked_message.clone(),
+                response_url: payload.response_url.clone(),
+                required,
+            },
+            action_ts,
+        ))
     });
-    if let Some(context) = asks_reason {
+    if let Some((context, action_ts)) = asks_reason {
         let Some(trigger_id) = payload.trigger_id.filter(|t| !t.is_empty()) else {
             return Ok(Interaction::Ignored);
+        };
+        let approval_id = context.approval_id.clone();
+        let without_reason = DecisionCommand {
+            command_id: format!("{team_id}:{}:{action_ts}:{approval_id}", user.id),
+            approval_id,
+            decision: Decision::Rejected,
+            user_id: user.id,
+            team_id,
+            enterprise_id,
+            response_url: context.response_url.clone(),
+            message: context.message.clone(),
+            reason: None,
         };
         return Ok(Interaction::AskReason(AskReason {
             trigger_id,
             team_id: team.id,
             enterprise_id: team.enterprise_id,
             context,
+            without_reason,
         }));
     }
     Ok(Interaction::Decide(

@@ -1367,6 +1367,16 @@ fn request_form(action: &str) -> String {
 <input id="request-account" name="account" value="Initech">
 <label for="request-amount">Deal value</label>
 <input id="request-amount" name="amount" value="$48,000">
+<label for="request-approvers">Approvers (host user ids; empty: anyone in the channel)</label>
+<input id="request-approvers" name="approvers" value="" placeholder="u-ana, u-ben">
+<label for="request-requester">Requester (host user id)</label>
+<input id="request-requester" name="requester" value="u-pat">
+<label for="request-reason">Reject asks for a reason</label>
+<select id="request-reason" name="reject_reason">
+<option value="required" selected>required</option>
+<option value="optional">optional</option>
+<option value="none">none</option>
+</select>
 <button type="submit" class="bk-button primary">Request approval</button>
 </form>"#,
         escape(action)
