@@ -563,3 +563,22 @@ async fn a_plain_notification_is_posted_once_without_buttons() {
         .unwrap()
         .starts_with("to.user_ids[0]"));
 }
+
+#[tokio::test]
+async fn two_host_users_with_one_email_both_map_and_a_retry_repairs_nothing_twice() {
+    let stack = Stack::start().await;
+    let users = json!([
+        {"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana"},
+        {"user_id": "u-ana-admin", "email": "ANA@sandbox.example", "name": "Ana (admin)"},
+    ]);
+
+    let (status, body) = put_users(&stack, users.clone()).await;
+    // Sent again (renamed, so the replay guard sees a new request): nothing breaks.
+    let mut renamed = users;
+    renamed[1]["name"] = json!("Ana Admin");
+    let (again, _) = put_users(&stack, renamed).await;
+
+    assert_eq!((status, again), (200, 200), "{body}");
+    assert_eq!(status_of(&body, "u-ana")["slack_user_id"], "U0ANA");
+    assert_eq!(status_of(&body, "u-ana-admin")["slack_user_id"], "U0ANA");
+}

@@ -364,6 +364,17 @@ impl TenantStore for MemoryStore {
 
 #[async_trait]
 impl NotificationStore for MemoryStore {
+    async fn get_notification(
+        &self,
+        notification_id: &str,
+    ) -> Result<Option<crate::notification::Notification>, StoreError> {
+        Ok(self
+            .notifications
+            .lock()
+            .unwrap()
+            .get(notification_id)
+            .cloned())
+    }
     async fn insert_notification(
         &self,
         notification: &crate::notification::Notification,
@@ -393,6 +404,7 @@ impl UserDirectory for MemoryStore {
     async fn save_users(&self, tenant_id: &str, users: &[HostUser]) -> Result<(), StoreError> {
         let mut stored = self.users.lock().unwrap();
         let mut identities = self.identities.lock().unwrap();
+        let mut written = std::collections::HashSet::new();
         for user in users {
             let key = (tenant_id.to_owned(), user.user_id.clone());
             let old = stored.get(&key).and_then(|old| old.slack_user_id.clone());
@@ -404,7 +416,11 @@ impl UserDirectory for MemoryStore {
                     }
                 }
             }
-            if let Some(slack_user_id) = &user.slack_user_id {
+            if let Some(slack_user_id) = user
+                .slack_user_id
+                .as_ref()
+                .filter(|id| written.insert((*id).clone()))
+            {
                 let identity = identities
                     .entry((tenant_id.to_owned(), slack_user_id.clone()))
                     .or_insert_with(|| SlackIdentity {

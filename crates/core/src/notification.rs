@@ -87,6 +87,16 @@ impl NotificationRequest {
     }
 }
 
+/// Where one notification goes, resolved once when it is first sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// `channel:C…` or `user:{host user id}`.
+    pub key: String,
+    /// The Slack channel or user to post to; `None` for a user not in Slack.
+    #[serde(default)]
+    pub slack_target: Option<String>,
+}
+
 /// A notification and the messages that carry it, by target (`channel:C…` or `user:u-…`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
@@ -94,6 +104,9 @@ pub struct Notification {
     pub fingerprint: String,
     pub request: NotificationRequest,
     pub created_at: i64,
+    /// Kept, so a repeat answers and finishes what was first asked, whatever changed since.
+    #[serde(default)]
+    pub targets: Vec<Target>,
     #[serde(default)]
     pub posted: std::collections::BTreeMap<String, MessageCopy>,
 }

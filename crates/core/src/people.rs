@@ -268,6 +268,16 @@ impl SlackMember {
         !self.deleted && !self.is_bot && self.id != SLACKBOT_ID && self.email.is_some()
     }
 
+    /// Whether the user belongs to the installation's workspace (or, org-wide, its
+    /// enterprise): a Slack Connect outsider is never mapped, so never gets a DM.
+    pub fn is_member_of(&self, installation_id: &str) -> bool {
+        installation_id.starts_with('E')
+            || self
+                .team_id
+                .as_deref()
+                .is_none_or(|team| team == installation_id)
+    }
+
     /// Reads Slack's user object; `None` when it has no `id`.
     pub fn from_slack(user: &serde_json::Value) -> Option<Self> {
         let id = user.get("id")?.as_str()?.to_owned();

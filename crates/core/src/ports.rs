@@ -165,6 +165,11 @@ pub trait TenantStore: Send + Sync {
 /// Stores plain notifications, one per tenant and external id.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
+    /// A strongly consistent read.
+    async fn get_notification(
+        &self,
+        notification_id: &str,
+    ) -> Result<Option<Notification>, StoreError>;
     /// Inserts unless one with this id exists; returns the existing one then.
     async fn insert_notification(
         &self,

@@ -1,8 +1,8 @@
 //! `POST /v1/notifications`: a plain message, no buttons, sent once per external id.
 
-use approvals_core::notification::{Notification, NotificationRequest};
+use approvals_core::notification::{Notification, NotificationRequest, Target};
 use approvals_core::time::{rfc3339, unix_now};
-use approvals_core::usecases::notify::{Notified, Notify, NotifyError, Target};
+use approvals_core::usecases::notify::{Notified, Notify, NotifyError};
 use approvals_lambda::http::{error_response, internal_error, json_response};
 use axum::body::Bytes;
 use axum::extract::State;

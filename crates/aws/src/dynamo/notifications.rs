@@ -16,6 +16,16 @@ fn notification_pk(id: &str) -> String {
 
 #[async_trait]
 impl NotificationStore for DynamoStore {
+    async fn get_notification(
+        &self,
+        notification_id: &str,
+    ) -> Result<Option<Notification>, StoreError> {
+        self.get_item(notification_pk(notification_id), NOTIFICATION_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
     async fn insert_notification(
         &self,
         notification: &Notification,

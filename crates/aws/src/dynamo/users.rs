@@ -152,29 +152,9 @@ impl UserDirectory for DynamoStore {
             .into_iter()
             .map(|user| (user.user_id.clone(), user))
             .collect();
-        let mut items = Vec::with_capacity(users.len() * 2);
-        for user in users {
-            items.push(user_item(tenant_id, user)?);
-            let old = before.get(&user.user_id);
-            let unchanged = old.is_some_and(|old| {
-                old.slack_user_id == user.slack_user_id && old.email == user.email
-            });
-            // A mapped user is an active Slack user: its identity points at them afresh.
-            if let (Some(slack_user_id), false) = (&user.slack_user_id, unchanged) {
-                items.push(identity_item(
-                    tenant_id,
-                    &SlackIdentity {
-                        slack_user_id: slack_user_id.clone(),
-                        user_id: Some(user.user_id.clone()),
-                        email: Some(user.email.clone()),
-                        deactivated: false,
-                    },
-                )?);
-            }
-        }
-        self.put_all(items).await?;
         // A Slack user this host user left no longer points at them (unless someone else
-        // took the identity meanwhile: the condition keeps theirs).
+        // took the identity meanwhile: the condition keeps theirs). Done first, so a crash
+        // part-way never leaves a pointer at the wrong person.
         for user in users {
             let Some(old) = before
                 .get(&user.user_id)
@@ -199,6 +179,28 @@ impl UserDirectory for DynamoStore {
                 }
             }
         }
+        let mut items = Vec::with_capacity(users.len() * 2);
+        let mut identities = std::collections::HashSet::new();
+        for user in users {
+            items.push(user_item(tenant_id, user)?);
+            // A mapped user is an active Slack user: its identity points at them, written
+            // every time so a retry after a crash repairs it. Two host users sharing one
+            // email share one Slack user; its identity names the first.
+            if let Some(slack_user_id) = &user.slack_user_id {
+                if identities.insert(slack_user_id.clone()) {
+                    items.push(identity_item(
+                        tenant_id,
+                        &SlackIdentity {
+                            slack_user_id: slack_user_id.clone(),
+                            user_id: Some(user.user_id.clone()),
+                            email: Some(user.email.clone()),
+                            deactivated: false,
+                        },
+                    )?);
+                }
+            }
+        }
+        self.put_all(items).await?;
         Ok(())
     }
 

@@ -84,7 +84,7 @@ pub struct AskReason {
 pub enum Interaction {
     /// Decision commands to queue (usually one; none for a button that decides nothing).
     Decide(Vec<DecisionCommand>),
-    AskReason(AskReason),
+    AskReason(Box<AskReason>),
     /// A reason modal submitted without the reason it requires: answer with the error.
     ReasonMissing,
     /// Anything else: acknowledge and do nothing.
@@ -237,13 +237,13 @@ pub fn interaction(form_body: &[u8]) -> Result<Interaction, AckError> {
             message: context.message.clone(),
             reason: None,
         };
-        return Ok(Interaction::AskReason(AskReason {
+        return Ok(Interaction::AskReason(Box::new(AskReason {
             trigger_id,
             team_id: team.id,
             enterprise_id: team.enterprise_id,
             context,
             without_reason,
-        }));
+        })));
     }
     Ok(Interaction::Decide(
         payload

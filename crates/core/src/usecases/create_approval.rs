@@ -46,6 +46,9 @@ pub enum CreateApprovalError {
 /// How long one request may post before a concurrent repeat may try again: longer than a
 /// post (10 s timeout) with its rate-limit wait.
 const POSTING_LEASE_SECS: i64 = 30;
+/// When the worker looks at DMs this request may not finish: past the effects' lease, so it
+/// never races this request's own attempt.
+const LEFTOVER_DELAY_SECS: i64 = 61;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
@@ -229,6 +232,15 @@ impl CreateApproval<'_> {
         if approval.outbox.is_empty() {
             return Ok(approval);
         }
+        // Queued first: if this request dies part-way, the worker still posts the rest
+        // (entries already done are skipped; a live lease is waited out).
+        if let Err(error) = self
+            .later
+            .perform_later(&approval.id, LEFTOVER_DELAY_SECS)
+            .await
+        {
+            tracing::error!(approval_id = %approval.id, %error, "could not queue the DMs for the worker; posting them now");
+        }
         let progress = PerformEffects {
             approvals: self.approvals,
             tenants: self.tenants,
@@ -252,10 +264,7 @@ impl CreateApproval<'_> {
             return Err(CreateApprovalError::SlackRejected(failures.join("; ")));
         }
         if !progress.is_finished() {
-            let delay = progress.next_due.map_or(0, |due| (due - now).max(0));
-            if let Err(error) = self.later.perform_later(&current.id, delay).await {
-                tracing::error!(approval_id = %current.id, %error, "could not queue the DMs left to post; the next click finishes them");
-            }
+            tracing::info!(approval_id = %current.id, open = progress.open, "DMs left to the worker");
         }
         Ok(current)
     }

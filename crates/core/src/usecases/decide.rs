@@ -92,7 +92,12 @@ impl Decide<'_> {
         // A message the store never heard of (a post whose answer was lost) is a copy too:
         // once known, it is updated like the others.
         if let Some(clicked) = &command.message {
-            let copy = MessageCopy::new(clicked.clone(), CopyRole::Channel);
+            let role = if clicked.channel_id.starts_with('D') {
+                CopyRole::Direct
+            } else {
+                CopyRole::Channel
+            };
+            let copy = MessageCopy::new(clicked.clone(), role);
             if !approval.copies.contains_key(&copy.key()) {
                 tracing::warn!(approval_id = %approval.id, channel_id = %copy.channel_id,
                     "click on a copy the store did not know; recording it");
@@ -110,6 +115,27 @@ impl Decide<'_> {
                 .clone()
                 .filter(|reason| !reason.trim().is_empty()),
         };
+        // A reject the request wants a reason for counts only with one: a forged plain
+        // Reject that would count is refused (one refused anyway is told why, as usual).
+        let reason_missing = command.decision == crate::domain::Decision::Rejected
+            && approval.request.reject_reason.is_required()
+            && command
+                .reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+            && crate::machine::apply(&approval.state, &vote, now)
+                .refusal
+                .is_none();
+        if reason_missing {
+            tracing::warn!(approval_id = %approval.id, user_id = %command.user_id,
+                "a reject without the reason this request requires; ignored");
+            self.record_refusal(&approval, command, "reason_required", now)
+                .await?;
+            return Ok(Decided {
+                outcome: DecideOutcome::NotCounted,
+                progress: Progress::default(),
+            });
+        }
         let clicker = command.response_url.as_deref().map(|response_url| Clicker {
             user_id: &command.user_id,
             response_url,

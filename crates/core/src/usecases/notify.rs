@@ -2,7 +2,7 @@
 
 use crate::blocks::notification_message;
 use crate::domain::{CopyRole, MessageCopy, ValidationError};
-use crate::notification::{Notification, NotificationRequest};
+use crate::notification::{Notification, NotificationRequest, Target};
 use crate::ports::{
     ApprovalStore, BotTokens, NotificationStore, SlackApi, SlackError, StoreError, TenantStore,
     TokenError, UserDirectory,
@@ -33,15 +33,6 @@ pub enum NotifyError {
     Store(#[from] StoreError),
 }
 
-/// Where one notification goes, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// `channel:C…` or `user:{host user id}`.
-    pub key: String,
-    /// The Slack channel or user to post to; `None` for a user not in Slack.
-    pub slack_target: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notified {
     /// Sent now: 201.
@@ -70,24 +61,38 @@ impl Notify<'_> {
             .installation_for_tenant(&request.tenant_id)
             .await?
             .ok_or(NotifyError::NotConnected)?;
-        let targets = self.targets(&request).await?;
-        if targets.iter().all(|t| t.slack_target.is_none()) {
-            return Err(NotifyError::NoRecipient);
-        }
-        let fresh = Notification {
-            id: request.notification_id(),
-            fingerprint: request.fingerprint(),
-            request,
-            created_at: now,
-            posted: Default::default(),
-        };
-        let notification = match self.notifications.insert_notification(&fresh).await? {
-            None => fresh,
-            Some(existing) if existing.fingerprint != fresh.fingerprint => {
+        let notification = match self
+            .notifications
+            .get_notification(&request.notification_id())
+            .await?
+        {
+            Some(existing) if existing.fingerprint != request.fingerprint() => {
                 return Err(NotifyError::Conflict)
             }
             Some(existing) => existing,
+            None => {
+                let targets = self.targets(&request).await?;
+                if targets.iter().all(|t| t.slack_target.is_none()) {
+                    return Err(NotifyError::NoRecipient);
+                }
+                let fresh = Notification {
+                    id: request.notification_id(),
+                    fingerprint: request.fingerprint(),
+                    request,
+                    created_at: now,
+                    targets,
+                    posted: Default::default(),
+                };
+                match self.notifications.insert_notification(&fresh).await? {
+                    None => fresh,
+                    Some(existing) if existing.fingerprint != fresh.fingerprint => {
+                        return Err(NotifyError::Conflict)
+                    }
+                    Some(existing) => existing,
+                }
+            }
         };
+        let targets = notification.targets.clone();
         let left: Vec<&Target> = targets
             .iter()
             .filter(|t| t.slack_target.is_some() && !notification.posted.contains_key(&t.key))

@@ -40,7 +40,7 @@ impl People<'_> {
         inputs: Vec<UserInput>,
         now: i64,
     ) -> Result<Vec<HostUser>, PeopleError> {
-        let token = self.token(tenant_id, now).await?;
+        let (installation_id, token) = self.token(tenant_id, now).await?;
         let mut by_email: HashMap<Email, SlackMember> = HashMap::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_MEMBER_PAGES {
@@ -49,7 +49,11 @@ impl People<'_> {
                 .list_members(&token, cursor.as_deref(), MEMBERS_PAGE)
                 .await
                 .map_err(PeopleError::Slack)?;
-            for member in page.items.into_iter().filter(SlackMember::can_be_mapped) {
+            for member in page
+                .items
+                .into_iter()
+                .filter(|m| m.can_be_mapped() && m.is_member_of(&installation_id))
+            {
                 if let Some(email) = member.email.clone() {
                     by_email.insert(email, member);
                 }
@@ -78,12 +82,13 @@ impl People<'_> {
         input: UserInput,
         now: i64,
     ) -> Result<HostUser, PeopleError> {
-        let token = self.token(tenant_id, now).await?;
+        let (installation_id, token) = self.token(tenant_id, now).await?;
         let member = self
             .slack
             .member_by_email(&token, &input.email)
             .await
-            .map_err(PeopleError::Slack)?;
+            .map_err(PeopleError::Slack)?
+            .filter(|m| m.is_member_of(&installation_id));
         let user = HostUser::mapped(input, member.as_ref(), now);
         self.directory
             .save_users(tenant_id, std::slice::from_ref(&user))
@@ -95,20 +100,22 @@ impl People<'_> {
         &self,
         tenant_id: &str,
         now: i64,
-    ) -> Result<crate::secret::SecretToken, PeopleError> {
+    ) -> Result<(String, crate::secret::SecretToken), PeopleError> {
         let installation = self
             .tenants
             .installation_for_tenant(tenant_id)
             .await?
             .ok_or(PeopleError::NotConnected)?;
-        self.tokens
-            .usable_token(&installation, now)
-            .await
-            .map_err(|error| match error {
-                TokenError::Revoked => PeopleError::NotConnected,
-                TokenError::Store(error) => PeopleError::Store(error),
-                other => PeopleError::TokenUnavailable(other.to_string()),
-            })
+        let token =
+            self.tokens
+                .usable_token(&installation, now)
+                .await
+                .map_err(|error| match error {
+                    TokenError::Revoked => PeopleError::NotConnected,
+                    TokenError::Store(error) => PeopleError::Store(error),
+                    other => PeopleError::TokenUnavailable(other.to_string()),
+                })?;
+        Ok((installation.id().to_owned(), token))
     }
 }
 
@@ -132,7 +139,7 @@ pub async fn member_changed(
         if !linked {
             continue;
         }
-        changed += sync_member(directory, &tenant_id, member, now).await?;
+        changed += sync_member(directory, &tenant_id, installation_id, member, now).await?;
     }
     Ok(changed)
 }
@@ -140,6 +147,7 @@ pub async fn member_changed(
 async fn sync_member(
     directory: &dyn UserDirectory,
     tenant_id: &str,
+    installation_id: &str,
     member: &SlackMember,
     now: i64,
 ) -> Result<usize, StoreError> {
@@ -150,7 +158,7 @@ async fn sync_member(
             .set_deactivated(tenant_id, &member.id, member.deleted)
             .await?;
     }
-    let mappable = member.can_be_mapped();
+    let mappable = member.can_be_mapped() && member.is_member_of(installation_id);
     let mut changes: Vec<HostUser> = Vec::new();
     // Whoever was mapped to this Slack user and no longer matches it is unmapped.
     let previous: Vec<HostUserId> = identity.and_then(|i| i.user_id).into_iter().collect();
