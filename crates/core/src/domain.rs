@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::machine::{ApprovalState, Policy, Status};
 use crate::outbox::OutboxEntry;
-use crate::people::{Email, HostUserId, MAX_APPROVERS};
+use crate::people::{check_user_list, Email, HostUserId};
 use crate::secret::SecretToken;
 
 /// A 400 that names the offending field, e.g. `fields[2].label`.
@@ -149,19 +149,8 @@ impl ApprovalRequest {
         if let Some(channel_id) = &self.channel_id {
             check_channel_id("channel_id", channel_id)?;
         }
-        if self.approvers.len() > MAX_APPROVERS {
-            return Err(ValidationError::new(
-                "approvers",
-                format!("at most {MAX_APPROVERS} approvers are allowed"),
-            ));
-        }
+        check_user_list("approvers", &self.approvers)?;
         for (index, approver) in self.approvers.iter().enumerate() {
-            if self.approvers[..index].contains(approver) {
-                return Err(ValidationError::new(
-                    format!("approvers[{index}]"),
-                    format!("{approver} is listed twice"),
-                ));
-            }
             if self.requester.user_id.as_ref() == Some(approver) {
                 return Err(ValidationError::new(
                     format!("approvers[{index}]"),

@@ -8,7 +8,7 @@ use crate::domain::{
     check_channel_id, check_fields, check_identifier, check_link, check_text, limits, parse_json,
     Field, MessageCopy, ValidationError,
 };
-use crate::people::{HostUserId, MAX_APPROVERS};
+use crate::people::{check_user_list, HostUserId};
 
 /// Where a notification goes; without it, to the kind's channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,20 +51,7 @@ impl NotificationRequest {
             if let Some(channel_id) = &to.channel_id {
                 check_channel_id("to.channel_id", channel_id)?;
             }
-            if to.user_ids.len() > MAX_APPROVERS {
-                return Err(ValidationError::new(
-                    "to.user_ids",
-                    format!("at most {MAX_APPROVERS} users are allowed"),
-                ));
-            }
-            for (index, user_id) in to.user_ids.iter().enumerate() {
-                if to.user_ids[..index].contains(user_id) {
-                    return Err(ValidationError::new(
-                        format!("to.user_ids[{index}]"),
-                        format!("{user_id} is listed twice"),
-                    ));
-                }
-            }
+            check_user_list("to.user_ids", &to.user_ids)?;
             if to.channel_id.is_none() && to.user_ids.is_empty() {
                 return Err(ValidationError::new(
                     "to",

@@ -131,6 +131,25 @@ impl MappingStatus {
     }
 }
 
+/// A list of host user ids in a request: at most [`MAX_APPROVERS`], each once.
+pub(crate) fn check_user_list(field: &str, user_ids: &[HostUserId]) -> Result<(), ValidationError> {
+    if user_ids.len() > MAX_APPROVERS {
+        return Err(ValidationError::new(
+            field,
+            format!("at most {MAX_APPROVERS} users are allowed"),
+        ));
+    }
+    for (index, user_id) in user_ids.iter().enumerate() {
+        if user_ids[..index].contains(user_id) {
+            return Err(ValidationError::new(
+                format!("{field}[{index}]"),
+                format!("{user_id} is listed twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One person as the host described them, before mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
