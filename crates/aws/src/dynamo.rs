@@ -41,6 +41,8 @@ use approvals_core::secret::SecretToken;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The table's one GSI, `gsi1`, overloaded by key prefix: `PENDING#` (approvals waiting for
+/// a decision), `TENANTS#` (active tenant links) and `USEREMAIL#` (users by email).
 pub const PENDING_INDEX: &str = "gsi1";
 
 pub struct DynamoStore {
@@ -188,17 +190,10 @@ impl ApprovalStore for DynamoStore {
                 s(format!("{:012}#{}", approval.created_at, approval.id)),
             );
         }
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match conditional(put, "PutItem")? {
-            Some(_) => Ok(None),
-            None => self.get(&approval.id).await,
+        if self.put_if_absent(item).await? {
+            Ok(None)
+        } else {
+            self.get(&approval.id).await
         }
     }
 
@@ -373,25 +368,7 @@ impl ApprovalStore for DynamoStore {
         item.insert("pk".into(), s(approval_pk(approval_id)));
         item.insert("sk".into(), s(format!("REFUSAL#{}", refusal.command_id)));
         // A redelivered command is the same refusal: the first record stays.
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(backend("PutItem", &error)),
-            Ok(_) => Ok(()),
-        }
+        self.put_if_absent(item).await.map(drop)
     }
 
     async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError> {
@@ -981,6 +958,19 @@ impl InstallFlowStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Puts the item unless one with its key exists; whether it was written.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        Ok(conditional(put, "PutItem")?.is_some())
+    }
+
     async fn put_new(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -33,34 +33,19 @@ impl NotificationStore for DynamoStore {
         let mut item = to_item(notification)?;
         item.insert("pk".into(), s(notification_pk(&notification.id)));
         item.insert("sk".into(), s(NOTIFICATION_SK));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(None),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                let existing = self
-                    .get_item(notification_pk(&notification.id), NOTIFICATION_SK)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "notification {} vanished after a conflicting insert",
-                            notification.id
-                        ))
-                    })?;
-                Ok(Some(from_item(existing)?))
-            }
-            Err(error) => Err(backend("PutItem", &error)),
+        if self.put_if_absent(item).await? {
+            return Ok(None);
         }
+        let existing = self
+            .get_item(notification_pk(&notification.id), NOTIFICATION_SK)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "notification {} vanished after a conflicting insert",
+                    notification.id
+                ))
+            })?;
+        Ok(Some(from_item(existing)?))
     }
 
     async fn record_notification_post(

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 
-use super::{backend, from_item, s, tenant_pk, to_item, DynamoStore, Item, PENDING_INDEX};
+use super::{
+    backend, conditional, from_item, s, tenant_pk, to_item, DynamoStore, Item, PENDING_INDEX,
+};
 use approvals_core::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity};
 use approvals_core::ports::{Page, StoreError, UserDirectory};
 
@@ -170,14 +172,7 @@ impl UserDirectory for DynamoStore {
                 .expression_attribute_values(":me", s(user.user_id.as_str()))
                 .send()
                 .await;
-            if let Err(error) = result {
-                let lost_condition = error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception());
-                if !lost_condition {
-                    return Err(backend("UpdateItem", &error));
-                }
-            }
+            conditional(result, "UpdateItem")?;
         }
         let mut items = Vec::with_capacity(users.len() * 2);
         let mut identities = std::collections::HashSet::new();
