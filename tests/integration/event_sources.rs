@@ -288,6 +288,7 @@ async fn the_state_cookie_is_scoped_to_the_stage_the_browser_sees() {
         tenants: stack.api.tenants.clone(),
         oauth: stack.api.oauth.clone(),
         notifier: stack.api.notifier.clone(),
+        follow_up: stack.api.follow_up.clone(),
         install: approvals_core::usecases::install::InstallSettings {
             public_base_url: format!("https://restapi.execute-api.us-east-1.amazonaws.com/{STAGE}"),
             ..stack.api.install.clone()

@@ -12,6 +12,7 @@ mod host_api;
 mod install_flow;
 mod outage;
 mod people;
+mod reconnect;
 mod sample_events;
 mod slack_events;
 mod slack_interactions;

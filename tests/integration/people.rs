@@ -21,7 +21,7 @@ async fn list_users(stack: &Stack, query: &str) -> (u16, Value) {
 }
 
 /// Ana, Ben, Pat and Cara of the sandbox workspace, plus Zed who is not in Slack.
-async fn map_team(stack: &Stack) -> Value {
+pub(crate) async fn map_team(stack: &Stack) -> Value {
     let (status, body) = put_users(
         stack,
         json!([
@@ -47,14 +47,18 @@ fn status_of<'a>(body: &'a Value, user_id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{user_id} in {body}"))
 }
 
-async fn work(stack: &Stack) {
+pub(crate) async fn work(stack: &Stack) {
     let records = stack.drain_queue().await;
     let answer = stack.worker.handle(sqs_event(records)).await;
     assert!(answer.batch_item_failures.is_empty());
 }
 
 /// A request to Ana and Ben, asked for by Pat.
-async fn request_to_ana_and_ben(stack: &Stack, external_id: &str, reject_reason: &str) -> Value {
+pub(crate) async fn request_to_ana_and_ben(
+    stack: &Stack,
+    external_id: &str,
+    reject_reason: &str,
+) -> Value {
     let mut body = stack.approval_body(external_id);
     body["approvers"] = json!(["u-ana", "u-ben"]);
     body["requester"] =
@@ -65,17 +69,22 @@ async fn request_to_ana_and_ben(stack: &Stack, external_id: &str, reject_reason:
     created
 }
 
-fn dm_of(stack: &Stack, user: &str) -> sandbox::slack::Message {
+pub(crate) fn dm_of(stack: &Stack, user: &str) -> sandbox::slack::Message {
     let channel = format!("D{}", user.trim_start_matches('U'));
     stack
         .slack
         .messages(&channel)
         .into_iter()
-        .find(|m| m.ephemeral_for.is_none() && m.thread_ts.is_none())
+        .find(|m| {
+            // The installer's greeting sits in her DM too.
+            m.ephemeral_for.is_none()
+                && m.thread_ts.is_none()
+                && !m.text.starts_with("Thanks for installing")
+        })
         .unwrap_or_else(|| panic!("no DM to {user}"))
 }
 
-fn ephemeral_to(stack: &Stack, channel: &str, user: &str) -> Vec<String> {
+pub(crate) fn ephemeral_to(stack: &Stack, channel: &str, user: &str) -> Vec<String> {
     stack
         .slack
         .messages(channel)

@@ -15,9 +15,10 @@
 //!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
 //! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
-//!   [`notifications`].
+//!   [`notifications`]; approvals waiting for a reinstall: see [`parked`].
 
 mod notifications;
+mod parked;
 mod users;
 
 use std::collections::HashMap;
@@ -391,7 +392,7 @@ impl ApprovalStore for DynamoStore {
         Ok(refusals)
     }
 
-    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+    async fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
         let claimed = self
             .client
             .put_item()
@@ -400,10 +401,7 @@ impl ApprovalStore for DynamoStore {
             .item("sk", s("CLAIM"))
             .item("expires_at", AttributeValue::N(expires_at.to_string()))
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(approvals_core::time::unix_now().to_string()),
-            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
         Ok(conditional(claimed, "PutItem")?.is_some())
@@ -428,6 +426,29 @@ impl ApprovalStore for DynamoStore {
             .await
             .map_err(|e| backend("DeleteItem", &e))?;
         Ok(())
+    }
+
+    async fn park(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.put_parked(installation_id, approval_id, now).await
+    }
+
+    async fn parked(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
+        self.query_parked(installation_id).await
+    }
+
+    async fn unpark(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        resumed_at: i64,
+    ) -> Result<(), StoreError> {
+        self.delete_parked(installation_id, approval_id, resumed_at)
+            .await
     }
 }
 
@@ -831,6 +852,8 @@ const FLOW_RECORD_GRACE_SECS: i64 = 24 * 3600;
 #[derive(Serialize, Deserialize)]
 struct StoredInstallLink {
     tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant_name: Option<String>,
     return_url: String,
     link_expires_at: i64,
     /// The TTL attribute.
@@ -841,6 +864,8 @@ struct StoredInstallLink {
 struct StoredOAuthState {
     state: String,
     tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant_name: Option<String>,
     return_url: String,
     cookie_hash: String,
     state_expires_at: i64,
@@ -859,6 +884,7 @@ impl InstallFlowStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let stored = StoredInstallLink {
             tenant_id: link.tenant_id.clone(),
+            tenant_name: link.tenant_name.clone(),
             return_url: link.return_url.clone(),
             link_expires_at: link.expires_at,
             expires_at: link.expires_at + FLOW_RECORD_GRACE_SECS,
@@ -872,6 +898,7 @@ impl InstallFlowStore for DynamoStore {
     async fn take_install_link(&self, token_hash: &str, now: i64) -> Result<LinkTake, StoreError> {
         let to_link = |stored: StoredInstallLink| InstallLink {
             tenant_id: stored.tenant_id,
+            tenant_name: stored.tenant_name,
             return_url: stored.return_url,
             expires_at: stored.link_expires_at,
         };
@@ -915,6 +942,7 @@ impl InstallFlowStore for DynamoStore {
         let stored = StoredOAuthState {
             state: state.state.clone(),
             tenant_id: state.tenant_id.clone(),
+            tenant_name: state.tenant_name.clone(),
             return_url: state.return_url.clone(),
             cookie_hash: state.cookie_hash.clone(),
             state_expires_at: state.expires_at,
@@ -936,6 +964,7 @@ impl InstallFlowStore for DynamoStore {
         Ok(stored.map(|stored| OAuthState {
             state: stored.state,
             tenant_id: stored.tenant_id,
+            tenant_name: stored.tenant_name,
             return_url: stored.return_url,
             cookie_hash: stored.cookie_hash,
             expires_at: stored.state_expires_at,

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use approvals_core::domain::DecisionCommand;
 use approvals_core::ports::{
-    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, QueueError,
-    RetireInstallation, WorkItem,
+    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, InstallFollowUp, Installed,
+    QueueError, RetireInstallation, WorkItem,
 };
 
 pub struct SqsDecisionQueue {
@@ -92,6 +92,13 @@ impl CleanupQueue for SqsDecisionQueue {
     async fn retire_installation(&self, retire: &RetireInstallation) -> Result<(), QueueError> {
         self.send(&WorkItem::RetireInstallation(retire.clone()))
             .await
+    }
+}
+
+#[async_trait]
+impl InstallFollowUp for SqsDecisionQueue {
+    async fn installed(&self, installed: &Installed) -> Result<(), QueueError> {
+        self.send(&WorkItem::Installed(installed.clone())).await
     }
 }
 

@@ -282,9 +282,61 @@ pub fn ending_line(ending: &Ending) -> String {
     line
 }
 
-/// What a clicker whose click changed nothing is told, privately.
-pub fn refusal_line(refusal: &Refusal) -> String {
+/// The installer's greeting: what is now connected, what will arrive and where, and how
+/// people are matched.
+pub fn welcome_message(tenant_name: Option<&str>, team_name: Option<&str>) -> SlackMessage {
+    let host = tenant_name
+        .map(|name| format!("*{}*", escape_truncated(name, 100)))
+        .unwrap_or_else(|| "your host application".into());
+    let workspace = team_name
+        .map(|name| format!("*{}*", escape_truncated(name, 100)))
+        .unwrap_or_else(|| "this workspace".into());
+    let headline = format!(":wave: Thanks for installing! {workspace} is now connected to {host}.");
+    let what = [
+        "*What arrives, and where*",
+        "• Each approver gets a request in a DM from this app, with *Approve* and *Reject* buttons: one click decides, and every copy shows who decided.",
+        "• Requests of each kind can also go to a channel your admin picks in the host. For a private channel, `/invite` this app there first.",
+        "• The person who asked is told here when their request is decided.",
+    ]
+    .join("\n");
+    let people = format!(
+        "*People are matched by email.* In {host}, use *Map users*: everyone whose email is the same in Slack gets their requests here. Anyone not found is listed there as not in Slack."
+    );
+    SlackMessage {
+        text: format!(
+            "Thanks for installing! {} is now connected.",
+            tenant_name.unwrap_or("Your host application")
+        ),
+        blocks: vec![
+            json!({"type": "section", "text": mrkdwn_raw(&headline)}),
+            json!({"type": "section", "text": mrkdwn_raw(&what)}),
+            json!({"type": "section", "text": mrkdwn_raw(&people)}),
+        ],
+    }
+}
+
+/// What a clicker (`clicker`, a Slack user id) whose click changed nothing is told,
+/// privately: the decider herself hears of her own decision, not of "@ana".
+pub fn refusal_line(refusal: &Refusal, clicker: &str) -> String {
     match refusal {
+        Refusal::Ended { ending }
+            if ending
+                .by
+                .as_ref()
+                .is_some_and(|by| by.is_slack_user(clicker)) =>
+        {
+            let mut line = format!(
+                "You already {} this on {}",
+                status_label(ending.status).to_lowercase(),
+                slack_date(ending.at)
+            );
+            if let Some(reason) = ending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+                line.push_str(&format!(": *{}*", escape_truncated(&one_line(reason), 500)));
+            } else {
+                line.push('.');
+            }
+            line
+        }
         Refusal::Ended { ending } => {
             let line = ending_line(ending);
             // "✅ Approved by …" reads as "Already approved by …" to a late clicker.
@@ -578,7 +630,19 @@ mod tests {
             "{outcome}"
         );
         assert!(outcome.contains("|2025-11-24 16:00 UTC>"), "{outcome}");
-        assert!(refusal_line(&Refusal::Ended { ending }).starts_with("Already approved by <@U42>"));
+        assert!(refusal_line(
+            &Refusal::Ended {
+                ending: ending.clone()
+            },
+            "U7"
+        )
+        .starts_with("Already approved by <@U42>"));
+        let own = refusal_line(&Refusal::Ended { ending }, "U42");
+        assert!(
+            own.starts_with("You already approved this on <!date^1764000000^"),
+            "{own}"
+        );
+        assert!(own.ends_with('.'), "{own}");
     }
 
     #[test]

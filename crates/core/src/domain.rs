@@ -359,7 +359,12 @@ impl MessageCopy {
 
     /// The copy's key in the approval's `copies` map: a message is a copy once.
     pub fn key(&self) -> String {
-        format!("{}-{}", self.channel_id, self.message_ts)
+        Self::key_of(&self.at())
+    }
+
+    /// The key a message has as a copy, whatever its role.
+    pub fn key_of(at: &SlackMessageRef) -> String {
+        format!("{}-{}", at.channel_id, at.message_ts)
     }
 
     pub fn at(&self) -> SlackMessageRef {
@@ -581,6 +586,8 @@ impl TenantLink {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallLink {
     pub tenant_id: String,
+    /// The host's name for the tenant, used to greet the installer.
+    pub tenant_name: Option<String>,
     pub return_url: String,
     pub expires_at: i64,
 }
@@ -590,6 +597,8 @@ pub struct InstallLink {
 pub struct OAuthState {
     pub state: String,
     pub tenant_id: String,
+    #[serde(default)]
+    pub tenant_name: Option<String>,
     pub return_url: String,
     /// SHA-256 of the secret half of the browser's cookie.
     pub cookie_hash: String,

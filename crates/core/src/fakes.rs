@@ -64,6 +64,7 @@ pub struct MemoryStore {
     identities: Mutex<HashMap<(String, String), SlackIdentity>>,
     refusals: Mutex<Vec<(String, crate::domain::RefusedClick)>>,
     notifications: Mutex<HashMap<String, crate::notification::Notification>>,
+    parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
 }
 
 impl MemoryStore {
@@ -220,9 +221,9 @@ impl ApprovalStore for MemoryStore {
             .map(|(_, r)| r.clone())
             .collect())
     }
-    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+    async fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
         let mut claims = self.claims.lock().unwrap();
-        if claims.contains_key(key) {
+        if claims.get(key).is_some_and(|held_until| *held_until >= now) {
             return Ok(false);
         }
         claims.insert(key.into(), expires_at);
@@ -234,6 +235,44 @@ impl ApprovalStore for MemoryStore {
     }
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
         self.claims.lock().unwrap().remove(key);
+        Ok(())
+    }
+
+    async fn park(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.parked
+            .lock()
+            .unwrap()
+            .insert((installation_id.into(), approval_id.into()), now);
+        Ok(())
+    }
+
+    async fn parked(&self, installation_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .parked
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(installation, _)| installation == installation_id)
+            .map(|(_, approval)| approval.clone())
+            .collect())
+    }
+
+    async fn unpark(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        resumed_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut parked = self.parked.lock().unwrap();
+        let key = (installation_id.to_owned(), approval_id.to_owned());
+        if parked.get(&key).is_some_and(|at| *at <= resumed_at) {
+            parked.remove(&key);
+        }
         Ok(())
     }
 }

@@ -129,6 +129,13 @@ pub enum Actor {
     Host { user_id: Option<String> },
 }
 
+impl Actor {
+    /// Whether this is the Slack user `slack_user_id`.
+    pub fn is_slack_user(&self, slack_user_id: &str) -> bool {
+        matches!(self, Actor::Slack { user_id, .. } if user_id == slack_user_id)
+    }
+}
+
 /// A vote cast in a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {

@@ -22,7 +22,14 @@ pub struct HostEvent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outgoing {
     /// Re-render one Slack copy (by its key in `copies`) from the approval's current state.
-    UpdateCopy { copy: String },
+    UpdateCopy {
+        copy: String,
+        /// The `response_url` of the click on this very copy, if it was clicked: it replaces
+        /// the message without a token, so a click while the workspace is disconnected
+        /// still shows its outcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_url: Option<String>,
+    },
     /// Deliver one host event; events of an approval are delivered in `seq` order.
     DeliverEvent { event: HostEvent },
     /// Tell one clicker, privately through their `response_url`, why the click changed nothing.
@@ -61,6 +68,10 @@ pub struct OutboxEntry {
     /// alone; a worker that dies mid-way holds it only this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leased_until: Option<i64>,
+    /// Set while the effect needs the workspace's token and the workspace is disconnected:
+    /// it is not retried on a timer but resumed when the app is installed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parked: bool,
 }
 
 impl OutboxEntry {
@@ -76,6 +87,7 @@ impl OutboxEntry {
             last_error: None,
             failed: None,
             leased_until: None,
+            parked: false,
         }
     }
 
@@ -84,11 +96,12 @@ impl OutboxEntry {
         !self.done && self.failed.is_none()
     }
 
-    /// `pending`, `done` or `failed`, as the host API shows it.
+    /// `pending`, `waiting_for_reconnect`, `done` or `failed`, as the host API shows it.
     pub fn status(&self) -> &'static str {
         match (self.done, &self.failed) {
             (true, _) => "done",
             (false, Some(_)) => "failed",
+            (false, None) if self.parked => "waiting_for_reconnect",
             (false, None) => "pending",
         }
     }

@@ -96,11 +96,30 @@ pub trait ApprovalStore: Send + Sync {
     /// The refused clicks of an approval, oldest first.
     async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.
-    async fn claim_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+    /// A claim whose `expires_at` is before `now` is free again.
+    async fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, StoreError>;
     /// Keeps a claim (taken as a short lease) until `expires_at`: the guarded work is done.
     async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Gives a claim back when the guarded work failed and should be retried.
     async fn release_claim(&self, key: &str) -> Result<(), StoreError>;
+    /// Notes, at `now`, that an approval has effects parked until `installation_id` is
+    /// installed again; noting it again renews the note.
+    async fn park(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The approvals with effects parked on an installation.
+    async fn parked(&self, installation_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Removes the note once the approval's parked effects have all run, unless it was
+    /// renewed after `resumed_at` (parked again meanwhile).
+    async fn unpark(
+        &self,
+        installation_id: &str,
+        approval_id: &str,
+        resumed_at: i64,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -309,6 +328,31 @@ pub enum WorkItem {
     Perform {
         approval_id: String,
     },
+    /// An install completed: greet the installer, resume what waited for the workspace.
+    Installed(Installed),
+}
+
+/// A completed install, as queued for the worker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Installed {
+    pub installation_id: String,
+    pub tenant_id: String,
+    /// The host's name for the tenant, when the install link gave one.
+    #[serde(default)]
+    pub tenant_name: Option<String>,
+    /// The workspace's (or the enterprise's) name.
+    #[serde(default)]
+    pub team_name: Option<String>,
+    /// The Slack user who installed: the one greeted.
+    #[serde(default)]
+    pub installed_by: Option<String>,
+    pub installed_at: i64,
+}
+
+/// What an install leaves for the worker, so a Slack hiccup is retried rather than lost.
+#[async_trait]
+pub trait InstallFollowUp: Send + Sync {
+    async fn installed(&self, installed: &Installed) -> Result<(), QueueError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

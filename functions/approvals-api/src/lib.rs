@@ -18,7 +18,8 @@ use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
     ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InstallFlowStore,
-    NotificationStore, SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
+    InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth, TenantStore,
+    UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -76,6 +77,7 @@ pub struct ApprovalsApi {
     pub tenants: Arc<dyn TenantStore>,
     pub install_flow: Arc<dyn InstallFlowStore>,
     pub notifier: Arc<dyn HostNotifier>,
+    pub follow_up: Arc<dyn InstallFollowUp>,
     pub cleanup: Arc<dyn CleanupQueue>,
     pub later: Arc<dyn EffectsQueue>,
     pub slack: Arc<dyn SlackApi>,
@@ -124,6 +126,7 @@ impl ApprovalsApi {
             directory: store.clone(),
             notifications: store,
             notifier: queue.clone(),
+            follow_up: queue.clone(),
             cleanup: queue.clone(),
             later: queue,
             slack: slack.clone(),
@@ -176,6 +179,7 @@ impl ApprovalsApi {
             tenants: self.tenants.as_ref(),
             oauth: self.oauth.as_ref(),
             notifier: self.notifier.as_ref(),
+            follow_up: self.follow_up.as_ref(),
             settings: &self.install,
         }
     }
@@ -225,7 +229,7 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     if let Some(guard) = &replay_guard {
         match api
             .approvals
-            .claim_once(guard, now + 2 * MAX_SKEW_SECS)
+            .claim_once(guard, now, now + 2 * MAX_SKEW_SECS)
             .await
         {
             Ok(true) => {}

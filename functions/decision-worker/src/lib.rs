@@ -1,5 +1,5 @@
-//! The SQS decision worker: each record is a click, a host notification or an installation
-//! to retire. Failures are
+//! The SQS decision worker: each record is a click, a host notification, an approval's
+//! effects, a completed install (greet, resume) or an installation to retire. Failures are
 //! reported per record (`ReportBatchItemFailures`), and each failed record's visibility is
 //! set to its backoff (`ChangeMessageVisibility`), so SQS brings it back when it is due.
 //! Records still failing after `RETRY_HORIZON_HOURS` are moved to the dead-letter queue by
@@ -16,14 +16,15 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, SlackApi, SlackOAuth, TenantStore, UserDirectory, WebhookSink,
-    WorkItem,
+    ApprovalStore, BotTokens, EffectsQueue, Installed, SlackApi, SlackOAuth, TenantStore,
+    UserDirectory, WebhookSink, WorkItem,
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
-use approvals_core::usecases::effects::{PerformEffects, Progress};
+use approvals_core::usecases::effects::{resume_parked, PerformEffects, Progress};
 use approvals_core::usecases::tokens::RotatingTokens;
+use approvals_core::usecases::welcome::Welcome;
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
@@ -295,19 +296,19 @@ impl DecisionWorker {
                     }
                 }
             }
+            WorkItem::Installed(installed) => match self.after_install(&installed, now).await {
+                Ok(()) => Verdict::Done,
+                Err(reason) => {
+                    tracing::warn!(message_id, installation_id = %installed.installation_id, %reason,
+                        "install follow-up failed; it will be retried");
+                    self.retry_record(record, now, reason)
+                }
+            },
             WorkItem::Perform { approval_id } => {
                 let performed = match self.approvals.get(&approval_id).await {
-                    Ok(Some(approval)) => PerformEffects {
-                        approvals: self.approvals.as_ref(),
-                        tenants: self.tenants.as_ref(),
-                        slack: self.slack.as_ref(),
-                        webhooks: Some(self.webhooks.as_ref()),
-                        tokens: self.tokens.as_ref(),
-                        backoff: self.backoff,
+                    Ok(Some(approval)) => {
+                        self.perform_effects().run(&approval, now).await.map(Some)
                     }
-                    .run(&approval, now)
-                    .await
-                    .map(Some),
                     Ok(None) => Ok(None),
                     Err(error) => Err(error),
                 };
@@ -335,6 +336,43 @@ impl DecisionWorker {
 }
 
 impl DecisionWorker {
+    fn perform_effects(&self) -> PerformEffects<'_> {
+        PerformEffects {
+            approvals: self.approvals.as_ref(),
+            tenants: self.tenants.as_ref(),
+            slack: self.slack.as_ref(),
+            webhooks: Some(self.webhooks.as_ref()),
+            tokens: self.tokens.as_ref(),
+            backoff: self.backoff,
+        }
+    }
+
+    /// Resumes what waited for the workspace, then greets the installer. Both are
+    /// repeat-safe, so a failure of either retries the whole record.
+    async fn after_install(&self, installed: &Installed, now: i64) -> Result<(), String> {
+        let resumed = resume_parked(&self.perform_effects(), &installed.installation_id, now)
+            .await
+            .map_err(|error| error.to_string())?;
+        for (approval_id, due) in &resumed.still_open {
+            self.queue
+                .perform_later(approval_id, due - now)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        let greeting = Welcome {
+            claims: self.approvals.as_ref(),
+            tenants: self.tenants.as_ref(),
+            slack: self.slack.as_ref(),
+            tokens: self.tokens.as_ref(),
+        }
+        .greet(installed, now)
+        .await
+        .map_err(|error| error.to_string())?;
+        tracing::info!(installation_id = %installed.installation_id, resumed = resumed.approvals,
+            ?greeting, "install follow-up done");
+        Ok(())
+    }
+
     /// Done once nothing is open; back when the earliest open effect is due; dead-lettered
     /// once all that is left was given up on.
     fn verdict_on(&self, progress: &Progress, approval_id: &str, now: i64) -> Verdict {

@@ -1,6 +1,7 @@
 //! The install routes the admin's browser visits: `GET /slack/install` and
 //! `GET /slack/oauth/callback`. Never a 500 for the user's mistake; refusals store nothing.
-//! It needs the table, the queue (for the host's `slack.connected`) and Slack's OAuth
+//! It needs the table, the queue (for the host's `slack.connected`, and the worker's
+//! greeting of the installer) and Slack's OAuth
 //! endpoint, never the Web API client or the token rotation.
 
 use std::collections::HashMap;
@@ -10,7 +11,9 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
-use approvals_core::ports::{HostNotifier, InstallFlowStore, SlackOAuth, TenantStore};
+use approvals_core::ports::{
+    HostNotifier, InstallFlowStore, InstallFollowUp, SlackOAuth, TenantStore,
+};
 use approvals_core::time::unix_now;
 use approvals_core::usecases::install::{
     BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings,
@@ -53,6 +56,7 @@ pub struct OAuthCallback {
     pub tenants: Arc<dyn TenantStore>,
     pub oauth: Arc<dyn SlackOAuth>,
     pub notifier: Arc<dyn HostNotifier>,
+    pub follow_up: Arc<dyn InstallFollowUp>,
     pub install: InstallSettings,
 }
 
@@ -71,6 +75,7 @@ impl OAuthCallback {
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
         let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
+        let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         Ok(Self {
             flow: store.clone(),
             tenants: store,
@@ -79,7 +84,8 @@ impl OAuthCallback {
                 SlackHttpClient::new(&settings.slack_api_base_url),
                 secrets,
             )),
-            notifier: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
+            notifier: queue.clone(),
+            follow_up: queue,
             install: settings.install,
         })
     }
@@ -109,6 +115,7 @@ impl OAuthCallback {
             tenants: self.tenants.as_ref(),
             oauth: self.oauth.as_ref(),
             notifier: self.notifier.as_ref(),
+            follow_up: self.follow_up.as_ref(),
             settings: &self.install,
         }
     }

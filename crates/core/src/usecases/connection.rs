@@ -9,6 +9,7 @@ use crate::ports::{
     StoreError, TenantStore, TokenError,
 };
 use crate::time::rfc3339;
+use crate::usecases::tokens::DEAD_TOKEN_CODES;
 
 pub fn connected_event(link: &TenantLink, now: i64) -> HostEvent {
     HostEvent {
@@ -99,14 +100,6 @@ pub enum DisconnectError {
     Queue(#[from] QueueError),
 }
 
-/// Slack codes that mean the token no longer works: nothing is left to revoke.
-const DEAD_TOKEN: [&str; 4] = [
-    "invalid_auth",
-    "token_revoked",
-    "account_inactive",
-    "token_expired",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum RetireError {
     #[error(transparent)]
@@ -138,7 +131,10 @@ pub async fn retire_installation(
     match tokens.usable_token(&installation, now).await {
         Ok(token) => match oauth.revoke(&token).await {
             Ok(()) => {}
-            Err(error) if error.code().is_some_and(|code| DEAD_TOKEN.contains(&code)) => {}
+            Err(error)
+                if error
+                    .code()
+                    .is_some_and(|code| DEAD_TOKEN_CODES.contains(&code)) => {}
             Err(error) => return Err(RetireError::Revoke(error.to_string())),
         },
         Err(TokenError::Revoked) => {}

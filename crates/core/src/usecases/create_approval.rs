@@ -168,7 +168,7 @@ impl CreateApproval<'_> {
         let posting = format!("POST#{}", approval.id);
         if !self
             .approvals
-            .claim_once(&posting, now + POSTING_LEASE_SECS)
+            .claim_once(&posting, now, now + POSTING_LEASE_SECS)
             .await?
         {
             return Err(CreateApprovalError::InProgress);
@@ -503,7 +503,10 @@ mod tests {
         store.connect("acme", installation("T1"));
         let slack = FakeSlack::default();
         let id = request("DR-1", None).approval_id();
-        store.claim_once(&format!("POST#{id}"), 100).await.unwrap();
+        store
+            .claim_once(&format!("POST#{id}"), 0, 100)
+            .await
+            .unwrap();
         let use_case = CreateApproval {
             approvals: &store,
             tenants: &store,

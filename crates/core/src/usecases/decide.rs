@@ -139,6 +139,7 @@ impl Decide<'_> {
         let clicker = command.response_url.as_deref().map(|response_url| Clicker {
             user_id: &command.user_id,
             response_url,
+            copy: command.message.as_ref().map(MessageCopy::key_of),
         });
         let applied = apply_command(
             self.approvals,
@@ -314,6 +315,85 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Already approved by <@U1>"));
+    }
+
+    #[tokio::test]
+    async fn given_a_disconnected_workspace_when_clicked_then_the_message_is_replaced_and_a_reinstall_finishes(
+    ) {
+        use crate::ports::TenantStore;
+        use crate::usecases::effects::resume_parked;
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
+        let id = posted_approval(&store, &slack).await;
+        let clicked = store
+            .approval(&id)
+            .unwrap()
+            .copies
+            .values()
+            .next()
+            .unwrap()
+            .at();
+        store.delete_installation("T1", i64::MAX).await.unwrap();
+        let decide = decide_with(&store, &slack, &hooks);
+        let mut command = click(&id, "U1", "T1");
+        command.message = Some(clicked);
+
+        let decided = decide.run(&command, 20).await.unwrap();
+
+        // The decision counts and reaches the host; the clicked message shows it at once.
+        assert_eq!(decided.outcome, DecideOutcome::Counted);
+        assert!(decided.progress.is_finished(), "nothing left on a timer");
+        assert_eq!(hooks.events().len(), 1);
+        let replaced = slack.responses();
+        assert_eq!(replaced.len(), 1);
+        assert_eq!(replaced[0].1["replace_original"], true);
+        assert!(replaced[0].1["text"].as_str().unwrap().contains("Approved"));
+        assert!(
+            slack.updates().is_empty(),
+            "no token to call chat.update with"
+        );
+
+        // A copy nobody clicked waits for the reinstall.
+        let dm = MessageCopy::new(
+            crate::domain::SlackMessageRef {
+                channel_id: "D1".into(),
+                message_ts: "5.0".into(),
+            },
+            CopyRole::Direct,
+        );
+        store.add_copy(&id, &dm).await.unwrap();
+        let mut approval = store.approval(&id).unwrap();
+        arm_missing_copies(&store, &mut approval, 21).await.unwrap();
+        let perform = PerformEffects {
+            approvals: &store,
+            tenants: &store,
+            slack: &slack,
+            webhooks: Some(&hooks),
+            tokens: &StaticTokens,
+            backoff: Backoff::default(),
+        };
+        let progress = perform.run(&approval, 21).await.unwrap();
+        assert_eq!((progress.open, progress.parked), (0, 1));
+        let entry =
+            &store.approval(&id).unwrap().outbox[&crate::outbox::update_copy_key(&dm.key())];
+        assert_eq!(entry.status(), "waiting_for_reconnect");
+        assert_eq!(store.parked("T1").await.unwrap(), vec![id.clone()]);
+
+        // WHEN the app is installed again
+        store.connect("acme", installation("T1"));
+        let resumed = resume_parked(&perform, "T1", 30).await.unwrap();
+        let again = resume_parked(&perform, "T1", 31).await.unwrap();
+
+        // THEN the waiting copy is updated once, and the note is gone
+        assert_eq!(resumed.approvals, 1);
+        assert_eq!(again.approvals, 0);
+        assert_eq!(slack.updates().len(), 1);
+        assert_eq!(slack.updates()[0].0.channel_id, "D1");
+        assert!(store.approval(&id).unwrap().outbox.values().all(|e| e.done));
+        assert_eq!(hooks.events().len(), 1, "the host was told once");
     }
 
     #[tokio::test]

@@ -4,6 +4,11 @@
 //! events before it, so the host sees an approval's events in order. A failure that may
 //! pass is retried with backoff until the horizon; one that never can (`message_not_found`,
 //! a revoked token) is marked failed with its reason, which `GET /v1/approvals/{id}` shows.
+//!
+//! An effect that needs the workspace's token while the workspace is disconnected (the host
+//! disconnected, the app was uninstalled, the refresh token was refused) is parked rather
+//! than failed: the clicked message is replaced through the click's `response_url`, which
+//! needs no token, and every parked effect is resumed when the app is installed again.
 
 use serde_json::json;
 
@@ -14,6 +19,7 @@ use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
     WebhookError, WebhookSink,
 };
+use crate::usecases::tokens::DEAD_TOKEN_CODES;
 
 /// How long one attempt may hold an entry. It must outlast the worker's budget for one
 /// record (the function's 60 s timeout less its 2 s margin), so two attempts never overlap;
@@ -32,6 +38,9 @@ pub struct Progress {
     pub next_due: Option<i64>,
     /// Entries given up on in this pass because the retry horizon passed.
     pub gave_up: Vec<String>,
+    /// Entries waiting for the workspace to be installed again: not open, since no timer
+    /// brings them back; the next install resumes them.
+    pub parked: usize,
 }
 
 impl Progress {
@@ -50,7 +59,13 @@ enum Failure {
     },
     /// Never can: give up now.
     Permanent(String),
+    /// Needs the workspace's token and the workspace is disconnected: park until it is back.
+    Disconnected(String),
 }
+
+/// What a parked entry says while it waits.
+const DISCONNECTED: &str =
+    "the Slack workspace is disconnected; waiting for the app to be installed again";
 
 impl From<SlackError> for Failure {
     fn from(error: SlackError) -> Self {
@@ -61,6 +76,9 @@ impl From<SlackError> for Failure {
                 reason: error.to_string(),
                 not_before_secs: *retry_after_secs as i64,
             },
+            SlackError::Api { code, .. } if DEAD_TOKEN_CODES.contains(&code.as_str()) => {
+                Failure::Disconnected(format!("{DISCONNECTED} ({code})"))
+            }
             _ if error.is_retryable() => Failure::Retry {
                 reason: error.to_string(),
                 not_before_secs: 0,
@@ -83,7 +101,7 @@ impl From<WebhookError> for Failure {
 impl From<TokenError> for Failure {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::Revoked => Failure::Permanent(error.to_string()),
+            TokenError::Revoked => Failure::Disconnected(DISCONNECTED.into()),
             other => Failure::Retry {
                 reason: other.to_string(),
                 not_before_secs: 0,
@@ -113,8 +131,22 @@ pub struct PerformEffects<'a> {
 }
 
 impl PerformEffects<'_> {
-    /// Performs every open entry due at `now`, in `seq` order.
+    /// Performs every open entry due at `now`, in `seq` order; parked entries wait.
     pub async fn run(&self, approval: &Approval, now: i64) -> Result<Progress, StoreError> {
+        self.perform(approval, now, false).await
+    }
+
+    /// Performs every open entry due at `now` and every parked one: the workspace is back.
+    pub async fn resume(&self, approval: &Approval, now: i64) -> Result<Progress, StoreError> {
+        self.perform(approval, now, true).await
+    }
+
+    async fn perform(
+        &self,
+        approval: &Approval,
+        now: i64,
+        resuming: bool,
+    ) -> Result<Progress, StoreError> {
         let mut entries: Vec<(&String, &OutboxEntry)> = approval
             .outbox
             .iter()
@@ -123,6 +155,7 @@ impl PerformEffects<'_> {
         entries.sort_by_key(|(_, entry)| entry.seq);
         let mut progress = Progress::default();
         let mut an_event_waits = false;
+        let mut noted_parked = false;
         for (key, entry) in entries {
             let is_event = matches!(entry.effect, Outgoing::DeliverEvent { .. });
             if is_event && (an_event_waits || self.webhooks.is_none()) {
@@ -130,7 +163,11 @@ impl PerformEffects<'_> {
                 progress.open += 1;
                 continue;
             }
-            if entry.next_attempt_at > now {
+            if entry.parked && !resuming {
+                progress.parked += 1;
+                continue;
+            }
+            if !entry.parked && entry.next_attempt_at > now {
                 an_event_waits |= is_event;
                 progress.open += 1;
                 progress.next_due = earliest(progress.next_due, entry.next_attempt_at);
@@ -156,10 +193,26 @@ impl PerformEffects<'_> {
             let mut next = entry.clone();
             next.attempts += 1;
             next.leased_until = None;
+            next.parked = false;
             match self.attempt(approval, &entry.effect, now).await {
                 Ok(()) => {
                     next.done = true;
                     next.last_error = None;
+                }
+                Err(Failure::Disconnected(reason)) => {
+                    // The note comes first: a parked entry is never without one.
+                    if !noted_parked {
+                        self.approvals
+                            .park(&approval.installation_id, &approval.id, now)
+                            .await?;
+                        noted_parked = true;
+                    }
+                    tracing::warn!(approval_id = %approval.id, effect = %key, %reason,
+                        "effect parked until the workspace is installed again");
+                    next.parked = true;
+                    next.next_attempt_at = now;
+                    next.last_error = Some(reason);
+                    progress.parked += 1;
                 }
                 Err(Failure::Permanent(reason)) => {
                     tracing::error!(approval_id = %approval.id, effect = %key, %reason, "effect can never succeed; given up");
@@ -210,7 +263,17 @@ impl PerformEffects<'_> {
         now: i64,
     ) -> Result<(), Failure> {
         match effect {
-            Outgoing::UpdateCopy { copy } => self.update_copy(approval, copy, now).await,
+            Outgoing::UpdateCopy { copy, response_url } => {
+                match self.update_copy(approval, copy, now).await {
+                    Err(Failure::Disconnected(reason)) => match response_url {
+                        Some(response_url) => {
+                            self.replace_clicked(approval, response_url, reason).await
+                        }
+                        None => Err(Failure::Disconnected(reason)),
+                    },
+                    other => other,
+                }
+            }
             Outgoing::DeliverEvent { event } => match self.webhooks {
                 Some(webhooks) => Ok(webhooks.deliver(event).await?),
                 None => Err(Failure::Retry {
@@ -257,8 +320,34 @@ impl PerformEffects<'_> {
             .tenants
             .installation(&approval.installation_id)
             .await?
-            .ok_or_else(|| Failure::Permanent("the Slack installation is gone".into()))?;
+            .ok_or_else(|| Failure::Disconnected(DISCONNECTED.into()))?;
         Ok(self.tokens.usable_token(&installation, now).await?)
+    }
+
+    /// Replaces the clicked message through the click's `response_url`, which needs no
+    /// token. If that fails too (it works five times in 30 minutes), the update stays
+    /// parked and `chat.update` does it once the workspace is back.
+    async fn replace_clicked(
+        &self,
+        approval: &Approval,
+        response_url: &str,
+        disconnected: String,
+    ) -> Result<(), Failure> {
+        let message = current_message(approval);
+        let body = json!({"replace_original": true, "text": message.text,
+                          "blocks": message.blocks});
+        match self.slack.respond(response_url, &body).await {
+            Ok(()) => {
+                tracing::info!(approval_id = %approval.id,
+                    "workspace disconnected; the clicked message was replaced through its response_url");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(approval_id = %approval.id, %error,
+                    "the clicked message could not be replaced through its response_url");
+                Err(Failure::Disconnected(disconnected))
+            }
+        }
     }
 
     /// Asks one approver in a DM (`chat.postMessage` to the user id lands in the app's DM
@@ -322,6 +411,48 @@ impl PerformEffects<'_> {
             other => Ok(other?),
         }
     }
+}
+
+/// Approvals whose effects a reinstall resumed, and those left with open effects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resumed {
+    pub approvals: usize,
+    /// Approvals with open effects after the pass, and when the earliest is due: the
+    /// worker schedules another pass for each.
+    pub still_open: Vec<(String, i64)>,
+}
+
+/// The app is installed again: performs every effect parked on the installation, and
+/// forgets the note of each approval with nothing parked left. Repeat-safe.
+pub async fn resume_parked(
+    perform: &PerformEffects<'_>,
+    installation_id: &str,
+    now: i64,
+) -> Result<Resumed, StoreError> {
+    let mut resumed = Resumed::default();
+    for approval_id in perform.approvals.parked(installation_id).await? {
+        let Some(approval) = perform.approvals.get(&approval_id).await? else {
+            perform
+                .approvals
+                .unpark(installation_id, &approval_id, now)
+                .await?;
+            continue;
+        };
+        let progress = perform.resume(&approval, now).await?;
+        resumed.approvals += 1;
+        if progress.parked == 0 {
+            perform
+                .approvals
+                .unpark(installation_id, &approval_id, now)
+                .await?;
+        }
+        if progress.open > 0 {
+            resumed
+                .still_open
+                .push((approval_id, progress.next_due.unwrap_or(now)));
+        }
+    }
+    Ok(resumed)
 }
 
 fn earliest(current: Option<i64>, candidate: i64) -> Option<i64> {

@@ -6,13 +6,17 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{
-    check_identifier, check_return_url, parse_json, InstallLink, OAuthState, TenantLink,
-    ValidationError,
+    check_identifier, check_return_url, check_text, parse_json, InstallLink, OAuthState,
+    TenantLink, ValidationError,
 };
 use crate::ports::{
-    HostNotifier, InstallFlowStore, LinkTake, SlackError, SlackOAuth, StoreError, TenantStore,
+    HostNotifier, InstallFlowStore, InstallFollowUp, Installed, LinkTake, SlackError, SlackOAuth,
+    StoreError, TenantStore,
 };
 use crate::usecases::connection::{connected_event, notify};
+
+/// The longest tenant name a greeting carries.
+const MAX_TENANT_NAME_CHARS: usize = 100;
 
 /// Install links and states live ten minutes.
 pub const FLOW_TTL_SECS: i64 = 600;
@@ -79,12 +83,19 @@ pub struct InstallFlow<'a> {
     pub tenants: &'a dyn TenantStore,
     pub oauth: &'a dyn SlackOAuth,
     pub notifier: &'a dyn HostNotifier,
+    /// Where a completed install leaves the installer's greeting and the resumption of
+    /// what waited for the workspace.
+    pub follow_up: &'a dyn InstallFollowUp,
     pub settings: &'a InstallSettings,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InstallLinkBody {
     return_url: String,
+    /// How the installer's greeting names the host's tenant ("Acme Partner Portal").
+    #[serde(default)]
+    tenant_name: Option<String>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -106,8 +117,17 @@ impl InstallFlow<'_> {
         now: i64,
     ) -> Result<(String, i64), InstallError> {
         check_identifier("tenant_id", tenant_id)?;
-        let InstallLinkBody { return_url } = parse_json(body)?;
+        let InstallLinkBody {
+            return_url,
+            tenant_name,
+        } = parse_json(body)?;
         check_return_url("return_url", &return_url)?;
+        let tenant_name = tenant_name
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty());
+        if let Some(name) = &tenant_name {
+            check_text("tenant_name", name, MAX_TENANT_NAME_CHARS)?;
+        }
         let token = random_hex(32);
         let expires_at = now + FLOW_TTL_SECS;
         // Only the hash is stored: a table read does not yield a usable link.
@@ -116,6 +136,7 @@ impl InstallFlow<'_> {
                 &sha256_hex(&token),
                 &InstallLink {
                     tenant_id: tenant_id.into(),
+                    tenant_name,
                     return_url,
                     expires_at,
                 },
@@ -146,6 +167,7 @@ impl InstallFlow<'_> {
             .save_oauth_state(&OAuthState {
                 state: state.clone(),
                 tenant_id: link.tenant_id,
+                tenant_name: link.tenant_name,
                 return_url: link.return_url,
                 cookie_hash: sha256_hex(&secret),
                 expires_at: now + FLOW_TTL_SECS,
@@ -238,6 +260,19 @@ impl InstallFlow<'_> {
         self.tenants.save_link(&link).await?;
         tracing::info!(tenant_id = %record.tenant_id, installation_id = installation.id(), "Slack connected");
         notify(self.notifier, connected_event(&link, now)).await;
+        let installed = Installed {
+            installation_id: installation.id().to_owned(),
+            tenant_id: record.tenant_id.clone(),
+            tenant_name: record.tenant_name.clone(),
+            team_name: link.team_name.clone(),
+            installed_by: installation.installed_by.clone(),
+            installed_at: installation.installed_at,
+        };
+        if let Err(error) = self.follow_up.installed(&installed).await {
+            // The install itself is done; only the greeting and the resumption wait for the
+            // next install.
+            tracing::error!(%error, installation_id = installation.id(), "could not queue the install's follow-up");
+        }
         Ok(CallbackOutcome::Redirect(with_query(
             &record.return_url,
             &[

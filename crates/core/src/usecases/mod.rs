@@ -12,3 +12,4 @@ pub mod set_channel;
 pub mod slack_events;
 pub mod tokens;
 pub mod transition;
+pub mod welcome;

@@ -103,7 +103,7 @@ impl Notify<'_> {
         let lease = format!("NOTIFY#{}", notification.id);
         if !self
             .guards
-            .claim_once(&lease, now + SENDING_LEASE_SECS)
+            .claim_once(&lease, now, now + SENDING_LEASE_SECS)
             .await?
         {
             return Err(NotifyError::InProgress);

@@ -134,7 +134,7 @@ impl SlackEvents<'_> {
         let guard = format!("EVENT#{event_id}");
         if !self
             .guards
-            .claim_once(&guard, now + EVENT_LEASE_SECS)
+            .claim_once(&guard, now, now + EVENT_LEASE_SECS)
             .await?
         {
             return Ok(EventsAnswer::Duplicate);

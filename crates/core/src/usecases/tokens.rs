@@ -12,7 +12,7 @@ use crate::secret::SecretToken;
 use crate::usecases::connection::disconnect_everywhere;
 
 /// Slack codes that mean a token no longer works.
-const DEAD_TOKEN: [&str; 4] = [
+pub const DEAD_TOKEN_CODES: [&str; 4] = [
     "invalid_auth",
     "token_revoked",
     "account_inactive",
@@ -116,7 +116,7 @@ impl RotatingTokens {
                                 Err(error)
                                     if !error
                                         .code()
-                                        .is_some_and(|code| DEAD_TOKEN.contains(&code)) =>
+                                        .is_some_and(|code| DEAD_TOKEN_CODES.contains(&code)) =>
                                 {
                                     // Slack degraded (a timeout, a 5xx, a 429): no verdict on
                                     // the token, so no disconnect; try again later.

@@ -47,10 +47,13 @@ pub struct KnownAs {
     pub email: Option<Email>,
 }
 
-/// Where to tell a Slack clicker that their click changed nothing.
+/// The Slack user behind a command, and where to answer them: a note when their click
+/// changed nothing, or the clicked message itself when no token can update it.
 pub struct Clicker<'a> {
     pub user_id: &'a str,
     pub response_url: &'a str,
+    /// The key of the copy they clicked, when known.
+    pub copy: Option<String>,
 }
 
 /// Applies `command` (identified by `command_id`) to `approval` as read, re-reading and
@@ -71,7 +74,14 @@ pub async fn apply_command(
         let transition = apply(&approval.state, command, now);
         if let Some(next) = transition.next {
             let commit = Commit {
-                outbox: plan(&approval, &next, &transition.effects, known_as, now),
+                outbox: plan(
+                    &approval,
+                    &next,
+                    &transition.effects,
+                    known_as,
+                    clicker.as_ref(),
+                    now,
+                ),
                 state: next,
                 command_id: Some(command_id.to_owned()),
                 copies_seen: approval.copies.len(),
@@ -96,7 +106,7 @@ pub async fn apply_command(
                 approval.id
             )));
         };
-        if let Some(clicker) = clicker {
+        if let Some(clicker) = &clicker {
             let key = tell_key(command_id);
             if !approval.outbox.contains_key(&key) {
                 let entry = OutboxEntry::new(
@@ -105,7 +115,7 @@ pub async fn apply_command(
                     Outgoing::TellClicker {
                         user_id: clicker.user_id.to_owned(),
                         response_url: clicker.response_url.to_owned(),
-                        text: refusal_line(&refusal),
+                        text: refusal_line(&refusal, clicker.user_id),
                     },
                     now,
                 );
@@ -141,7 +151,10 @@ pub async fn arm_missing_copies(
         let entry = OutboxEntry::new(
             next_seq(approval),
             approval.state.version,
-            Outgoing::UpdateCopy { copy: copy.clone() },
+            Outgoing::UpdateCopy {
+                copy: copy.clone(),
+                response_url: None,
+            },
             now,
         );
         store
@@ -167,6 +180,7 @@ fn plan(
     next: &ApprovalState,
     effects: &[Effect],
     known_as: Option<&KnownAs>,
+    clicker: Option<&Clicker<'_>>,
     now: i64,
 ) -> Vec<(String, OutboxEntry)> {
     let mut seq = next_seq(approval);
@@ -179,9 +193,15 @@ fn plan(
         match effect {
             Effect::UpdateCopies => {
                 for copy in approval.copies.keys() {
+                    let response_url = clicker
+                        .filter(|clicker| clicker.copy.as_ref() == Some(copy))
+                        .map(|clicker| clicker.response_url.to_owned());
                     push(
                         update_copy_key(copy),
-                        Outgoing::UpdateCopy { copy: copy.clone() },
+                        Outgoing::UpdateCopy {
+                            copy: copy.clone(),
+                            response_url,
+                        },
                         &mut seq,
                     );
                 }
