@@ -254,3 +254,171 @@ async fn a_replayed_signed_request_is_refused_and_changes_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unknown_field_is_refused_by_name_on_every_route_and_stores_nothing() {
+    let stack = Stack::start().await;
+    let mut approval = stack.approval_body("DR-TYPO");
+    approval["note"] = json!("meant notes");
+    let tenant = &stack.tenant_id;
+    let cases = [
+        ("POST", "/v1/approvals".to_owned(), approval, "note"),
+        (
+            "PUT",
+            format!("/v1/tenants/{tenant}/channels/deal_registration"),
+            json!({"channel_id": "C0APPROVALS", "channel": "x"}),
+            "channel",
+        ),
+        (
+            "POST",
+            format!("/v1/tenants/{tenant}/slack/install-links"),
+            json!({"return_url": "https://host.example/s", "returnUrl": "x"}),
+            "returnUrl",
+        ),
+        (
+            "PUT",
+            format!("/v1/tenants/{tenant}/users"),
+            json!({"users": [{"user_id": "u-1", "email": "a@b.example", "name": "A", "role": "x"}]}),
+            "users[0].role",
+        ),
+        (
+            "POST",
+            "/v1/notifications".to_owned(),
+            json!({"tenant_id": tenant, "external_id": "N-1", "kind": "k", "title": "t",
+                   "recipients": {"channel_id": "C0APPROVALS"}, "priority": "high"}),
+            "priority",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = stack.host_call(method, &path, &body).await;
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 400, "{method} {path}: {answer}");
+        assert!(
+            message.starts_with(&format!("{field}: unknown field, expected")),
+            "{method} {path}: {message}"
+        );
+    }
+    let (status, _) = stack
+        .host_call(
+            "GET",
+            &format!(
+                "/v1/approvals/{}?tenant_id={tenant}",
+                approval_id("DR-TYPO", tenant)
+            ),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 404, "nothing was stored");
+}
+
+fn approval_id(external_id: &str, tenant: &str) -> String {
+    approvals_core::domain::approval_id_for(tenant, external_id)
+}
+
+#[tokio::test]
+async fn a_tenants_requests_are_listed_by_status_page_by_page_with_what_was_asked() {
+    let stack = Stack::start().await;
+    let mut ids = Vec::new();
+    for external_id in ["DR-L1", "DR-L2", "DR-L3"] {
+        ids.push(stack.create_approval(external_id).await);
+    }
+    let (first, channel, ts) = &ids[0];
+    assert_eq!(stack.click(channel, ts, "approve", "U0ANA").await, 200);
+    stack.host_events().await;
+    let tenant = &stack.tenant_id;
+
+    let mut pending = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..5 {
+        let mut path = format!("/v1/approvals?tenant_id={tenant}&status=pending&limit=1");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let (status, page) = stack.host_call("GET", &path, &json!(null)).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["approvals"].as_array().unwrap();
+        assert!(items.len() <= 1);
+        pending.extend(
+            items
+                .iter()
+                .map(|a| a["external_id"].as_str().unwrap().to_owned()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    // Created within one second, so their order is the id's; each comes once.
+    pending.sort();
+    assert_eq!(pending, ["DR-L2", "DR-L3"], "each pending one once");
+
+    let (status, approved) = stack
+        .host_call(
+            "GET",
+            &format!("/v1/approvals?tenant_id={tenant}&status=approved"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let listed = &approved["approvals"][0];
+    assert_eq!(listed["id"], first.as_str());
+    assert_eq!(listed["title"], "Deal registration: Initech, $48,000");
+    assert_eq!(listed["fields"][0]["label"], "Account");
+    assert_eq!(listed["link"], "https://host.example/deals/1042");
+    assert_eq!(listed["requester"]["email"], "pat@reseller.example");
+    assert!(approved["next_cursor"].is_null());
+
+    let (status, other) = stack
+        .host_call("GET", "/v1/approvals?tenant_id=someone-else", &json!(null))
+        .await;
+    assert_eq!(
+        (status, other["approvals"].as_array().unwrap().len()),
+        (200, 0)
+    );
+    for (query, field) in [
+        ("tenant_id=x&sort=new", "sort"),
+        ("tenant_id=x&cursor=nope", "cursor"),
+        ("tenant_id=x&status=open", "status"),
+    ] {
+        let (status, answer) = stack
+            .host_call("GET", &format!("/v1/approvals?{query}"), &json!(null))
+            .await;
+        assert_eq!(status, 400);
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(field),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_millisecond_timestamp_is_told_to_use_seconds() {
+    let stack = Stack::start().await;
+    let millis = approvals_core::time::unix_now() * 1000;
+    let signature = approvals_core::signing::sign_host_request(
+        stack.secrets.host_api_secret.as_bytes(),
+        millis,
+        "GET",
+        "/v1/approvals?tenant_id=acme",
+        b"",
+    );
+    let event = http_event(
+        "GET",
+        "/v1/approvals?tenant_id=acme",
+        &[
+            ("X-Approvals-Timestamp", &millis.to_string()),
+            ("X-Approvals-Signature", &signature),
+        ],
+        b"",
+        false,
+    );
+    let (status, answer) = invoke(&stack.api_router, event).await;
+    assert_eq!(status, 401);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected unix seconds"),
+        "{answer}"
+    );
+}

@@ -14,6 +14,7 @@ mod outage;
 mod people;
 mod reconnect;
 mod sample_events;
+mod scopes;
 mod slack_events;
 mod slack_interactions;
 mod template_matches_provisioning;

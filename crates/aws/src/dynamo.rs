@@ -5,7 +5,9 @@
 //! - `APPROVAL#{id}` / `APPROVAL`: the request, its state (`status`, `votes`, `ending`,
 //!   and `version`, which every transition is conditioned on), its Slack `copies` and its
 //!   `outbox` map of effects; while pending also `gsi1pk = PENDING#{installation}`
-//!   and `gsi1sk = {created_at}#{id}` (a sparse index of what still waits for a decision).
+//!   and `gsi1sk = {created_at}#{id}` (a sparse index of what still waits for a decision);
+//!   always `gsi2pk = APPROVALS#{tenant}` and `gsi2sk = {status}#{created_at}#{id}`, the
+//!   tenant's listing by status, newest first.
 //! - `TENANT#{tenant}` / `SLACK` links a tenant to an installation;
 //!   `TENANT#{tenant}` / `CHANNEL#{kind}` routes a kind of approval to a channel.
 //! - `INSTALLATION#{team or enterprise id}` / `INSTALLATION`, tokens encrypted, with the
@@ -30,13 +32,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::cipher::{EncryptedToken, TokenCipher};
 use approvals_core::domain::{
-    Approval, ConnectionStatus, DisconnectReason, InstallLink, Installation, MessageCopy,
-    OAuthState, RefusedClick, TenantLink,
+    Approval, ConnectionStatus, DisconnectReason, InstallLink, Installation, ListCursor,
+    MessageCopy, OAuthState, RefusedClick, TenantLink,
 };
 use approvals_core::machine::Status;
 use approvals_core::outbox::OutboxEntry;
 use approvals_core::ports::{
-    ApprovalStore, Commit, InstallFlowStore, LinkTake, StoreError, TenantStore,
+    ApprovalStore, Commit, InstallFlowStore, LinkTake, Page, StoreError, TenantStore,
 };
 use approvals_core::secret::SecretToken;
 
@@ -45,6 +47,16 @@ type Item = HashMap<String, AttributeValue>;
 /// The table's one GSI, `gsi1`, overloaded by key prefix: `PENDING#` (approvals waiting for
 /// a decision), `TENANTS#` (active tenant links) and `USEREMAIL#` (users by email).
 pub const PENDING_INDEX: &str = "gsi1";
+/// The tenant's approvals by status: `gsi2`.
+pub const LISTING_INDEX: &str = "gsi2";
+
+fn listing_pk(tenant_id: &str) -> String {
+    format!("APPROVALS#{tenant_id}")
+}
+
+fn listing_sk(status: Status, created_at: i64, approval_id: &str) -> String {
+    format!("{}#{created_at:012}#{approval_id}", status.as_str())
+}
 
 pub struct DynamoStore {
     client: Client,
@@ -191,6 +203,15 @@ impl ApprovalStore for DynamoStore {
                 s(format!("{:012}#{}", approval.created_at, approval.id)),
             );
         }
+        item.insert("gsi2pk".into(), s(listing_pk(&approval.request.tenant_id)));
+        item.insert(
+            "gsi2sk".into(),
+            s(listing_sk(
+                approval.status(),
+                approval.created_at,
+                &approval.id,
+            )),
+        );
         if self.put_if_absent(item).await? {
             Ok(None)
         } else {
@@ -244,6 +265,7 @@ impl ApprovalStore for DynamoStore {
             "step = :step",
             "votes = :votes",
             "version = :version",
+            "gsi2sk = :listed",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -255,6 +277,10 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":step", to_attribute(&state.step)?)
             .expression_attribute_values(":votes", to_attribute(&state.votes)?)
             .expression_attribute_values(":version", to_attribute(&state.version)?)
+            .expression_attribute_values(
+                ":listed",
+                s(listing_sk(state.status, commit.created_at, approval_id)),
+            )
             .expression_attribute_values(":expected", to_attribute(&expected_version)?)
             .expression_attribute_values(":copies", to_attribute(&commit.copies_seen)?);
         if let Some(ending) = &state.ending {
@@ -426,6 +452,59 @@ impl ApprovalStore for DynamoStore {
             .await
             .map_err(|e| backend("DeleteItem", &e))?;
         Ok(())
+    }
+
+    async fn list(
+        &self,
+        tenant_id: &str,
+        status: Option<Status>,
+        cursor: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Page<Approval>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(LISTING_INDEX)
+            .scan_index_forward(false)
+            .expression_attribute_values(":pk", s(listing_pk(tenant_id)))
+            .limit(limit as i32 + 1);
+        query = match status {
+            Some(status) => query
+                .key_condition_expression("gsi2pk = :pk AND begins_with(gsi2sk, :status)")
+                .expression_attribute_values(":status", s(format!("{}#", status.as_str()))),
+            None => query.key_condition_expression("gsi2pk = :pk"),
+        };
+        if let Some(after) = cursor {
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                ("pk".to_owned(), s(approval_pk(&after.approval_id))),
+                ("sk".to_owned(), s(APPROVAL_SK)),
+                ("gsi2pk".to_owned(), s(listing_pk(tenant_id))),
+                (
+                    "gsi2sk".to_owned(),
+                    s(listing_sk(
+                        after.status,
+                        after.created_at,
+                        &after.approval_id,
+                    )),
+                ),
+            ])));
+        }
+        let answer = query.send().await.map_err(|e| backend("Query", &e))?;
+        let mut items = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<Approval>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|approval| ListCursor::after(approval).to_string())
+                .unwrap_or_default()
+        });
+        Ok(Page { items, next_cursor })
     }
 
     async fn park(

@@ -44,12 +44,14 @@ impl Decision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Field {
     pub label: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requester {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +80,7 @@ impl RejectReason {
 
 /// What the host asks for; valid once [`ApprovalRequest::from_json`] returned it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
     pub tenant_id: String,
     pub external_id: String,
@@ -183,6 +186,62 @@ pub fn approval_id_for(tenant_id: &str, external_id: &str) -> String {
     format!("apr_{}", hex::encode(&hasher.finalize()[..16]))
 }
 
+/// Where a listing of a tenant's approvals resumes: just after this approval. As text
+/// (`{status}.{created_at}.{id}`) it is the `next_cursor` the host passes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub status: crate::machine::Status,
+    pub created_at: i64,
+    pub approval_id: String,
+}
+
+impl ListCursor {
+    pub fn after(approval: &Approval) -> Self {
+        Self {
+            status: approval.status(),
+            created_at: approval.created_at,
+            approval_id: approval.id.clone(),
+        }
+    }
+
+    /// Reads a cursor the API gave; anything else is the host's mistake.
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        let invalid = || ValidationError::new("cursor", "is not a cursor this API gave");
+        let mut parts = value.splitn(3, '.');
+        let (Some(status), Some(created_at), Some(approval_id)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let status = crate::machine::Status::parse(status).ok_or_else(invalid)?;
+        let created_at = created_at
+            .parse::<i64>()
+            .ok()
+            .filter(|at| *at >= 0)
+            .ok_or_else(invalid)?;
+        if !looks_like_approval_id(approval_id) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            status,
+            created_at,
+            approval_id: approval_id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.status.as_str(),
+            self.created_at,
+            self.approval_id
+        )
+    }
+}
+
 /// The shape of the ids `approval_id_for` makes; anything else names no approval.
 pub fn looks_like_approval_id(value: &str) -> bool {
     value.len() <= 64
@@ -190,13 +249,39 @@ pub fn looks_like_approval_id(value: &str) -> bool {
         && value[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Deserialises JSON, naming the path of the first bad or missing field.
+/// Deserialises JSON, naming the path of the first bad, missing or unknown field, or the
+/// line and column where the text stops being JSON.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            let what = inner.to_string();
+            let what = what.split(" at line ").next().unwrap_or_default();
+            return ValidationError::new(
+                "body",
+                format!(
+                    "is not valid JSON: {what} at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                ),
+            );
+        }
         let message = inner.to_string();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            // "unknown field `note`, expected one of `a`, `b`": the path already ends at it.
+            let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let field = if path == "." || path.is_empty() {
+                unknown.to_owned()
+            } else if path.ends_with(unknown) {
+                path
+            } else {
+                format!("{path}.{unknown}")
+            };
+            let expected = expected.split(" at line ").next().unwrap_or_default();
+            return ValidationError::new(field, format!("unknown field{expected}"));
+        }
         let field = match message.split('`').nth(1) {
             Some(missing) if message.starts_with("missing field") && path == "." => {
                 missing.to_owned()
@@ -691,6 +776,37 @@ mod tests {
         assert_eq!(
             ApprovalRequest::from_json(b"not json").unwrap_err().field,
             "body"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_and_refused() {
+        let mut body = valid_body();
+        body["note"] = serde_json::json!("typo of notes");
+        let error = ApprovalRequest::from_json(body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(error.field, "note");
+        assert!(
+            error
+                .message
+                .starts_with("unknown field, expected one of `tenant_id`"),
+            "{}",
+            error.message
+        );
+
+        let mut body = valid_body();
+        body["requester"]["mail"] = serde_json::json!("pat@example.com");
+        let error = ApprovalRequest::from_json(body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(error.field, "requester.mail");
+    }
+
+    #[test]
+    fn malformed_json_names_its_line_and_column() {
+        let error =
+            ApprovalRequest::from_json(b"{\n  \"tenant_id\": \"acme\",\n  oops\n}").unwrap_err();
+        assert_eq!(error.field, "body");
+        assert_eq!(
+            error.message,
+            "is not valid JSON: key must be a string at line 3 column 3"
         );
     }
 

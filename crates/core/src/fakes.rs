@@ -238,6 +238,40 @@ impl ApprovalStore for MemoryStore {
         Ok(())
     }
 
+    async fn list(
+        &self,
+        tenant_id: &str,
+        status: Option<crate::machine::Status>,
+        cursor: Option<&crate::domain::ListCursor>,
+        limit: usize,
+    ) -> Result<crate::ports::Page<Approval>, StoreError> {
+        // The store's order: the key (status name, created, id), descending.
+        let key = |a: &Approval| (a.status().as_str(), a.created_at, a.id.clone());
+        let mut items: Vec<Approval> = self
+            .approvals
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.request.tenant_id == tenant_id)
+            .filter(|a| status.is_none_or(|s| a.status() == s))
+            .cloned()
+            .collect();
+        items.sort_by_key(|a| std::cmp::Reverse(key(a)));
+        if let Some(cursor) = cursor {
+            let after = (
+                cursor.status.as_str(),
+                cursor.created_at,
+                cursor.approval_id.clone(),
+            );
+            items.retain(|a| key(a) < after);
+        }
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            crate::domain::ListCursor::after(items.last().unwrap()).to_string()
+        });
+        Ok(crate::ports::Page { items, next_cursor })
+    }
+
     async fn park(
         &self,
         installation_id: &str,

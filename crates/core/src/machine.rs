@@ -22,8 +22,33 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Cancelled,
+        Self::Expired,
+    ];
+
     pub fn is_final(self) -> bool {
         self != Self::Pending
+    }
+
+    /// The name the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
     }
 }
 

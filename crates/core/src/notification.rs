@@ -22,6 +22,7 @@ pub struct Recipients {
 
 /// What the host sends; valid once [`NotificationRequest::from_json`] returned it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NotificationRequest {
     pub tenant_id: String,
     pub external_id: String,

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 
 use crate::blocks::SlackMessage;
 use crate::domain::{
-    Approval, DecisionCommand, DisconnectReason, InstallLink, Installation, MessageCopy,
-    OAuthState, RefusedClick, SlackMessageRef, TenantLink,
+    Approval, DecisionCommand, DisconnectReason, InstallLink, Installation, ListCursor,
+    MessageCopy, OAuthState, RefusedClick, SlackMessageRef, TenantLink,
 };
-use crate::machine::ApprovalState;
+use crate::machine::{ApprovalState, Status};
 use crate::notification::Notification;
 use crate::outbox::OutboxEntry;
 use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
@@ -36,6 +36,8 @@ pub struct Commit {
     /// How many copies the transition saw: a copy recorded meanwhile fails the write, so the
     /// re-applied transition arms its update too.
     pub copies_seen: usize,
+    /// When the approval was created: a tenant's listing sorts on it within a status.
+    pub created_at: i64,
 }
 
 /// Stores approvals. Every change of state goes through [`ApprovalStore::commit`], one
@@ -93,6 +95,15 @@ pub trait ApprovalStore: Send + Sync {
         approval_id: &str,
         refusal: &RefusedClick,
     ) -> Result<(), StoreError>;
+    /// A tenant's approvals, newest first, of one status or all of them (grouped by status
+    /// then); `cursor` is a page's `next_cursor`, which only this method interprets.
+    async fn list(
+        &self,
+        tenant_id: &str,
+        status: Option<Status>,
+        cursor: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Page<Approval>, StoreError>;
     /// The refused clicks of an approval, oldest first.
     async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError>;
     /// True for the first caller with this key until it expires: an at-most-once guard.

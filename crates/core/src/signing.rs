@@ -16,6 +16,8 @@ pub enum SignatureError {
     MissingSignature,
     #[error("the timestamp header is not a Unix time")]
     MalformedTimestamp,
+    #[error("the timestamp header looks like milliseconds; expected unix seconds")]
+    MillisecondTimestamp,
     #[error("the timestamp is more than five minutes from now")]
     StaleTimestamp,
     #[error("the signature header is not of the form {0}=<hex>")]
@@ -122,6 +124,10 @@ fn check_headers<'a>(
     let seconds: i64 = timestamp
         .parse()
         .map_err(|_| SignatureError::MalformedTimestamp)?;
+    // Unix seconds have 10 digits until the year 2286; 13 is `Date.now()` in milliseconds.
+    if seconds > 99_999_999_999 {
+        return Err(SignatureError::MillisecondTimestamp);
+    }
     if now.abs_diff(seconds) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::StaleTimestamp);
     }
@@ -143,6 +149,50 @@ mod tests {
     const OFFICIAL_SIGNATURE: &str =
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
     const OFFICIAL_TS: i64 = 1_531_420_618;
+
+    /// The host API's published test vector (README, "Signing a request"): a host's own
+    /// signer should give this signature for these inputs.
+    #[test]
+    fn the_published_host_api_vector_verifies() {
+        let (secret, timestamp, method, path) = (
+            b"example-host-api-secret",
+            1_764_000_000,
+            "PUT",
+            "/v1/tenants/acme/channels/deal_registration",
+        );
+        let body = br#"{"channel_id":"C0APPROVALS"}"#;
+        let signature = sign_host_request(secret, timestamp, method, path, body);
+        assert_eq!(
+            signature,
+            "v1=01ad1395dac997a558a85b7be3c5e640c3853a69a419629196d0e9d4c83459a0"
+        );
+        let ts = timestamp.to_string();
+        verify_host_request(
+            secret,
+            Some(&ts),
+            Some(&signature),
+            method,
+            path,
+            body,
+            timestamp,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_millisecond_timestamp_is_told_apart() {
+        let ms = (OFFICIAL_TS * 1000).to_string();
+        let error = verify_slack(
+            OFFICIAL_SECRET.as_bytes(),
+            Some(&ms),
+            Some(OFFICIAL_SIGNATURE),
+            OFFICIAL_BODY.as_bytes(),
+            OFFICIAL_TS,
+        )
+        .unwrap_err();
+        assert_eq!(error, SignatureError::MillisecondTimestamp);
+        assert!(error.to_string().contains("expected unix seconds"));
+    }
 
     #[test]
     fn slacks_official_vector_verifies() {

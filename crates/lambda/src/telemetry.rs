@@ -14,6 +14,11 @@ pub fn init() {
         .with(
             tracing_subscriber::fmt::layer()
                 .json()
+                // JSON lines are read by CloudWatch and log files, never by a terminal, and
+                // this crate builds without the `ansi` feature (`with_ansi(true)` would
+                // panic in a debug build). Without this, any binary that also links the
+                // feature (the dev server) would write colour codes into the log.
+                .with_ansi(false)
                 .with_current_span(false)
                 .without_time()
                 .with_target(false),

@@ -1,6 +1,7 @@
 //! The host's HTTP API: signed requests to create approvals, read them, route channels and
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
+mod listing;
 mod notifications;
 mod users;
 
@@ -141,7 +142,7 @@ impl ApprovalsApi {
     /// The routes of `template.yaml`'s `/v1/{proxy+}`, each behind the signature check.
     pub fn router(self: Arc<Self>) -> Router {
         let routes = Router::new()
-            .route("/v1/approvals", post(create))
+            .route("/v1/approvals", post(create).get(listing::list))
             .route("/v1/approvals/{id}", get(read))
             .route("/v1/notifications", post(notifications::notify))
             .route(
@@ -432,6 +433,10 @@ pub fn approval_body(approval: &Approval) -> Value {
         "tenant_id": approval.request.tenant_id,
         "external_id": approval.request.external_id,
         "kind": approval.request.kind,
+        "title": approval.request.title,
+        "fields": approval.request.fields,
+        "notes": approval.request.notes,
+        "link": approval.request.link,
         "status": approval.status(),
         "created_at": rfc3339(approval.created_at),
         "decided_by": decided_by,
@@ -441,10 +446,13 @@ pub fn approval_body(approval: &Approval) -> Value {
         "approvers": approver_statuses(approval).into_iter().map(|(person, status)| json!({
             "user_id": person.user_id, "status": status, "slack_user_id": person.slack_user_id,
         })).collect::<Vec<_>>(),
-        "requester": approval.audience.requester.as_ref().map(|person| json!({
-            "user_id": person.user_id, "name": person.name,
-            "slack_user_id": person.slack_user_id,
-        })),
+        "requester": json!({
+            "user_id": approval.request.requester.user_id,
+            "name": approval.request.requester.name,
+            "email": approval.request.requester.email,
+            "slack_user_id": approval.audience.requester.as_ref()
+                .and_then(|person| person.slack_user_id.clone()),
+        }),
         "reject_reason": approval.request.reject_reason,
         "votes": approval.state.votes.iter().map(|vote| json!({
             "slack_user_id": vote.user_id, "slack_team_id": vote.team_id,

@@ -12,6 +12,7 @@ pub enum SetChannelError {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ChannelBody {
     channel_id: String,
 }

@@ -85,6 +85,7 @@ pub async fn apply_command(
                 state: next,
                 command_id: Some(command_id.to_owned()),
                 copies_seen: approval.copies.len(),
+                created_at: approval.created_at,
             };
             if store
                 .commit(&approval.id, approval.state.version, &commit)
