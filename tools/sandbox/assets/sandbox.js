@@ -12,7 +12,41 @@
   };
   let version = Number(body.dataset.version) || 0;
 
+  // Clicks, replies and submits go as the person Act as shows, whatever the page last loaded.
   const actingUser = () => $('act-as').value || selection.user;
+
+  // --- Act as, remembered -----------------------------------------------------------------
+  // The person is carried in the URL (?user=, or ?as= from a host's redirect) and kept per
+  // workspace in storage, so a reload or a redirect without it (the demo host's, after the
+  // request form) comes back as the same person. This tab's choice (sessionStorage) wins
+  // over the last one made in any tab (localStorage).
+
+  const storageKey = (team) => 'slack-sandbox.act-as.' + team;
+
+  function rememberUser(team, user) {
+    if (!team || !user) return;
+    for (const store of [window.sessionStorage, window.localStorage]) {
+      try { store.setItem(storageKey(team), user); } catch (error) { /* storage is off */ }
+    }
+  }
+
+  function rememberedUser(team) {
+    for (const store of [window.sessionStorage, window.localStorage]) {
+      try {
+        const user = store.getItem(storageKey(team));
+        if (user) return user;
+      } catch (error) { /* storage is off */ }
+    }
+    return '';
+  }
+
+  // Who is acting is shown in more than the select: the reply label, the request form's field.
+  function showActing(user, name) {
+    $('act-as').value = user;
+    if (name !== undefined) $('reply-as').textContent = name || 'nobody';
+    const field = $('request-as');
+    if (field) field.value = user;
+  }
 
   // --- Talking to the sandbox -----------------------------------------------------------
 
@@ -96,9 +130,10 @@
     body.dataset.tz = state.user_tz || '';
     document.title = state.title;
     $('channel-title').textContent = state.channel_label;
-    $('reply-as').textContent = state.user_name || 'nobody';
     swapSelect($('workspace'), state.html.workspaces, state.team);
     swapSelect($('act-as'), state.html.users, state.user);
+    showActing(selection.user, state.user_name);
+    rememberUser(selection.team, selection.user);
     swap($('sidebar'), state.html.sidebar);
     syncEntries($('messages'), state.html.entries);
     if (swap($('views'), state.html.views)) showViews();
@@ -114,17 +149,55 @@
     return query;
   }
 
+  // --- The stale-screen control ----------------------------------------------------------
+  // Frozen, the tab draws nothing new, so its buttons stay as a stale Slack client's would;
+  // clicks still go out, as the person Act as shows.
+
+  let frozen = false;
+  let resumed = null;
+  let resumeNow = () => {};
+
+  function setFrozen(on) {
+    if (on === frozen) return;
+    frozen = on;
+    body.classList.toggle('frozen', on);
+    $('freeze').setAttribute('aria-pressed', String(on));
+    $('freeze').textContent = on ? 'Screen frozen' : 'Freeze screen';
+    $('frozen-banner').hidden = !on;
+    if (on) {
+      resumed = new Promise((resolve) => { resumeNow = resolve; });
+    } else {
+      resumeNow();
+      refresh();
+    }
+  }
+
   let refreshing = null;
-  async function refresh() {
+  // `force`: the person asked for another view (a channel, a workspace), frozen or not.
+  async function refresh(force) {
+    if (frozen && !force) return undefined;
     // One refresh at a time; a request arriving meanwhile runs once more afterwards.
-    if (refreshing) { refreshing.again = true; return refreshing.done; }
-    refreshing = { again: false };
+    if (refreshing) {
+      refreshing.again = true;
+      refreshing.force = refreshing.force || Boolean(force);
+      return refreshing.done;
+    }
+    refreshing = { again: false, force: Boolean(force) };
     refreshing.done = (async () => {
       do {
         refreshing.again = false;
+        const asked = urlFor(selection).toString();
         try {
-          const response = await fetch('/_sandbox/ui/state?' + urlFor(selection));
+          const response = await fetch('/_sandbox/ui/state?' + asked);
           const state = await response.json();
+          // Frozen while this was on its way: the screen keeps what it had.
+          if (frozen && !refreshing.force) break;
+          // The selection changed on the way (Act as, a channel): this answer is about
+          // someone else, and applying it would undo the person's choice.
+          if (urlFor(selection).toString() !== asked) {
+            refreshing.again = true;
+            continue;
+          }
           if (response.ok) apply(state);
           else report({ error: state.error || 'state failed: HTTP ' + response.status });
         } catch (error) {
@@ -136,22 +209,43 @@
     return refreshing.done;
   }
 
-  function navigate(change, push) {
-    Object.assign(selection, change);
+  function setUrl(push) {
     const url = '/?' + urlFor(selection);
     if (push) history.pushState(null, '', url); else history.replaceState(null, '', url);
-    return refresh();
+  }
+
+  function navigate(change, push) {
+    Object.assign(selection, change);
+    setUrl(push);
+    return refresh(true);
+  }
+
+  // The real name in an Act as option ("Ben Buyer (@ben) (guest)" → "Ben Buyer").
+  function optionName(user) {
+    const option = Array.from($('act-as').options).find((o) => o.value === user);
+    return option ? option.textContent.replace(/ \(@.*$/, '') : undefined;
+  }
+
+  // Act as on a frozen screen changes only who clicks: the stale messages stay.
+  function actAs(user) {
+    selection.user = user;
+    rememberUser(selection.team, user);
+    setUrl(false);
+    if (!frozen) return refresh();
+    showActing(user, optionName(user));
+    return undefined;
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   async function poll() {
     for (;;) {
+      if (frozen) await resumed;
       try {
         const response = await fetch('/_sandbox/ui/events?since=' + version, { cache: 'no-store' });
         if (!response.ok) throw new Error('HTTP ' + response.status);
         const event = await response.json();
-        if (event.version !== version) await refresh();
+        if (event.version !== version && !frozen) await refresh();
       } catch (error) {
         await sleep(2000);
       }
@@ -330,6 +424,7 @@
       });
       if (isButton && action.isConnected) action.disabled = false;
       report(answer);
+      if (frozen) $('delivery').textContent += ' · the screen is frozen: resume live updates to see what changed';
       return;
     }
     const close = event.target.closest('dialog .view-close');
@@ -370,19 +465,46 @@
     }
   });
 
-  $('act-as').addEventListener('change', (event) => navigate({ user: event.target.value }, false));
+  $('act-as').addEventListener('change', (event) => actAs(event.target.value));
   $('workspace').addEventListener('change', (event) => {
     hideReply();
-    navigate({ team: event.target.value, channel: '', user: '' }, true);
+    const team = event.target.value;
+    navigate({ team, channel: '', user: rememberedUser(team) }, true);
+  });
+
+  $('freeze').addEventListener('click', () => setFrozen(!frozen));
+  $('resume').addEventListener('click', () => {
+    setFrozen(false);
+    $('freeze').focus();
+  });
+
+  $('sidebar-toggle').addEventListener('click', (event) => {
+    const open = event.currentTarget.getAttribute('aria-expanded') !== 'true';
+    event.currentTarget.setAttribute('aria-expanded', String(open));
   });
 
   window.addEventListener('popstate', () => {
     const query = new URLSearchParams(location.search);
     selection.team = query.get('team') || '';
     selection.channel = query.get('channel') || '';
-    selection.user = query.get('user') || '';
-    refresh();
+    selection.user = query.get('as') || query.get('user') || '';
+    refresh(true);
   });
+
+  // On load: a person named in the URL is remembered; without one, the remembered person
+  // comes back (the server drew the default person first).
+  const query = new URLSearchParams(location.search);
+  const named = query.get('as') || query.get('user');
+  const remembered = rememberedUser(selection.team);
+  if (!named && remembered && remembered !== selection.user && optionName(remembered) !== undefined) {
+    // Shown at once, so a click before the refresh lands already goes as this person.
+    showActing(remembered, optionName(remembered));
+    navigate({ user: remembered }, false);
+  } else {
+    rememberUser(selection.team, selection.user);
+    // The URL says who is acting from the start (and ?as= becomes ?user=).
+    setUrl(false);
+  }
 
   $('channel-title').tabIndex = -1;
   formatDates(document);

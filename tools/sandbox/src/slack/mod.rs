@@ -331,6 +331,9 @@ struct State {
 pub struct SandboxConfig {
     pub signing_secret: String,
     pub app_id: String,
+    /// The installed app's name, as Slack shows it on the authorize page and as the author
+    /// of the app's messages.
+    pub app_name: String,
     /// The workspaces that exist from the start.
     pub workspaces: Vec<Workspace>,
     /// The app's OAuth credentials, checked by `oauth.v2.access`.
@@ -353,6 +356,7 @@ impl Default for SandboxConfig {
         Self {
             signing_secret: "sandbox-signing-secret".into(),
             app_id: "A0SANDBOX".into(),
+            app_name: "Sandbox Approvals".into(),
             workspaces: vec![Workspace::demo()],
             client_id: "1111.2222".into(),
             client_secret: "sandbox-client-secret".into(),

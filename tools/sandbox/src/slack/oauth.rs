@@ -111,15 +111,22 @@ async fn authorize_page(
         })
         .unwrap_or_default();
     let org_option = if workspaces.iter().any(|w| w.enterprise_id.is_some()) {
-        "<p><label><input type=checkbox name=org_wide value=true> Install for the whole organization (org-wide)</label></p>"
+        "<p class=check><label><input type=checkbox name=org_wide value=true> Install for the whole organization (org-wide)</label></p>"
     } else {
         ""
     };
     let scopes: String = query
         .scope
         .split(',')
+        .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .map(|s| {
+            format!(
+                "<li><span class=scope-text>{}</span> <code class=scope>{}</code></li>",
+                escape(scope_description(s)),
+                escape(s)
+            )
+        })
         .collect();
     let workspace_name = workspaces
         .first()
@@ -131,23 +138,35 @@ async fn authorize_page(
             escape(value)
         )
     };
+    let app_name = &sandbox.config.app_name;
+    let initials: String = app_name
+        .split_whitespace()
+        .filter_map(|word| word.chars().next())
+        .take(2)
+        .collect();
     let body = format!(
-        "<p><strong>Sandbox Approvals</strong> is requesting permission to access the <strong id=workspace-name>{}</strong> Slack workspace.</p>\
+        "<div class=app-line><span class=app-icon aria-hidden=true>{}</span>\
+         <p><strong id=app-name>{}</strong> is requesting permission to access the \
+         <strong id=workspace-name>{}</strong> Slack workspace.</p></div>\
          <form method=post action=\"/oauth/v2/authorize\">\
          {}{}{}{}{}\
-         <p><label for=team_id>Workspace</label> <select id=team_id name=team_id>{workspace_options}</select></p>\
-         <p><label for=user_id>Installing as</label> <select id=user_id name=user_id>{user_options}</select></p>\
+         <div class=field><label for=team_id>Workspace</label><select id=team_id name=team_id>{workspace_options}</select></div>\
+         <div class=field><label for=user_id>Installing as</label><select id=user_id name=user_id>{user_options}</select></div>\
          {org_option}\
-         <h2>It will be able to</h2><ul id=scopes>{scopes}</ul>\
-         <p><button type=submit name=decision value=cancel>Cancel</button> \
-         <button type=submit name=decision value=allow style='background:#007a5a;color:white'>Allow</button></p>\
+         <h2 id=scopes-heading>What will {} be able to do?</h2>\
+         <ul id=scopes class=scopes aria-labelledby=scopes-heading>{scopes}</ul>\
+         <div class=decision><button type=submit name=decision value=cancel class=bk-button>Cancel</button>\
+         <button type=submit name=decision value=allow class='bk-button primary'>Allow</button></div>\
          </form>",
+        escape(&initials),
+        escape(app_name),
         escape(&workspace_name),
         hidden("client_id", query.client_id.as_deref().unwrap_or_default()),
         hidden("scope", &query.scope),
         hidden("user_scope", &query.user_scope),
         hidden("redirect_uri", &redirect_uri),
         hidden("state", &query.state),
+        escape(app_name),
     );
     Html(page("Allow access to your workspace?", &body)).into_response()
 }
@@ -344,11 +363,99 @@ fn issue(
     answer
 }
 
+/// What a bot scope lets the app do, in Slack's plain words; a generic line for the rest.
+fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        "chat:write" => "Send messages as the app",
+        "chat:write.public" => "Send messages to channels the app isn't a member of",
+        "chat:write.customize" => "Send messages as the app with a chosen name and avatar",
+        "im:write" => "Start direct messages with people",
+        "im:read" => "View basic information about direct messages with the app",
+        "im:history" => "View messages in direct messages with the app",
+        "users:read" => "View people in the workspace",
+        "users:read.email" => "View people's email addresses, to match them with your users",
+        "files:write" => "Upload, edit and delete files as the app",
+        "files:read" => "View files shared in conversations the app is in",
+        "channels:history" => "View messages in public channels the app has been added to",
+        "channels:read" => "View basic information about public channels",
+        "groups:history" => "View messages in private channels the app has been added to",
+        "groups:read" => "View basic information about private channels the app has been added to",
+        "team:read" => "View the workspace's name, email domain and icon",
+        "commands" => "Add shortcuts and slash commands people can use",
+        "reactions:write" => "Add and edit emoji reactions",
+        "app_mentions:read" => "View messages that mention the app",
+        _ => "Other access Slack grants with this scope (see Slack's list of scopes)",
+    }
+}
+
+/// The authorize page's own looks, on top of the workspace page's shared ones.
+const OAUTH_CSS: &str = "
+body{background:#f4ede4;min-height:100vh}
+.card{box-sizing:border-box;max-width:34rem;margin:2rem auto;padding:1.5rem 1.75rem;background:#fff;border:1px solid #ddd;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.08)}
+.card h1{font-size:1.45rem;margin:0 0 1rem}.card h2{font-size:1rem;margin:1.4rem 0 .5rem}
+.app-line{display:flex;gap:.9rem;align-items:flex-start}.app-line p{margin:0}
+.app-icon{flex:none;display:grid;place-items:center;width:2.6rem;height:2.6rem;border-radius:8px;background:#007a5a;color:#fff;font-weight:700}
+.field{display:flex;flex-direction:column;gap:.2rem;margin:1rem 0 0}.field label{font-weight:600}.field select{width:100%;box-sizing:border-box}
+.check{margin:1rem 0 0}
+.scopes{list-style:none;margin:0;padding:0;border:1px solid #e2e2e2;border-radius:6px}
+.scopes li{display:flex;flex-direction:column;padding:.5rem .75rem;border-top:1px solid #eee}.scopes li:first-child{border-top:0}
+.scope{font-size:.75rem;color:#616061;background:none;padding:0}
+.decision{display:flex;justify-content:flex-end;gap:.6rem;margin-top:1.4rem}
+@media (max-width:600px){.card{margin:0;border-radius:0;border-left:0;border-right:0}}
+";
+
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>{0}</title>\
-         <body style='font-family:system-ui;max-width:40rem;margin:3rem auto'><h1>{0}</h1>{1}</body></html>",
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{0} · Slack sandbox</title>\
+         <style>{1}{2}</style></head><body>\
+         <header class=top><p class=brand>Slack sandbox <span class=sub>offline stand-in for Slack</span></p></header>\
+         <main class=card><h1>{0}</h1>{3}</main></body></html>",
         escape(title),
+        super::ui::BASE_CSS,
+        OAUTH_CSS,
         body
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_authorize_page_says_what_each_scope_allows() {
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig::default());
+        let base = sandbox.start().await.unwrap();
+        let page = reqwest::get(format!(
+            "{base}/oauth/v2/authorize?client_id=1111.2222&scope=chat:write,users:read.email,made:up\
+             &redirect_uri=http://127.0.0.1:1/cb&state=s1"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        assert!(
+            page.contains("<strong id=app-name>Sandbox Approvals</strong>"),
+            "{page}"
+        );
+        assert!(page.contains("<strong id=workspace-name>Sandbox Co</strong>"));
+        assert!(page.contains(
+            "<li><span class=scope-text>Send messages as the app</span> <code class=scope>chat:write</code></li>"
+        ));
+        assert!(page.contains(
+            "View people's email addresses, to match them with your users</span> <code class=scope>users:read.email</code>"
+        ));
+        assert!(page.contains("Other access Slack grants with this scope"));
+        assert!(page.contains("<code class=scope>made:up</code>"));
+        for field in [
+            "id=team_id",
+            "id=user_id",
+            "id=scopes",
+            "value=allow",
+            "value=cancel",
+        ] {
+            assert!(page.contains(field), "{field}");
+        }
+    }
 }

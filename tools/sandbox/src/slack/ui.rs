@@ -277,6 +277,10 @@ struct Selector {
     team: Option<String>,
     channel: Option<String>,
     user: Option<String>,
+    /// `?as=U…`: "act as", the name a host's redirect uses to hand the person back (the
+    /// request form posts it as the field `as`); it wins over `user`.
+    #[serde(rename = "as")]
+    act_as: Option<String>,
 }
 
 struct Snapshot {
@@ -289,8 +293,10 @@ struct Snapshot {
     views: Vec<OpenView>,
     interactivity_url: Option<String>,
     events_url: Option<String>,
-    /// The app's bot user's name in this workspace (for DM labels), else "App".
+    /// The installed app's name (`SandboxConfig::app_name`), for DM labels and authors.
     app_name: String,
+    /// The app's bot user in this workspace: its messages are signed with the app's name.
+    app_bot: String,
 }
 
 fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, String> {
@@ -328,7 +334,7 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
             .or(workspace.channels.first())
             .cloned(),
     };
-    let user = match given(&selector.user) {
+    let user = match given(&selector.act_as).or_else(|| given(&selector.user)) {
         Some(id) => Some(
             workspace
                 .users
@@ -347,7 +353,7 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
             .or(workspace.users.first())
             .cloned(),
     };
-    let app_name = app_name(&state, &workspace);
+    let app_bot = app_bot_user(&state, &workspace);
     let messages = match &channel {
         Some(channel) => state
             .messages
@@ -377,14 +383,15 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
         views,
         interactivity_url,
         events_url,
-        app_name,
+        app_name: sandbox.config.app_name.clone(),
+        app_bot,
     })
 }
 
-/// The name of the app's bot user in a workspace: from the workspace's token (team or org
-/// install), else the sandbox's usual `U0BOT`.
-fn app_name(state: &State, workspace: &Workspace) -> String {
-    let bot_user_id = state
+/// The app's bot user in a workspace: from the workspace's token (team or org install), else
+/// the sandbox's usual `U0BOT`.
+fn app_bot_user(state: &State, workspace: &Workspace) -> String {
+    state
         .tokens
         .values()
         .find(|g| {
@@ -394,12 +401,7 @@ fn app_name(state: &State, workspace: &Workspace) -> String {
                         && g.enterprise_id.is_some()
                         && g.enterprise_id == workspace.enterprise_id))
         })
-        .map_or("U0BOT", |g| g.bot_user_id.as_str());
-    workspace
-        .users
-        .iter()
-        .find(|u| u.id == bot_user_id)
-        .map_or_else(|| "App".to_owned(), |u| u.real_name.clone())
+        .map_or_else(|| "U0BOT".to_owned(), |g| g.bot_user_id.clone())
 }
 
 /// Who is who in a workspace, for mentions and authors.
@@ -410,11 +412,16 @@ pub(super) struct Names {
     /// Bot users: their messages carry the APP badge.
     bots: HashSet<String>,
     channels: HashMap<String, String>,
+    /// The app's bot user and the app's name, which Slack shows as the author of its messages.
+    app_bot: String,
+    app_name: String,
 }
 
 impl Names {
-    fn of(workspace: &Workspace) -> Self {
+    fn of(workspace: &Workspace, app_bot: &str, app_name: &str) -> Self {
         Self {
+            app_bot: app_bot.into(),
+            app_name: app_name.into(),
             users: workspace
                 .users
                 .iter()
@@ -439,9 +446,11 @@ impl Names {
     }
 
     fn author(&self, id: &str) -> String {
+        if id == self.app_bot || id.starts_with("U0BOT") || id.starts_with('B') {
+            return self.app_name.clone();
+        }
         match self.users.get(id) {
             Some((_, real_name)) => real_name.clone(),
-            None if id.starts_with("U0BOT") || id.starts_with('B') => "App".into(),
             None => id.into(),
         }
     }
@@ -475,7 +484,7 @@ struct Rendered {
 }
 
 fn render(snapshot: &Snapshot) -> Rendered {
-    let names = Names::of(&snapshot.workspace);
+    let names = Names::of(&snapshot.workspace, &snapshot.app_bot, &snapshot.app_name);
     let user_id = snapshot.user.as_ref().map(|u| u.id.as_str());
     let channel_label = snapshot
         .channel
@@ -1356,11 +1365,14 @@ async fn page(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> R
     }
 }
 
-/// The demo's "Request an approval" form: a plain form the dev server's host answers.
-fn request_form(action: &str) -> String {
+/// The demo's "Request an approval" form: a plain form the dev server's host answers. It
+/// carries the acting person as `as` (kept current by the script), so the host can send the
+/// browser back with `?as=…` and the page stays that person's.
+fn request_form(action: &str, acting: &str) -> String {
     format!(
         r#"<h2 id="request-heading">Request an approval</h2>
 <form id="request-approval" class="request-form" method="post" action="{}" aria-labelledby="request-heading">
+<input type="hidden" id="request-as" name="as" value="{}">
 <label for="request-title">Title</label>
 <input id="request-title" name="title" value="Deal registration: Initech, $48,000" required>
 <label for="request-account">Account</label>
@@ -1379,7 +1391,8 @@ fn request_form(action: &str) -> String {
 </select>
 <button type="submit" class="bk-button primary">Request approval</button>
 </form>"#,
-        escape(action)
+        escape(action),
+        escape(acting)
     )
 }
 
@@ -1389,8 +1402,10 @@ fn render_page(
     demo_request_url: Option<&str>,
 ) -> String {
     let rendered = render(snapshot);
-    let demo_request = demo_request_url.map(request_form).unwrap_or_default();
     let user = snapshot.user.as_ref();
+    let demo_request = demo_request_url
+        .map(|url| request_form(url, user.map(|u| u.id.as_str()).unwrap_or_default()))
+        .unwrap_or_default();
     let links: String = links
         .iter()
         .map(|(label, url)| {
@@ -1420,7 +1435,7 @@ fn render_page(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{channel_label} · {workspace} · Slack sandbox</title>
-<style>{CSS}</style>
+<style>{BASE_CSS}{CSS}</style>
 <script src="/_sandbox/ui/app.js" defer></script>
 </head>
 <body data-team="{team}" data-channel="{channel}" data-user="{user_id}" data-tz="{tz}" data-version="{version}">
@@ -1432,6 +1447,8 @@ fn render_page(
 </header>
 <div class="layout">
 <nav class="sidebar" aria-label="Workspace">
+<button type="button" id="sidebar-toggle" class="sidebar-toggle" aria-expanded="false" aria-controls="sidebar-body">Workspace, channels and requests</button>
+<div id="sidebar-body" class="sidebar-body">
 <label for="workspace">Workspace</label>
 <select id="workspace" name="team" data-rev="{workspaces_rev}">{workspace_options}</select>
 <div id="sidebar" data-rev="{sidebar_rev}">{sidebar}</div>
@@ -1439,9 +1456,19 @@ fn render_page(
 <p class="help">Use “Reply in thread” on a message to send a <code>message</code> event.</p>
 <button type="button" id="uninstall" class="danger-outline">Uninstall app</button>
 {demo_request}
+</div>
 </nav>
 <main>
+<div class="channel-bar">
 <h2 id="channel-title">{channel_label}</h2>
+<button type="button" id="freeze" class="bk-button freeze" aria-pressed="false" aria-describedby="freeze-help">Freeze screen</button>
+<span id="freeze-help" class="help">Stops this tab’s live updates, to click on a stale message as in Slack.</span>
+</div>
+<div id="frozen-banner" class="frozen-banner" role="status" hidden>
+<strong>Screen frozen — live updates paused.</strong>
+<span>Buttons still send clicks, as on a stale Slack screen; Act as changes who clicks.</span>
+<button type="button" id="resume" class="bk-button primary">Resume live updates</button>
+</div>
 <p id="delivery" class="delivery" role="status" aria-live="polite"></p>
 <ol id="messages" class="messages" aria-live="polite" aria-labelledby="channel-title">{entries}</ol>
 <form id="reply-form" class="reply-form" hidden>
@@ -2044,53 +2071,74 @@ async fn change_user(
     Ok(announce(&sandbox, &team_id, event).await)
 }
 
-const CSS: &str = "
+/// Looks the sandbox's pages share (the workspace page and Slack's authorize page): fonts,
+/// the aubergine header, form controls and buttons.
+pub(super) const BASE_CSS: &str = "
 :root{color-scheme:light;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.45;color:#1d1c1d}
 body{margin:0;background:#fff}
 .top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.5rem 1rem;background:#3f0e40;color:#fff}
-.top h1{font-size:1.1rem;margin:0}.top .sub{font-weight:normal;opacity:.8;font-size:.85rem}
-.top a{color:#fff}.links{display:flex;gap:1rem;list-style:none;margin:0;padding:0}
-.act-as{margin-left:auto;display:flex;gap:.5rem;align-items:center}
-select,textarea,input[type=text]{font:inherit;padding:.3rem .4rem;border:1px solid #868686;border-radius:4px}
-.layout{display:grid;grid-template-columns:16rem 1fr;min-height:calc(100vh - 3rem)}
-.sidebar{background:#f4ede4;padding:.75rem 1rem;border-right:1px solid #ddd}
-.sidebar>label{display:block;font-weight:600;margin-bottom:.25rem}.sidebar select{width:100%}
+.top h1,.top .brand{font-size:1.1rem;font-weight:700;margin:0}.top .sub{font-weight:normal;opacity:.8;font-size:.85rem}
+.top a{color:#fff}
+select,textarea,input[type=text],input:not([type]){font:inherit;padding:.3rem .4rem;border:1px solid #868686;border-radius:4px;background:#fff;color:#1d1c1d}
+.bk-button{font:inherit;font-weight:600;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;color:#1d1c1d;cursor:pointer;text-decoration:none;display:inline-block}
+.bk-button.primary{background:#007a5a;border-color:#007a5a;color:#fff}.bk-button.danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
+.bk-button:disabled{opacity:.6;cursor:default}
+button:focus-visible,a:focus-visible,select:focus-visible,textarea:focus-visible,input:focus-visible,summary:focus-visible{outline:3px solid #1264a3;outline-offset:2px}
+.help{font-size:.85rem;color:#555}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+";
+
+const CSS: &str = "
+.links{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0;padding:0}
+.act-as{margin-left:auto;display:flex;gap:.5rem;align-items:center;max-width:100%}.act-as select{max-width:100%;min-width:0}
+.layout{display:grid;grid-template-columns:18rem minmax(0,1fr);min-height:calc(100vh - 3rem)}
+.sidebar{background:#f4ede4;padding:.75rem 1rem;border-right:1px solid #ddd;min-width:0}
+.sidebar-toggle{display:none}
+.sidebar-body>label{display:block;font-weight:600;margin-bottom:.25rem}.sidebar select{width:100%;box-sizing:border-box;text-overflow:ellipsis}
 .sidebar h2{font-size:.85rem;text-transform:uppercase;letter-spacing:.04em;color:#555;margin:1.2rem 0 .3rem}
 .conversations{list-style:none;margin:0;padding:0}.conversations a{display:block;padding:.15rem .4rem;border-radius:4px;color:#1d1c1d;text-decoration:none}
 .conversations a[aria-current]{background:#1164a3;color:#fff}.conversations a:hover{text-decoration:underline}
 .targets{font-size:.8rem;margin:0}.targets dt{font-weight:600}.targets dd{margin:0 0 .4rem;word-break:break-all}
-.help{font-size:.85rem;color:#555}
-main{padding:.75rem 1.25rem;min-width:0}main>h2{margin:.2rem 0}
+.request-form{display:flex;flex-direction:column;gap:.15rem}.request-form label{font-weight:600;font-size:.9rem;margin-top:.35rem}
+.request-form input,.request-form select{width:100%;box-sizing:border-box}.request-form button{align-self:flex-start;margin-top:.6rem}
+main{padding:.75rem 1.25rem;min-width:0}
+.channel-bar{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem 1rem}.channel-bar h2{margin:.2rem 0}.channel-bar .help{margin:0}
+.freeze[aria-pressed=true]{background:#fff4d6;border-color:#b7791f}
+.frozen-banner{position:sticky;top:0;z-index:1;display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;margin:.5rem 0;padding:.5rem .75rem;background:#fff4d6;border:1px solid #e0b252;border-left:5px solid #b7791f;border-radius:4px}
+.frozen-banner[hidden]{display:none}
 .delivery{min-height:1.4em;margin:.2rem 0 .6rem;font-size:.9rem;color:#1d1c1d}.delivery.failed{color:#b3001b}
 .messages{list-style:none;margin:0;padding:0}.entry{border-top:1px solid #eee;padding:.6rem 0}
 .message{max-width:48rem}.message .meta{margin:0 0 .2rem}.author{font-weight:700}.meta time,.edited{color:#616061;font-size:.8rem}
 .badge{font-size:.65rem;background:#ddd;border-radius:3px;padding:0 .25rem;vertical-align:middle}
 .ephemeral{background:#f8f8f8;border-left:3px solid #1264a3;padding-left:.6rem}.ephemeral-note{margin:0;font-size:.8rem;color:#616061}
 .thread{list-style:none;margin:.4rem 0 0 1.2rem;padding:0 0 0 .8rem;border-left:2px solid #ddd}.thread li{padding:.3rem 0}
-.bk-header{font-size:1.1rem;margin:.2rem 0}.bk-section{display:flex;gap:1rem;margin:.3rem 0}.bk-section-body{flex:1}
+.bk-header{font-size:1.1rem;margin:.2rem 0}.bk-section{display:flex;gap:1rem;margin:.3rem 0}.bk-section-body{flex:1;min-width:0}
 .bk-fields{display:grid;grid-template-columns:1fr 1fr;gap:.3rem 1rem;margin-top:.2rem}
-.bk-context{font-size:.8rem;color:#616061;display:flex;gap:.4rem;align-items:center;margin:.3rem 0}.bk-context-image{width:1.2rem;height:1.2rem}
+.bk-context{font-size:.8rem;color:#616061;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.3rem 0}.bk-context-image{width:1.2rem;height:1.2rem}
 .bk-divider{border:0;border-top:1px solid #ddd}.bk-image img{max-width:min(100%,30rem)}
 .bk-actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.4rem 0}
-.bk-button{font:inherit;font-weight:600;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;color:#1d1c1d;cursor:pointer;text-decoration:none;display:inline-block}
-.bk-button.primary{background:#007a5a;border-color:#007a5a;color:#fff}.bk-button.danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
-.bk-button:disabled{opacity:.6;cursor:default}
-button:focus-visible,a:focus-visible,select:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #1264a3;outline-offset:2px}
 .reply-button{font:inherit;font-size:.8rem;background:none;border:0;color:#1264a3;padding:0;cursor:pointer;text-decoration:underline}
 .mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 .15rem}
 .bk-unsupported{color:#777;font-style:italic}
 .reply-form{border-top:2px solid #ddd;margin-top:1rem;padding-top:.5rem;max-width:48rem}.reply-form h3{margin:.2rem 0}
 .reply-form label{display:block;font-weight:600}.reply-form textarea{width:100%;box-sizing:border-box}.row{display:flex;gap:.5rem;margin-top:.4rem}
 .danger-outline{font:inherit;padding:.3rem .8rem;border:1px solid #e01e5a;color:#b3001b;background:#fff;border-radius:4px;cursor:pointer}
-dialog.view{border:0;border-radius:8px;box-shadow:0 10px 40px rgba(0,0,0,.35);width:min(34rem,92vw);padding:1rem 1.25rem}
+dialog.view{border:0;border-radius:8px;box-shadow:0 10px 40px rgba(0,0,0,.35);width:min(34rem,92vw);padding:1rem 1.25rem;box-sizing:border-box}
 dialog.view::backdrop{background:rgba(0,0,0,.4)}dialog.view h2{margin:0 0 .5rem;font-size:1.2rem}
 .bk-input{margin:.6rem 0}.bk-input label{display:block;font-weight:600;margin-bottom:.2rem}.bk-input input,.bk-input textarea{width:100%;box-sizing:border-box}
 .optional{font-weight:normal;color:#616061}.hint{font-size:.8rem;color:#616061;margin:.2rem 0}.field-error{color:#b3001b;font-size:.85rem;margin:.2rem 0}
 .view-buttons{display:flex;justify-content:flex-end;gap:.5rem;margin-top:.8rem}.view-close{font:inherit;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;cursor:pointer}
 .view-status{min-height:1.2em;font-size:.85rem;color:#b3001b;margin:.2rem 0}
-.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .empty{color:#616061}
-@media (max-width:700px){.layout{grid-template-columns:1fr}.sidebar{border-right:0;border-bottom:1px solid #ddd}}
+@media (max-width:700px){
+.top{padding:.5rem .75rem}.act-as{margin-left:0;width:100%}.act-as select{flex:1}
+.layout{grid-template-columns:minmax(0,1fr);min-height:0}
+.sidebar{border-right:0;border-bottom:1px solid #ddd;padding:.5rem .75rem}
+.sidebar-toggle{display:flex;justify-content:space-between;align-items:center;width:100%;font:inherit;font-weight:600;padding:.45rem .6rem;border:1px solid #c9bfb3;border-radius:4px;background:#fff;color:#1d1c1d;cursor:pointer}
+.sidebar-toggle::after{content:'▸';margin-left:.5rem}.sidebar-toggle[aria-expanded=true]::after{content:'▾'}
+.sidebar-body{display:none;padding-top:.5rem}.sidebar-toggle[aria-expanded=true]+.sidebar-body{display:block}
+main{padding:.6rem .75rem}
+}
 ";
 
 #[cfg(test)]
@@ -2098,7 +2146,7 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        Names::of(&Workspace::demo())
+        Names::of(&Workspace::demo(), "U0BOT", "Sandbox Approvals")
     }
 
     fn message(
@@ -2575,7 +2623,7 @@ mod tests {
             let end = start + page[start..].find("</ul>").unwrap();
             page[start..end].to_owned()
         };
-        let dm_label = "Approvals (app) ↔ Ben Buyer (@ben)";
+        let dm_label = "Sandbox Approvals (app) ↔ Ben Buyer (@ben)";
 
         let as_ben = page("?user=U0BEN").await;
         assert!(
@@ -2597,10 +2645,10 @@ mod tests {
         // Opening the DM acts as its person; the app's message carries the APP badge.
         let dm = page("?channel=D0BEN").await;
         assert!(dm.contains("data-user=\"U0BEN\""), "{dm}");
-        assert!(dm.contains("Direct messages: Approvals (app) and @ben"));
-        assert!(
-            dm.contains("<span class=\"author\">Approvals</span> <span class=\"badge\">APP</span>")
-        );
+        assert!(dm.contains("Direct messages: Sandbox Approvals (app) and @ben"));
+        assert!(dm.contains(
+            "<span class=\"author\">Sandbox Approvals</span> <span class=\"badge\">APP</span>"
+        ));
 
         // The picker offers active people only; a deactivated selection is marked.
         let picker = section(&as_ana, "<select id=\"act-as\"");
@@ -2628,6 +2676,77 @@ mod tests {
             .unwrap();
         assert_eq!(reply.status(), 400);
         assert!(reply.text().await.unwrap().contains("deactivated"));
+    }
+
+    #[tokio::test]
+    async fn act_as_comes_from_the_url_and_the_request_form_hands_it_on() {
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig {
+            demo_request_url: Some("http://127.0.0.1:1/demo/request".into()),
+            ..Default::default()
+        });
+        let base = sandbox.start().await.unwrap();
+        let http = reqwest::Client::new();
+        let get = |query: &str| {
+            let request = http.get(format!("{base}/{query}")).send();
+            async move { request.await.unwrap().text().await.unwrap() }
+        };
+
+        // `?as=` (a host's redirect) acts as that person; it wins over `user`.
+        for query in ["?as=U0BEN", "?channel=C0APPROVALS&user=U0ANA&as=U0BEN"] {
+            let page = get(query).await;
+            assert!(page.contains("data-user=\"U0BEN\""), "{query}: {page}");
+            assert!(
+                page.contains("<option value=\"U0BEN\" selected>"),
+                "{query}"
+            );
+            assert!(
+                page.contains(
+                    "<input type=\"hidden\" id=\"request-as\" name=\"as\" value=\"U0BEN\">"
+                ),
+                "the request form posts who is acting: {page}"
+            );
+            assert!(page.contains("Reply as <span id=\"reply-as\">Ben Buyer</span>"));
+        }
+        let state: Value = serde_json::from_str(&get("_sandbox/ui/state?as=U0CARA").await).unwrap();
+        assert_eq!(state["user"], "U0CARA", "{state}");
+        // Without one, the first active person, as before.
+        assert!(get("")
+            .await
+            .contains("id=\"request-as\" name=\"as\" value=\"U0ANA\""));
+        let unknown = http
+            .get(format!("{base}/?as=U0NOBODY"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 400);
+
+        // The page has the stale-screen control and the phone-width sidebar toggle.
+        let page = get("?as=U0BEN").await;
+        for id in [
+            "freeze",
+            "frozen-banner",
+            "resume",
+            "sidebar-toggle",
+            "sidebar-body",
+        ] {
+            assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        assert!(page.contains("Screen frozen — live updates paused."));
+    }
+
+    #[test]
+    fn the_apps_messages_carry_the_apps_name() {
+        let names = names();
+        assert_eq!(names.author("U0BOT"), "Sandbox Approvals");
+        assert_eq!(names.author("B0SANDBOX"), "Sandbox Approvals");
+        assert_eq!(names.author("U0BEN"), "Ben Buyer");
+        let html = render_message(&message("1.000001", None, None, "hi"), &names, false);
+        assert!(
+            html.contains(
+                "<span class=\"author\">Sandbox Approvals</span> <span class=\"badge\">APP</span>"
+            ),
+            "{html}"
+        );
     }
 
     #[tokio::test]
