@@ -4,25 +4,39 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test lint dev browser-test chromium events bench cold-start venv clean
+.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint clean
 
-$(VENV)/.installed: requirements-dev.txt
+# Two stamps: `make dev` needs only moto (seconds to install); `make lint` and `make test`
+# also need SAM CLI and cfn-lint (a minute or more). pip prints its progress.
+$(VENV)/bin/python:
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+$(VENV)/.dev-installed: requirements-dev.txt | $(VENV)/bin/python
+	@echo "Installing moto, the local AWS emulator, into $(VENV) (first run only)…"
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+$(VENV)/.lint-installed: requirements-lint.txt | $(VENV)/bin/python
+	@echo "Installing SAM CLI and cfn-lint into $(VENV) (first run only)…"
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements-lint.txt
+	touch $@
+
+## venv: what `make dev` needs (moto); venv-lint: the template linters besides
+venv: $(VENV)/.dev-installed
+venv-lint: $(VENV)/.lint-installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's chromium for the browser test; playwright's own browser download is not used.
+# Chromium pulls in no colour emoji font, and the screenshots need ✅ and ❌.
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends fonts-noto-color-emoji)
 
 ## test: formatting, every workspace test (and a smoke run of each bench) against a fresh moto, clippy, template linters, browser test
-test: venv
+test: venv venv-lint
 	cargo fmt --all -- --check
 	./scripts/with-aws.sh cargo test --workspace --tests --benches
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -34,12 +48,14 @@ browser-test: venv node_modules/.installed chromium
 	cargo build -p dev-server
 	node --test --test-timeout=240000 tests/browser/
 
-lint: venv
+lint: venv-lint
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 
 ## dev: the whole system locally (moto, every function, Slack sandbox, demo host); Ctrl-C stops it
+## The first run compiles the workspace (minutes; cargo shows its progress); state is in memory.
 dev: venv
+	@test -x target/debug/dev-server || echo "Compiling the dev server (first run only: about 2–3 minutes on 2 cores)…"
 	cargo build -p dev-server
 	./scripts/with-aws.sh target/debug/dev-server
 

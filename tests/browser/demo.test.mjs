@@ -1,6 +1,7 @@
 // The demo as a person does it, in Debian's chromium: connect Slack through the authorize
-// page, request an approval, approve it as Ana, click again as Ben on a stale screen and be
-// told it was already decided, and see the signed webhook at the host.
+// page, request an approval, approve it as Ana, click again as Ben on a frozen (stale) screen
+// and be told it was already decided, and see the signed webhook at the host. Then: "Act as"
+// surviving reloads and requests, and the sandbox at phone width. Screenshots: build/browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,6 +45,20 @@ before(async () => {
   });
 });
 
+// Connects the demo tenant to Slack unless it already is (a test before may have uninstalled).
+async function connect(page) {
+  await page.goto(`${urls.host}/settings`);
+  if ((await page.locator('#slack-status').textContent()) === 'Active') return;
+  await page.getByRole('button', { name: 'Connect Slack' }).click();
+  await page.waitForURL(/\/oauth\/v2\/authorize/);
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/\/settings\?slack=connected/);
+}
+
+// Waits until "Act as" shows `user`: the page may first draw the default person.
+const actingAs = (page, user) => page.waitForFunction(
+  (id) => document.getElementById('act-as').value === id, user, { timeout: STEP_MS });
+
 after(async () => {
   await browser?.close();
   if (stack && stack.exitCode === null) {
@@ -67,10 +82,29 @@ test('connect, request, approve, already decided, webhook received, uninstall', 
     await ana.getByRole('button', { name: 'Connect Slack' }).click();
     await ana.waitForURL(/\/oauth\/v2\/authorize/);
     await ana.getByText('Sandbox Co').first().waitFor();
+    // Each scope in plain words, its name kept small beside it.
+    await ana.locator('#app-name').filter({ hasText: 'Sandbox Approvals' }).waitFor();
+    const scopes = ana.locator('#scopes li');
+    await scopes.filter({ hasText: 'Send messages as the app' }).filter({ hasText: 'chat:write' }).first().waitFor();
+    await scopes.filter({ hasText: "View people's email addresses, to match them with your users" })
+      .filter({ hasText: 'users:read.email' }).waitFor();
+    await ana.screenshot({ path: `${OUT}/after-oauth-authorize.png`, fullPage: true });
     await ana.getByRole('button', { name: 'Allow' }).click();
     await ana.waitForURL(/\/settings\?slack=connected/);
     assert.equal(await ana.locator('#slack-status').textContent(), 'Active');
     assert.equal(await ana.locator('#team-id').textContent(), 'T0SANDBOX');
+    await ana.locator('#banner').filter({ hasText: 'Slack is connected.' }).waitFor();
+    await ana.getByRole('link', { name: 'Next: request an approval →' }).waitFor();
+    await ana.screenshot({ path: `${OUT}/after-demo-settings.png`, fullPage: true });
+
+    // The webhook log stays open from here on: it must update itself, keeping a selection.
+    const log = await context.newPage();
+    await log.goto(`${urls.host}/`);
+    await log.locator('#webhooks li').filter({ hasText: 'slack.connected' }).first().waitFor();
+    await log.evaluate(() => {
+      window.neverReloaded = true;
+      getSelection().selectAllChildren(document.querySelector('#webhooks li pre'));
+    });
 
     // 2. Request an approval from the sandbox page, as a host would.
     await ana.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0ANA`);
@@ -81,11 +115,16 @@ test('connect, request, approve, already decided, webhook received, uninstall', 
     const message = ana.locator('.message').filter({ hasText: 'Deal registration: Initech' }).first();
     await message.getByRole('button', { name: 'Approve' }).waitFor();
 
-    // Ben's screen loads now and stops updating: a stale client, as Slack's can be.
-    await ben.route('**/_sandbox/ui/events**', (route) => route.abort());
+    // The app's messages are signed with the app's name.
+    await message.locator('.author').filter({ hasText: /^Sandbox Approvals$/ }).waitFor();
+
+    // Ben's screen loads now and he freezes it: a stale client, as Slack's can be.
     await ben.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0BEN`);
     const bensCopy = ben.locator('.message').filter({ hasText: 'Deal registration: Initech' }).first();
     await bensCopy.getByRole('button', { name: 'Reject' }).waitFor();
+    await ben.getByRole('button', { name: 'Freeze screen' }).click();
+    await ben.locator('#frozen-banner').filter({ hasText: 'Screen frozen — live updates paused' }).waitFor();
+    assert.equal(await ben.locator('#freeze').getAttribute('aria-pressed'), 'true');
 
     // 4–5. Ana approves; the message changes without a reload.
     await message.getByRole('button', { name: 'Approve' }).click();
@@ -93,15 +132,23 @@ test('connect, request, approve, already decided, webhook received, uninstall', 
     await ana.locator('.message').filter({ hasText: 'Approved by' }).first().waitFor();
     assert.equal(await message.getByRole('button', { name: 'Approve' }).count(), 0, 'the buttons are gone');
 
-    // 6. Ben clicks Reject on his stale copy and is told it was already approved.
+    // 6. Ben's frozen copy still has its buttons; he clicks Reject, resumes live updates and
+    // is told it was already approved.
     await bensCopy.getByRole('button', { name: 'Reject' }).click();
-    // The click is sent asynchronously: wait for Slack's delivery to be acknowledged before
-    // reloading, or the reload could cancel it.
-    await ben.locator('#delivery').filter({ hasText: /block_actions.*200/ }).waitFor();
-    await ben.unroute('**/_sandbox/ui/events**');
-    await ben.reload();
+    await ben.locator('#delivery').filter({ hasText: /block_actions.*200.*screen is frozen/ }).waitFor();
+    assert.equal(await ben.getByText('Already approved by').count(), 0, 'nothing new is drawn while frozen');
+    await ben.screenshot({ path: `${OUT}/after-frozen-screen.png` });
+    await ben.getByRole('button', { name: 'Resume live updates' }).click();
+    await ben.locator('#frozen-banner').waitFor({ state: 'hidden' });
     await ben.getByText('Already approved by').first().waitFor();
     await ben.locator('.message').filter({ hasText: 'Approved by' }).first().waitFor();
+    assert.equal(await bensCopy.getByRole('button', { name: 'Reject' }).count(), 0, 'live again: the buttons are gone');
+
+    // The open log shows the decision without a reload, and the selection is still there.
+    await log.locator('#webhooks li').filter({ hasText: 'approval.decided' }).first().waitFor();
+    assert.equal(await log.evaluate(() => window.neverReloaded), true, 'the log was not reloaded');
+    assert.match(await log.evaluate(() => getSelection().toString()), /slack\.connected/);
+    await log.screenshot({ path: `${OUT}/after-webhook-log.png`, fullPage: true });
 
     // 7. The host received the signed decision webhook.
     await ana.goto(`${urls.host}/`);
@@ -138,13 +185,7 @@ test('people: map users, ask two approvers in DMs, refuse others, reject with a 
   const request = () => page.locator('.message').filter({ hasText: 'Deal registration: Globex' }).first();
   try {
     // Connected again (the first test uninstalled the app).
-    await page.goto(`${urls.host}/settings`);
-    if ((await page.locator('#slack-status').textContent()) !== 'Active') {
-      await page.getByRole('button', { name: 'Connect Slack' }).click();
-      await page.waitForURL(/\/oauth\/v2\/authorize/);
-      await page.getByRole('button', { name: 'Allow' }).click();
-      await page.waitForURL(/\/settings\?slack=connected/);
-    }
+    await connect(page);
 
     // 1. Map users: Ana is mapped with her time zone; Zed is in the "not integrated" list.
     await page.goto(`${urls.host}/people`);
@@ -198,8 +239,137 @@ test('people: map users, ask two approvers in DMs, refuse others, reject with a 
     // The host's webhook carries the reason.
     await page.goto(`${urls.host}/`);
     await page.locator('#webhooks li').filter({ hasText: 'budget is frozen' }).first().waitFor();
+
+    // A request still pending when the host disconnects.
+    const pendingOne = () => page.locator('.message').filter({ hasText: 'Pending across disconnect' }).first();
+    await as('U0PAT', 'C0APPROVALS');
+    await page.locator('#request-title').fill('Pending across disconnect');
+    await page.locator('#request-approvers').fill('u-ana, u-ben');
+    await page.locator('#request-requester').fill('u-pat');
+    await page.getByRole('button', { name: 'Request approval' }).click();
+    await pendingOne().getByRole('button', { name: 'Approve' }).waitFor();
+
+    // Disconnecting asks first; Cancel keeps the connection.
+    await page.goto(`${urls.host}/settings`);
+    await page.getByRole('link', { name: 'Disconnect…' }).click();
+    await page.getByRole('heading', { name: 'Disconnect Slack from demo?' }).waitFor();
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    assert.equal(await page.locator('#slack-status').textContent(), 'Active');
+    await page.getByRole('link', { name: 'Disconnect…' }).click();
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.waitForURL(/\/settings\?slack=disconnected/);
+    assert.equal(await page.locator('#slack-status').textContent(), 'Disconnected');
+    await page.getByText('You disconnected it here.').waitFor();
+    // An install refusal in the URL reads as a sentence, its code small beside it.
+    await page.goto(`${urls.host}/settings?slack=error&reason=access_denied`);
+    await page.locator('#banner').filter({ hasText: 'You cancelled the install in Slack' })
+      .filter({ hasText: 'access_denied' }).waitFor();
+
+    // A click while disconnected still decides, and the clicked message shows it at once.
+    await as('U0ANA', 'C0APPROVALS');
+    await pendingOne().getByRole('button', { name: 'Approve' }).click();
+    await pendingOne().filter({ hasText: 'Approved by' }).waitFor();
+    assert.equal(await pendingOne().getByRole('button', { name: 'Approve' }).count(), 0);
+    await page.screenshot({ path: `${OUT}/after-stale-buttons-after-decision.png`, fullPage: true });
+    // Ben's DM waited for the workspace: connecting again brings it up to date.
+    await connect(page);
+    await as('U0BEN', 'D0BEN');
+    await pendingOne().filter({ hasText: 'Approved by' }).waitFor();
+    assert.equal(await pendingOne().getByRole('button', { name: 'Approve' }).count(), 0);
   } catch (error) {
     await shot('failure').catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});
+
+test('act as survives a reload and a request; the decision is by the person acting', async () => {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  try {
+    await connect(page);
+
+    // Act as Ben: the URL says so, and a reload keeps him.
+    await page.goto(`${urls.slack}/?channel=C0APPROVALS`);
+    await page.locator('#act-as').selectOption('U0BEN');
+    await page.waitForURL(/[?&]user=U0BEN\b/);
+    await page.reload();
+    await actingAs(page, 'U0BEN');
+    assert.equal(await page.locator('#reply-as').textContent(), 'Ben Buyer');
+
+    // A page without a user in its URL (as after a redirect) comes back as Ben too.
+    await page.goto(`${urls.slack}/?channel=C0APPROVALS`);
+    await actingAs(page, 'U0BEN');
+    await page.waitForURL(/[?&]user=U0BEN\b/);
+
+    // The workspace picker shows its whole label.
+    const fits = await page.evaluate(() => {
+      const select = document.getElementById('workspace');
+      const style = getComputedStyle(select);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const text = context.measureText(select.selectedOptions[0].textContent).width;
+      // The drop-down arrow takes about 20 px of the content box.
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+      return { text, room };
+    });
+    assert.ok(fits.text <= fits.room, `the workspace label fits: ${JSON.stringify(fits)}`);
+
+    // Ben requests from the form: the form says who is acting, and he is still Ben after.
+    assert.equal(await page.locator('#request-as').inputValue(), 'U0BEN');
+    await page.locator('#request-title').fill('Laptop purchase: Ben rejects');
+    await page.locator('#request-approvers').fill('');
+    await page.locator('#request-reason').selectOption('none');
+    await page.getByRole('button', { name: 'Request approval' }).click();
+    await page.waitForURL(new RegExp(`^${urls.slack}/`));
+    const request = page.locator('.message').filter({ hasText: 'Laptop purchase: Ben rejects' }).first();
+    await request.getByRole('button', { name: 'Reject' }).waitFor();
+    await actingAs(page, 'U0BEN');
+    assert.equal(await page.locator('#reply-as').textContent(), 'Ben Buyer');
+
+    // His Reject is his.
+    await request.getByRole('button', { name: 'Reject' }).click();
+    await request.filter({ hasText: /Rejected by @ben/ }).waitFor();
+    assert.equal(await request.getByText('@ana').count(), 0, 'not decided by the default person');
+    await page.screenshot({ path: `${OUT}/after-ben-rejected.png`, fullPage: true });
+  } catch (error) {
+    await page.screenshot({ path: `${OUT}/failure-act-as.png`, fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});
+
+test('the sandbox at phone width: the sidebar folds away, the request form stacks', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  try {
+    await page.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0BEN`);
+    const toggle = page.locator('#sidebar-toggle');
+    await toggle.waitFor();
+    assert.equal(await page.locator('#request-title').isVisible(), false, 'the sidebar starts folded');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `nothing is wider than the phone: ${overflow}px too wide`);
+    const actAs = await page.evaluate(() => {
+      const style = getComputedStyle(document.getElementById('act-as'));
+      return { color: style.color, background: style.backgroundColor };
+    });
+    assert.notEqual(actAs.color, actAs.background, 'the person acting can be read');
+    await page.screenshot({ path: `${OUT}/after-mobile-sandbox-folded.png`, fullPage: true });
+
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    await page.locator('#request-title').waitFor();
+    const label = await page.locator('label[for=request-title]').boundingBox();
+    const input = await page.locator('#request-title').boundingBox();
+    assert.ok(label.y + label.height <= input.y, 'the label sits above its input');
+    assert.ok(input.width >= 300, `the input takes the width: ${input.width}px`);
+    await page.screenshot({ path: `${OUT}/after-mobile-sandbox.png`, fullPage: true });
+  } catch (error) {
+    await page.screenshot({ path: `${OUT}/failure-mobile.png`, fullPage: true }).catch(() => {});
     throw error;
   } finally {
     await context.close();

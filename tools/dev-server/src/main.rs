@@ -2,6 +2,7 @@
 //! API Gateway-shaped routes, the decision queue feeds the worker like Lambda's event source
 //! mapping, and the Slack sandbox and a demo host stand in for Slack and the host.
 
+use std::io::IsTerminal as _;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ async fn listen(port: u16) -> Result<(TcpListener, String), BoxError> {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
+        // Colour only for a person at a terminal: `make dev > dev.log` stays plain text.
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -86,8 +89,9 @@ async fn main() -> Result<(), BoxError> {
         base: host_base.clone(),
         sandbox_page: format!("{slack_base}/?channel=C0APPROVALS"),
         next_request: AtomicU64::new(1),
+        webhooks: host,
     });
-    let host_router = host.router().merge(devserver::demo_host::router(demo));
+    let host_router = devserver::demo_host::router(demo);
     tokio::spawn(async move { axum::serve(host_listener, host_router).await });
 
     let api = Arc::new(ApprovalsApi::new(
@@ -167,6 +171,8 @@ async fn main() -> Result<(), BoxError> {
     println!("  Demo host       {host_base}/settings   (Connect Slack, then request approvals from the sandbox)");
     println!("  Webhook log     {host_base}/");
     println!("  API base        {api_base}   (Slack interactivity: {api_base}/slack/interactions)");
+    println!();
+    println!("  Everything is kept in memory: after a restart, connect Slack again.");
     println!();
     println!(
         "ready {}",
