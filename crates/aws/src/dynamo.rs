@@ -461,22 +461,8 @@ impl ApprovalStore for DynamoStore {
         cursor: Option<&ListCursor>,
         limit: usize,
     ) -> Result<Page<Approval>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(LISTING_INDEX)
-            .scan_index_forward(false)
-            .expression_attribute_values(":pk", s(listing_pk(tenant_id)))
-            .limit(limit as i32 + 1);
-        query = match status {
-            Some(status) => query
-                .key_condition_expression("gsi2pk = :pk AND begins_with(gsi2sk, :status)")
-                .expression_attribute_values(":status", s(format!("{}#", status.as_str()))),
-            None => query.key_condition_expression("gsi2pk = :pk"),
-        };
-        if let Some(after) = cursor {
-            query = query.set_exclusive_start_key(Some(HashMap::from([
+        let mut start = cursor.map(|after| {
+            HashMap::from([
                 ("pk".to_owned(), s(approval_pk(&after.approval_id))),
                 ("sk".to_owned(), s(APPROVAL_SK)),
                 ("gsi2pk".to_owned(), s(listing_pk(tenant_id))),
@@ -488,15 +474,35 @@ impl ApprovalStore for DynamoStore {
                         &after.approval_id,
                     )),
                 ),
-            ])));
+            ])
+        });
+        let mut items: Vec<Approval> = Vec::new();
+        // A query answers at most 1 MB: keep reading until the page is full or the index ends.
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(LISTING_INDEX)
+                .scan_index_forward(false)
+                .expression_attribute_values(":pk", s(listing_pk(tenant_id)))
+                .limit((limit + 1 - items.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            query = match status {
+                Some(status) => query
+                    .key_condition_expression("gsi2pk = :pk AND begins_with(gsi2sk, :status)")
+                    .expression_attribute_values(":status", s(format!("{}#", status.as_str()))),
+                None => query.key_condition_expression("gsi2pk = :pk"),
+            };
+            let answer = query.send().await.map_err(|e| backend("Query", &e))?;
+            for item in answer.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = answer.last_evaluated_key;
+            if items.len() > limit || start.is_none() {
+                break;
+            }
         }
-        let answer = query.send().await.map_err(|e| backend("Query", &e))?;
-        let mut items = answer
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<Approval>)
-            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() > limit).then(|| {
             items.truncate(limit);
             items

@@ -305,7 +305,7 @@ pub fn welcome_message(tenant_name: Option<&str>, team_name: Option<&str>) -> Sl
     SlackMessage {
         text: format!(
             "Thanks for installing! {} is now connected.",
-            tenant_name.unwrap_or("Your host application")
+            escape_truncated(tenant_name.unwrap_or("Your host application"), 100)
         ),
         blocks: vec![
             json!({"type": "section", "text": mrkdwn_raw(&headline)}),

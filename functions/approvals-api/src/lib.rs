@@ -471,7 +471,8 @@ pub fn approval_body(approval: &Approval) -> Value {
             "kind": effect_kind(&entry.effect),
             "status": entry.status(),
             "attempts": entry.attempts,
-            "next_attempt_at": entry.is_open().then(|| rfc3339(entry.next_attempt_at)),
+            "next_attempt_at": (entry.is_open() && !entry.parked)
+                .then(|| rfc3339(entry.next_attempt_at)),
             "last_error": entry.last_error,
             "failed_reason": entry.failed,
         })).collect::<Vec<_>>(),

@@ -62,6 +62,13 @@ fn parse_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
         .map(ListCursor::parse)
         .transpose()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    if let (Some(cursor), Some(status)) = (&cursor, status) {
+        if cursor.status != status {
+            return Err(ApiError::invalid(
+                "cursor: belongs to a listing of another status",
+            ));
+        }
+    }
     Ok(ListQuery {
         tenant_id: tenant_id.to_owned(),
         status,
@@ -108,6 +115,11 @@ mod tests {
         assert!(message("tenant_id=acme&status=open").starts_with("status:"));
         assert!(message("tenant_id=acme&limit=0").starts_with("limit:"));
         assert!(message("tenant_id=acme&cursor=abc").starts_with("cursor:"));
+        let approved = "approved.1764000000.apr_00ff";
+        assert!(
+            message(&format!("tenant_id=acme&status=pending&cursor={approved}"))
+                .starts_with("cursor: belongs to a listing of another status")
+        );
         let query = parse_query(Some("tenant_id=acme&status=pending&limit=2")).unwrap();
         assert_eq!(
             (query.status, query.limit, query.cursor),

@@ -16,19 +16,30 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, Installed, SlackApi, SlackOAuth, TenantStore,
-    UserDirectory, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, EffectsQueue, Installed, QueueError, SlackApi, SlackOAuth,
+    StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
 use approvals_core::usecases::effects::{resume_parked, PerformEffects, Progress};
 use approvals_core::usecases::tokens::RotatingTokens;
-use approvals_core::usecases::welcome::Welcome;
+use approvals_core::usecases::welcome::{Welcome, WelcomeError};
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use approvals_outbound::webhook::HttpWebhookSink;
+
+/// Why an install's follow-up must be retried.
+#[derive(Debug, thiserror::Error)]
+enum AfterInstallError {
+    #[error(transparent)]
+    Greeting(#[from] WelcomeError),
+    #[error("resuming the parked effects failed: {0}")]
+    Resume(#[from] StoreError),
+    #[error("scheduling the resumed effects failed: {0}")]
+    Queue(#[from] QueueError),
+}
 
 /// Time kept back from the deadline to answer with the partial batch response.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -298,10 +309,10 @@ impl DecisionWorker {
             }
             WorkItem::Installed(installed) => match self.after_install(&installed, now).await {
                 Ok(()) => Verdict::Done,
-                Err(reason) => {
-                    tracing::warn!(message_id, installation_id = %installed.installation_id, %reason,
+                Err(error) => {
+                    tracing::warn!(message_id, installation_id = %installed.installation_id, %error,
                         "install follow-up failed; it will be retried");
-                    self.retry_record(record, now, reason)
+                    self.retry_record(record, now, error.to_string())
                 }
             },
             WorkItem::Perform { approval_id } => {
@@ -347,18 +358,13 @@ impl DecisionWorker {
         }
     }
 
-    /// Resumes what waited for the workspace, then greets the installer. Both are
+    /// Greets the installer, then resumes what waited for the workspace. Both are
     /// repeat-safe, so a failure of either retries the whole record.
-    async fn after_install(&self, installed: &Installed, now: i64) -> Result<(), String> {
-        let resumed = resume_parked(&self.perform_effects(), &installed.installation_id, now)
-            .await
-            .map_err(|error| error.to_string())?;
-        for (approval_id, due) in &resumed.still_open {
-            self.queue
-                .perform_later(approval_id, due - now)
-                .await
-                .map_err(|error| error.to_string())?;
-        }
+    async fn after_install(
+        &self,
+        installed: &Installed,
+        now: i64,
+    ) -> Result<(), AfterInstallError> {
         let greeting = Welcome {
             claims: self.approvals.as_ref(),
             tenants: self.tenants.as_ref(),
@@ -366,8 +372,12 @@ impl DecisionWorker {
             tokens: self.tokens.as_ref(),
         }
         .greet(installed, now)
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
+        let resumed =
+            resume_parked(&self.perform_effects(), &installed.installation_id, now).await?;
+        for (approval_id, due) in &resumed.still_open {
+            self.queue.perform_later(approval_id, due - now).await?;
+        }
         tracing::info!(installation_id = %installed.installation_id, resumed = resumed.approvals,
             ?greeting, "install follow-up done");
         Ok(())

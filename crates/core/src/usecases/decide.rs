@@ -397,6 +397,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn given_a_lost_install_follow_up_when_the_approval_is_touched_again_then_parked_effects_run(
+    ) {
+        use crate::ports::TenantStore;
+        let (store, slack, hooks) = (
+            MemoryStore::default(),
+            FakeSlack::default(),
+            FakeWebhooks::default(),
+        );
+        let id = posted_approval(&store, &slack).await;
+        store.delete_installation("T1", i64::MAX).await.unwrap();
+        let decide = decide_with(&store, &slack, &hooks);
+        // No response_url: the clicked copy cannot be replaced, so it waits too.
+        let mut command = click(&id, "U1", "T1");
+        command.response_url = None;
+        let decided = decide.run(&command, 20).await.unwrap();
+        assert_eq!(decided.progress.parked, 1);
+        assert!(slack.updates().is_empty());
+
+        // WHEN the app is installed again but its follow-up never arrives, and a late click
+        // touches the approval
+        let mut reinstalled = installation("T1");
+        reinstalled.installed_at = 30;
+        store.connect("acme", reinstalled);
+        decide.run(&click(&id, "U2", "T1"), 40).await.unwrap();
+
+        // THEN the parked update runs then
+        assert_eq!(slack.updates().len(), 1);
+        assert!(store.approval(&id).unwrap().outbox.values().all(|e| e.done));
+    }
+
+    #[tokio::test]
     async fn given_the_webhook_failed_when_due_again_then_only_the_webhook_is_retried() {
         let (store, slack) = (MemoryStore::default(), FakeSlack::default());
         let hooks = FakeWebhooks::failing_times(1);

@@ -13,13 +13,12 @@
 use serde_json::json;
 
 use crate::blocks::{current_message, minimal_ended_message, SlackMessage};
-use crate::domain::{Approval, CopyRole, MessageCopy};
+use crate::domain::{Approval, CopyRole, Installation, MessageCopy};
 use crate::outbox::{Backoff, OutboxEntry, Outgoing};
 use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
     WebhookError, WebhookSink,
 };
-use crate::usecases::tokens::DEAD_TOKEN_CODES;
 
 /// How long one attempt may hold an entry. It must outlast the worker's budget for one
 /// record (the function's 60 s timeout less its 2 s margin), so two attempts never overlap;
@@ -76,9 +75,6 @@ impl From<SlackError> for Failure {
                 reason: error.to_string(),
                 not_before_secs: *retry_after_secs as i64,
             },
-            SlackError::Api { code, .. } if DEAD_TOKEN_CODES.contains(&code.as_str()) => {
-                Failure::Disconnected(format!("{DISCONNECTED} ({code})"))
-            }
             _ if error.is_retryable() => Failure::Retry {
                 reason: error.to_string(),
                 not_before_secs: 0,
@@ -156,6 +152,8 @@ impl PerformEffects<'_> {
         let mut progress = Progress::default();
         let mut an_event_waits = false;
         let mut noted_parked = false;
+        // When the workspace was installed, read once and only if an entry is parked.
+        let mut installed_at: Option<Option<i64>> = None;
         for (key, entry) in entries {
             let is_event = matches!(entry.effect, Outgoing::DeliverEvent { .. });
             if is_event && (an_event_waits || self.webhooks.is_none()) {
@@ -164,8 +162,22 @@ impl PerformEffects<'_> {
                 continue;
             }
             if entry.parked && !resuming {
-                progress.parked += 1;
-                continue;
+                // A parked entry's `next_attempt_at` is when it was parked: an install since
+                // then (whose own resumption may have been lost) lets any pass resume it.
+                if installed_at.is_none() {
+                    installed_at = Some(
+                        self.workspace(approval)
+                            .await?
+                            .map(|installation| installation.installed_at),
+                    );
+                }
+                if installed_at
+                    .flatten()
+                    .is_none_or(|at| at < entry.next_attempt_at)
+                {
+                    progress.parked += 1;
+                    continue;
+                }
             }
             if !entry.parked && entry.next_attempt_at > now {
                 an_event_waits |= is_event;
@@ -193,20 +205,34 @@ impl PerformEffects<'_> {
             let mut next = entry.clone();
             next.attempts += 1;
             next.leased_until = None;
-            next.parked = false;
-            match self.attempt(approval, &entry.effect, now).await {
+            if next.parked {
+                // The retry horizon counts from when the workspace came back.
+                next.created_at = now;
+                next.parked = false;
+            }
+            let mut outcome = self.attempt(approval, &entry.effect, now).await;
+            if let Err(Failure::Disconnected(reason)) = &outcome {
+                // The note comes first: a parked entry is never without one. An install that
+                // landed meanwhile may have read the notes already, so look again after it.
+                if !noted_parked {
+                    self.approvals
+                        .park(&approval.installation_id, &approval.id, now)
+                        .await?;
+                    noted_parked = true;
+                }
+                if self.workspace(approval).await?.is_some() {
+                    outcome = Err(Failure::Retry {
+                        reason: format!("{reason}; installed again meanwhile"),
+                        not_before_secs: 0,
+                    });
+                }
+            }
+            match outcome {
                 Ok(()) => {
                     next.done = true;
                     next.last_error = None;
                 }
                 Err(Failure::Disconnected(reason)) => {
-                    // The note comes first: a parked entry is never without one.
-                    if !noted_parked {
-                        self.approvals
-                            .park(&approval.installation_id, &approval.id, now)
-                            .await?;
-                        noted_parked = true;
-                    }
                     tracing::warn!(approval_id = %approval.id, effect = %key, %reason,
                         "effect parked until the workspace is installed again");
                     next.parked = true;
@@ -219,7 +245,7 @@ impl PerformEffects<'_> {
                     next.failed = Some(reason);
                 }
                 Err(Failure::Retry { reason, .. })
-                    if self.backoff.gives_up(entry.created_at, now) =>
+                    if self.backoff.gives_up(next.created_at, now) =>
                 {
                     tracing::error!(approval_id = %approval.id, effect = %key, %reason,
                         horizon_secs = self.backoff.horizon_secs, "effect still failing after the retry horizon; given up");
@@ -311,14 +337,24 @@ impl PerformEffects<'_> {
         }
     }
 
+    /// The installation that shows the approval, while its tenant is still linked to it: a
+    /// tenant that disconnected has nothing done with tokens on its behalf, even when
+    /// another tenant keeps the workspace installed.
+    async fn workspace(&self, approval: &Approval) -> Result<Option<Installation>, StoreError> {
+        Ok(self
+            .tenants
+            .installation_for_tenant(&approval.request.tenant_id)
+            .await?
+            .filter(|installation| installation.id() == approval.installation_id))
+    }
+
     async fn token(
         &self,
         approval: &Approval,
         now: i64,
     ) -> Result<crate::secret::SecretToken, Failure> {
         let installation = self
-            .tenants
-            .installation(&approval.installation_id)
+            .workspace(approval)
             .await?
             .ok_or_else(|| Failure::Disconnected(DISCONNECTED.into()))?;
         Ok(self.tokens.usable_token(&installation, now).await?)
@@ -440,7 +476,8 @@ pub async fn resume_parked(
         };
         let progress = perform.resume(&approval, now).await?;
         resumed.approvals += 1;
-        if progress.parked == 0 {
+        // An entry another worker holds may park again: the note stays until all are done.
+        if progress.parked == 0 && progress.open == 0 {
             perform
                 .approvals
                 .unpark(installation_id, &approval_id, now)

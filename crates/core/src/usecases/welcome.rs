@@ -8,6 +8,8 @@ use crate::ports::{
 
 /// A reinstall within this long greets nobody again.
 pub const GREET_AGAIN_AFTER_SECS: i64 = 24 * 3600;
+/// How long one attempt holds the greeting: a crash mid-way frees it for the retry soon.
+const SENDING_LEASE_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Greeting {
@@ -34,9 +36,10 @@ pub struct Welcome<'a> {
 }
 
 impl Welcome<'_> {
-    /// Greets the installer in a DM from the app. A claim keyed by installation and person
-    /// keeps a redelivery, or a reinstall within the day, from greeting twice; a failure
-    /// that may pass gives the claim back so the queue retries.
+    /// Greets the installer in a DM from the app. A claim keyed by installation and person,
+    /// taken as a short lease and kept for a day once the greeting is sent, keeps a
+    /// redelivery, or a reinstall within the day, from greeting twice; a failure that may
+    /// pass gives the claim back so the queue retries.
     pub async fn greet(&self, installed: &Installed, now: i64) -> Result<Greeting, WelcomeError> {
         let Some(installer) = installed.installed_by.as_deref() else {
             return Ok(Greeting::Skipped);
@@ -51,7 +54,7 @@ impl Welcome<'_> {
         let key = format!("welcome:{}:{installer}", installed.installation_id);
         if !self
             .claims
-            .claim_once(&key, now, now + GREET_AGAIN_AFTER_SECS)
+            .claim_once(&key, now, now + SENDING_LEASE_SECS)
             .await?
         {
             tracing::info!(installation_id = %installed.installation_id, "installer greeted within the day; not again");
@@ -70,7 +73,12 @@ impl Welcome<'_> {
             installed.team_name.as_deref(),
         );
         match self.slack.post_message(&token, installer, &message).await {
-            Ok(_) => Ok(Greeting::Sent),
+            Ok(_) => {
+                self.claims
+                    .extend_claim(&key, now + GREET_AGAIN_AFTER_SECS)
+                    .await?;
+                Ok(Greeting::Sent)
+            }
             Err(error) if error.is_retryable() => {
                 self.claims.release_claim(&key).await?;
                 Err(WelcomeError::Slack(error))
