@@ -254,6 +254,18 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     answer
 }
 
+/// A listing's `limit` query parameter: `default` when absent, else 1 to `max`.
+fn page_limit(value: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| ApiError::invalid(format!("limit: must be 1 to {max}"))),
+    }
+}
+
 /// A tenant id from the path, or the 400 that names it.
 fn tenant(tenant_id: &str) -> Result<&str, ApiError> {
     check_identifier("tenant_id", tenant_id)

@@ -50,14 +50,7 @@ fn parse_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
             ApiError::invalid("status: must be pending, approved, rejected, cancelled or expired")
         })?),
     };
-    let limit = match param("limit") {
-        None => DEFAULT_PAGE,
-        Some(value) => value
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE).contains(limit))
-            .ok_or_else(|| ApiError::invalid(format!("limit: must be 1 to {MAX_PAGE}")))?,
-    };
+    let limit = crate::page_limit(param("limit"), DEFAULT_PAGE, MAX_PAGE)?;
     let cursor = param("cursor")
         .map(ListCursor::parse)
         .transpose()

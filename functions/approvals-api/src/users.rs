@@ -95,14 +95,7 @@ pub(crate) async fn list_users(
                 .ok_or_else(|| ApiError::invalid("status: must be mapped or not_in_slack"))?,
         ),
     };
-    let limit = match param("limit") {
-        None => DEFAULT_PAGE,
-        Some(value) => value
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE).contains(limit))
-            .ok_or_else(|| ApiError::invalid(format!("limit: must be 1 to {MAX_PAGE}")))?,
-    };
+    let limit = crate::page_limit(param("limit"), DEFAULT_PAGE, MAX_PAGE)?;
     let cursor = match param("cursor") {
         None => None,
         Some(value) => Some(
