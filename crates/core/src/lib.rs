@@ -13,6 +13,7 @@ pub mod notification;
 pub mod outbox;
 pub mod people;
 pub mod ports;
+pub mod reminders;
 pub mod secret;
 pub mod signing;
 pub mod time;

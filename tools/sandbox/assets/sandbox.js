@@ -1,14 +1,18 @@
 // The Slack sandbox's workspace page: live updates (long poll), clicks, thread replies,
-// events and modals. Plain browser JavaScript, no build step; the server renders all HTML.
+// events, modals, the app's Home tab, permalinks and the reminders control. Plain browser
+// JavaScript, no build step; the server renders all HTML.
 (() => {
   'use strict';
 
   const $ = (id) => document.getElementById(id);
   const body = document.body;
+  // `tab` is "home" when the app's Home tab shows; `ts` is a permalink's highlighted message.
   const selection = {
     team: body.dataset.team,
     channel: body.dataset.channel,
     user: body.dataset.user,
+    tab: body.dataset.tab || '',
+    ts: body.dataset.ts || '',
   };
   let version = Number(body.dataset.version) || 0;
 
@@ -74,7 +78,7 @@
         (answer.error ? ' · ' + answer.error : '');
       line.classList.toggle('failed', answer.status >= 300 || Boolean(answer.error));
     } else {
-      line.textContent = 'Slack → your app: ' + (answer.error || 'nothing sent');
+      line.textContent = 'Slack → your app: ' + (answer.error || answer.note || 'nothing sent');
       line.classList.add('failed');
     }
   }
@@ -136,6 +140,16 @@
     rememberUser(selection.team, selection.user);
     swap($('sidebar'), state.html.sidebar);
     syncEntries($('messages'), state.html.entries);
+    selection.tab = state.tab || '';
+    selection.ts = state.ts || '';
+    body.dataset.tab = selection.tab;
+    body.dataset.ts = selection.ts;
+    const home = selection.tab === 'home';
+    $('messages').hidden = home;
+    $('home-view').hidden = !home;
+    if (swap($('home-view'), state.html.home)) formatDates($('home-view'));
+    if (home) hideReply();
+    scrollToLinked();
     if (swap($('views'), state.html.views)) showViews();
     const thread = $('reply-thread').value;
     if (thread && !document.querySelector('.message[data-ts="' + CSS.escape(thread) + '"]')) {
@@ -145,8 +159,18 @@
 
   function urlFor(sel) {
     const query = new URLSearchParams();
-    for (const key of ['team', 'channel', 'user']) if (sel[key]) query.set(key, sel[key]);
+    for (const key of ['team', 'channel', 'user', 'tab', 'ts']) if (sel[key]) query.set(key, sel[key]);
     return query;
+  }
+
+  // A permalink's message is scrolled into view once (not again on every live update).
+  let scrolledTo = '';
+  function scrollToLinked() {
+    if (!selection.ts || selection.ts === scrolledTo || selection.tab === 'home') return;
+    const message = document.querySelector('.message.highlighted');
+    if (!message) return;
+    scrolledTo = selection.ts;
+    message.scrollIntoView({ block: 'center' });
   }
 
   // --- The stale-screen control ----------------------------------------------------------
@@ -226,14 +250,35 @@
     return option ? option.textContent.replace(/ \(@.*$/, '') : undefined;
   }
 
-  // Act as on a frozen screen changes only who clicks: the stale messages stay.
-  function actAs(user) {
+  // Act as on a frozen screen changes only who clicks: the stale messages stay. On the Home
+  // tab, another person acting is that person entering their App Home: Slack tells the app.
+  async function actAs(user) {
     selection.user = user;
     rememberUser(selection.team, user);
     setUrl(false);
-    if (!frozen) return refresh();
-    showActing(user, optionName(user));
-    return undefined;
+    if (frozen) {
+      showActing(user, optionName(user));
+      return;
+    }
+    await refresh();
+    if (selection.tab === 'home') await openedHome();
+  }
+
+  // --- The app's Home tab -----------------------------------------------------------------
+  // Entering it sends app_home_opened (signed, to the events URL) as the acting person; the
+  // app answers with views.publish, which the live update draws.
+
+  async function openedHome() {
+    $('delivery').textContent = 'Slack → your app: sending app_home_opened…';
+    const { answer } = await post('/_sandbox/ui/home', { team: selection.team, user: actingUser() });
+    report(answer);
+  }
+
+  async function openHome() {
+    hideReply();
+    await navigate({ tab: 'home', ts: '' }, true);
+    $('channel-title').focus({ preventScroll: true });
+    await openedHome();
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -393,12 +438,19 @@
   // --- Wiring -----------------------------------------------------------------------------
 
   document.addEventListener('click', async (event) => {
+    const plainClick = !event.ctrlKey && !event.metaKey && !event.shiftKey;
+    const homeLink = event.target.closest('a[data-tab="home"]');
+    if (homeLink && plainClick) {
+      event.preventDefault();
+      await openHome();
+      return;
+    }
     const channelLink = event.target.closest('a[data-channel]');
-    if (channelLink && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+    if (channelLink && plainClick) {
       event.preventDefault();
       hideReply();
       // Another person's DM opens as that person (data-user), as only they would see it.
-      const change = { channel: channelLink.dataset.channel };
+      const change = { channel: channelLink.dataset.channel, tab: '', ts: '' };
       if (channelLink.dataset.user) change.user = channelLink.dataset.user;
       await navigate(change, true);
       $('channel-title').focus({ preventScroll: true });
@@ -409,16 +461,34 @@
       showReply(replyButton);
       return;
     }
-    const action = event.target.closest('.message [data-action-id]');
+    const homeAction = event.target.closest('#home-view button[data-action-id], #home-view a[data-action-id]');
+    if (homeAction) {
+      // As for messages: a URL button opens its link and also sends block_actions.
+      const isButton = homeAction.tagName === 'BUTTON';
+      if (isButton) homeAction.disabled = true;
+      $('delivery').textContent = 'Slack → your app: sending block_actions…';
+      const { answer } = await post('/_sandbox/ui/home-click', {
+        team: selection.team,
+        user: actingUser(),
+        block_id: homeAction.dataset.blockId,
+        action_id: homeAction.dataset.actionId,
+      });
+      if (isButton && homeAction.isConnected) homeAction.disabled = false;
+      report(answer);
+      return;
+    }
+    const action = event.target.closest('.message button[data-action-id], .message a[data-action-id]');
     if (action) {
       // URL buttons open their link and, as in Slack, also send block_actions.
       const message = action.closest('.message');
       const isButton = action.tagName === 'BUTTON';
       if (isButton) action.disabled = true;
       $('delivery').textContent = 'Slack → your app: sending block_actions…';
+      // The block too: a digest repeats action ids (approve, reject) in one block per request.
       const { answer } = await post('/_sandbox/ui/click', {
         channel: message.dataset.channel,
         ts: message.dataset.ts,
+        block_id: action.dataset.blockId || '',
         action_id: action.dataset.actionId,
         user: actingUser(),
       });
@@ -469,7 +539,7 @@
   $('workspace').addEventListener('change', (event) => {
     hideReply();
     const team = event.target.value;
-    navigate({ team, channel: '', user: rememberedUser(team) }, true);
+    navigate({ team, channel: '', user: rememberedUser(team), tab: '', ts: '' }, true);
   });
 
   $('freeze').addEventListener('click', () => setFrozen(!frozen));
@@ -488,8 +558,41 @@
     selection.team = query.get('team') || '';
     selection.channel = query.get('channel') || '';
     selection.user = query.get('as') || query.get('user') || '';
-    refresh(true);
+    selection.tab = query.get('tab') || '';
+    selection.ts = query.get('ts') || '';
+    refresh(true).then(() => (selection.tab === 'home' ? openedHome() : undefined));
   });
+
+  // --- Run reminders at… -------------------------------------------------------------------
+  // Runs the app's reminder pass for a chosen UTC time (the schedule's stand-in) and shows
+  // its answer on one line.
+
+  function remindersLine(ok, answer) {
+    if (!ok || answer.status === undefined) {
+      return 'Reminders not run: ' + (answer.error || 'no answer');
+    }
+    const at = /T(\d\d:\d\d)/.exec(answer.scheduled_time || '');
+    const said = String(answer.summary || answer.body || '(empty answer)').replace(/\s+/g, ' ').trim();
+    const shown = said.length > 200 ? said.slice(0, 199) + '…' : said;
+    const failed = answer.status < 200 || answer.status >= 300;
+    return 'Run for ' + (at ? at[1] : answer.scheduled_time) + ' UTC: ' +
+      (failed ? 'HTTP ' + answer.status + ' · ' : '') + shown;
+  }
+
+  const remindersForm = $('reminders-form');
+  if (remindersForm) {
+    remindersForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const result = $('reminders-result');
+      $('reminders-run').disabled = true;
+      result.textContent = 'Running…';
+      const { ok, answer } = await post('/_sandbox/run-reminders', {
+        scheduled_time: $('reminders-time').value,
+      });
+      $('reminders-run').disabled = false;
+      result.textContent = remindersLine(ok, answer);
+    });
+  }
 
   // On load: a person named in the URL is remembered; without one, the remembered person
   // comes back (the server drew the default person first).
@@ -509,5 +612,8 @@
   $('channel-title').tabIndex = -1;
   formatDates(document);
   showViews();
+  scrollToLinked();
+  // Loaded on the Home tab (a link, a reload): the person enters their App Home.
+  if (selection.tab === 'home') openedHome();
   poll();
 })();

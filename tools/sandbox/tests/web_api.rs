@@ -293,6 +293,7 @@ async fn users_list_pages_walk_every_member_exactly_once() {
             "U0PAT",
             "U0CARA",
             "U0DEV",
+            "U0NOOR",
             "U0GIA",
             "U0GONE",
             "U0BOT",
@@ -500,8 +501,18 @@ async fn dms_open_like_slack_and_chat_update_needs_the_d_id() {
     assert_eq!(slack.messages("D0CARA")[0].text, "Approved");
 }
 
-/// What the app under test received at its events URL: (signature valid, body).
+/// What the app under test received: (signature valid, body). JSON bodies as they are; form
+/// bodies (interactions) as their decoded `payload`.
 type Delivered = tokio::sync::mpsc::UnboundedReceiver<(bool, Value)>;
+
+fn payload_of(form: &str) -> Value {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap_or_default();
+    pairs
+        .iter()
+        .find(|(key, _)| key == "payload")
+        .and_then(|(_, payload)| serde_json::from_str(payload).ok())
+        .unwrap_or(Value::Null)
+}
 
 /// A stand-in app on loopback that checks Slack's signature on every request it gets.
 async fn events_app(secret: &'static str) -> (String, Delivered) {
@@ -521,7 +532,8 @@ async fn events_app(secret: &'static str) -> (String, Delivered) {
             mac.update(format!("v0:{}:{body}", header("x-slack-request-timestamp")).as_bytes());
             let expected = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
             let valid = header("x-slack-signature") == expected;
-            let _ = sender.send((valid, serde_json::from_str(&body).unwrap_or(Value::Null)));
+            let parsed = serde_json::from_str(&body).unwrap_or_else(|_| payload_of(&body));
+            let _ = sender.send((valid, parsed));
             ""
         }
     };
@@ -743,4 +755,1089 @@ async fn the_rust_api_returns_the_events_for_tests_to_deliver() {
     assert!(slack
         .click_payload("C0APPROVALS", ts, "approve", "U0CARA")
         .is_ok());
+}
+
+#[tokio::test]
+async fn the_demo_workspace_has_someone_in_newfoundland() {
+    let (_, base, token) = started().await;
+    let (_, _, answer) = call(&base, "users.info", Some(&token), json!({"user": "U0NOOR"})).await;
+    let noor = &answer["user"];
+    assert_eq!(noor["name"], "noor", "{answer}");
+    assert_eq!(noor["real_name"], "Noor Newfoundland");
+    assert_eq!(noor["profile"]["email"], "noor@sandbox.example");
+    assert_eq!(noor["tz"], "America/St_Johns");
+    assert!(
+        noor["tz_offset"] == -12_600 || noor["tz_offset"] == -9_000,
+        "half an hour off the hour: {noor}"
+    );
+    assert_eq!(noor["deleted"], false);
+}
+
+async fn post_blocks(base: &str, token: &str, channel: &str, blocks: Value) -> String {
+    let (_, _, posted) = call(
+        base,
+        "chat.postMessage",
+        Some(token),
+        json!({"channel": channel, "text": "x", "blocks": blocks}),
+    )
+    .await;
+    assert_eq!(posted["ok"], true, "{posted}");
+    posted["ts"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn chat_get_permalink_answers_like_slack_and_the_link_opens_the_message() {
+    let (slack, base, token) = started().await;
+    let (_, _, parent) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "Deal desk digest"}),
+    )
+    .await;
+    let ts = parent["ts"].as_str().unwrap().to_owned();
+    let (_, _, reply) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "Approved", "thread_ts": ts}),
+    )
+    .await;
+    let reply_ts = reply["ts"].as_str().unwrap().to_owned();
+    let expected = format!("{base}/archives/C0APPROVALS/p{}", ts.replace('.', ""));
+
+    // JSON, form and query-string arguments all work, as in Slack.
+    let (status, _, answer) = call(
+        &base,
+        "chat.getPermalink",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "message_ts": ts}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({"ok": true, "channel": "C0APPROVALS", "permalink": expected})
+    );
+    let http = reqwest::Client::new();
+    let by_query: Value = http
+        .get(format!(
+            "{base}/api/chat.getPermalink?channel=C0APPROVALS&message_ts={ts}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_query["permalink"], json!(expected), "{by_query}");
+    let token_in_query: Value = http
+        .get(format!(
+            "{base}/api/chat.getPermalink?token={token}&channel=C0APPROVALS&message_ts={ts}"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        token_in_query["error"], "not_authed",
+        "Slack takes no tokens from the query string"
+    );
+    let by_form: Value = http
+        .post(format!("{base}/api/chat.getPermalink"))
+        .form(&[
+            ("token", token.as_str()),
+            ("channel", "C0APPROVALS"),
+            ("message_ts", ts.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_form["permalink"], json!(expected), "{by_form}");
+
+    // A thread reply's link names its thread, as Slack's does.
+    let (_, _, threaded) = call(
+        &base,
+        "chat.getPermalink",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "message_ts": reply_ts}),
+    )
+    .await;
+    assert_eq!(
+        threaded["permalink"],
+        json!(format!(
+            "{base}/archives/C0APPROVALS/p{}?thread_ts={ts}&cid=C0APPROVALS",
+            reply_ts.replace('.', "")
+        ))
+    );
+
+    // Slack's refusals.
+    let (_, _, note) = call(
+        &base,
+        "chat.postEphemeral",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "user": "U0ANA", "text": "only you"}),
+    )
+    .await;
+    for (body, code) in [
+        (
+            json!({"channel": "C0NOPE", "message_ts": ts}),
+            "channel_not_found",
+        ),
+        (
+            json!({"channel": "U0ANA", "message_ts": ts}),
+            "channel_not_found",
+        ),
+        (
+            json!({"channel": "C0APPROVALS", "message_ts": "1.000001"}),
+            "message_not_found",
+        ),
+        (
+            json!({"channel": "C0GENERAL", "message_ts": ts}),
+            "message_not_found",
+        ),
+        (
+            json!({"channel": "C0APPROVALS", "message_ts": note["message_ts"]}),
+            "message_not_found",
+        ),
+        (json!({"channel": "C0APPROVALS"}), "invalid_arguments"),
+        (json!({"message_ts": ts}), "invalid_arguments"),
+    ] {
+        let (status, _, answer) =
+            call(&base, "chat.getPermalink", Some(&token), body.clone()).await;
+        assert_eq!(
+            (status, answer),
+            (200, json!({"ok": false, "error": code})),
+            "{body}"
+        );
+    }
+    let unauthed = json!({"channel": "C0APPROVALS", "message_ts": ts});
+    assert_eq!(
+        call(&base, "chat.getPermalink", None, unauthed.clone())
+            .await
+            .2["error"],
+        "not_authed"
+    );
+    assert_eq!(
+        call(
+            &base,
+            "chat.getPermalink",
+            Some("xoxb-forged"),
+            unauthed.clone()
+        )
+        .await
+        .2["error"],
+        "invalid_auth"
+    );
+
+    // Rate limits, injected like any method's, and every call recorded.
+    slack.inject(
+        "chat.getPermalink",
+        Fault::RateLimited {
+            retry_after_secs: 3,
+        },
+        1,
+    );
+    let (status, headers, answer) =
+        call(&base, "chat.getPermalink", Some(&token), unauthed.clone()).await;
+    assert_eq!(
+        (status, headers["retry-after"].to_str().unwrap()),
+        (429, "3")
+    );
+    assert_eq!(answer["error"], "ratelimited");
+    assert_eq!(
+        call(&base, "chat.getPermalink", Some(&token), unauthed)
+            .await
+            .2["ok"],
+        true
+    );
+    let recorded = slack.calls(Some("chat.getPermalink"));
+    assert_eq!(recorded.len(), 16);
+    assert_eq!(
+        recorded
+            .iter()
+            .rev()
+            .take(2)
+            .map(|c| c.http_status)
+            .collect::<Vec<_>>(),
+        [200, 429]
+    );
+
+    // The link itself: 303 to the page with the message highlighted; `as` is kept.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let followed = no_redirects.get(&expected).send().await.unwrap();
+    assert_eq!(followed.status(), 303);
+    assert_eq!(
+        followed.headers()["location"],
+        format!("/?team=T0SANDBOX&channel=C0APPROVALS&ts={ts}").as_str()
+    );
+    let as_ben = no_redirects
+        .get(format!("{expected}?as=U0BEN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_ben.headers()["location"],
+        format!("/?team=T0SANDBOX&channel=C0APPROVALS&ts={ts}&as=U0BEN").as_str()
+    );
+    let page = http
+        .get(format!("{expected}?as=U0BEN"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "<article class=\"message highlighted\" data-ts=\"{ts}\""
+        )),
+        "{page}"
+    );
+    assert_eq!(page.matches("class=\"linked-note\"").count(), 1);
+    assert!(
+        page.contains(&format!("data-ts=\"{ts}\">")),
+        "the script knows the ts"
+    );
+    assert!(page.contains("<option value=\"U0BEN\" selected>"));
+    let reply_page = http
+        .get(threaded["permalink"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reply_page.contains(&format!(
+        "<article class=\"message reply highlighted\" data-ts=\"{reply_ts}\""
+    )));
+    for bad in [
+        "/archives/C0NOPE/p1234567890123456",
+        "/archives/C0APPROVALS/x12",
+    ] {
+        let answer = no_redirects
+            .get(format!("{base}{bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{bad}");
+    }
+}
+
+fn home(blocks: Value) -> Value {
+    json!({"type": "home", "callback_id": "approvals_home", "private_metadata": "v1",
+           "external_id": "", "blocks": blocks})
+}
+
+fn home_blocks() -> Value {
+    json!([
+        {"type": "header", "text": {"type": "plain_text", "text": "Waiting for you"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Deal desk*: Initech"}},
+        {"type": "actions", "block_id": "req_apr_1", "elements": [
+            {"type": "button", "action_id": "approve", "value": "apr_1", "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "open", "url": "https://host.example/apr_1",
+             "text": {"type": "plain_text", "text": "Open"}}]}
+    ])
+}
+
+#[tokio::test]
+async fn views_publish_stores_the_home_view_and_answers_like_slack() {
+    let (slack, base, token) = started().await;
+    assert!(slack.home_view("T0SANDBOX", "U0ANA").is_none());
+    let (status, _, first) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0ANA", "view": home(home_blocks())}),
+    )
+    .await;
+    assert_eq!((status, &first["ok"]), (200, &json!(true)), "{first}");
+    let view = &first["view"];
+    assert!(view["id"].as_str().unwrap().starts_with('V'), "{view}");
+    for (field, value) in [
+        ("team_id", json!("T0SANDBOX")),
+        ("type", json!("home")),
+        ("app_id", json!("A0SANDBOX")),
+        ("private_metadata", json!("v1")),
+        ("callback_id", json!("approvals_home")),
+        ("external_id", json!("")),
+        ("state", json!({"values": {}})),
+        ("root_view_id", view["id"].clone()),
+    ] {
+        assert_eq!(view[field], value, "{field}: {view}");
+    }
+    assert!(view["bot_id"].as_str().unwrap().starts_with('B'));
+    assert!(!view["hash"].as_str().unwrap().is_empty());
+    let blocks = view["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 3);
+    assert!(
+        blocks.iter().all(|b| b["block_id"].is_string()),
+        "Slack gives every block an id: {view}"
+    );
+    assert_eq!(blocks[2]["block_id"], "req_apr_1");
+    assert_eq!(slack.home_view("T0SANDBOX", "U0ANA").as_ref(), Some(view));
+    assert!(slack.home_view("T0SANDBOX", "U0BEN").is_none());
+
+    // A form body with the view as a JSON string and the current hash: a new view and hash.
+    let http = reqwest::Client::new();
+    let second: Value = http
+        .post(format!("{base}/api/views.publish"))
+        .bearer_auth(&token)
+        .form(&[
+            ("user_id", "U0ANA"),
+            ("view", &home(json!([])).to_string()),
+            ("hash", view["hash"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["ok"], true, "{second}");
+    assert_ne!(second["view"]["id"], view["id"]);
+    assert_ne!(second["view"]["hash"], view["hash"]);
+    assert_eq!(second["view"]["blocks"], json!([]));
+
+    // The old hash is stale now: hash_conflict, and the stored view stays.
+    let (_, _, stale) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0ANA", "view": home(home_blocks()), "hash": view["hash"]}),
+    )
+    .await;
+    assert_eq!(stale, json!({"ok": false, "error": "hash_conflict"}));
+    assert_eq!(
+        slack.home_view("T0SANDBOX", "U0ANA").unwrap()["id"],
+        second["view"]["id"]
+    );
+    let (_, _, first_hash) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0BEN", "view": home(json!([])), "hash": "1.abc"}),
+    )
+    .await;
+    assert_eq!(
+        first_hash["error"], "hash_conflict",
+        "a hash with nothing published yet"
+    );
+
+    // Slack's refusals, each HTTP 200 with ok:false.
+    let many: Vec<Value> = (0..101).map(|_| json!({"type": "divider"})).collect();
+    let big_text = "x".repeat(2_900);
+    let big: Vec<Value> = (0..90)
+        .map(|_| json!({"type": "section", "text": {"type": "mrkdwn", "text": big_text}}))
+        .collect();
+    let mut modal = home(json!([]));
+    modal["type"] = json!("modal");
+    let cases = [
+        (
+            json!({"view": home(json!([]))}),
+            json!({"ok": false, "error": "invalid_arguments",
+                   "response_metadata": {"messages": ["invalid `user_id`"]}}),
+        ),
+        (
+            json!({"user_id": "U0NOBODY", "view": home(json!([]))}),
+            json!({"ok": false, "error": "user_not_found"}),
+        ),
+        (
+            json!({"user_id": "U0OUT", "view": home(json!([]))}),
+            json!({"ok": true}),
+        ),
+        (
+            json!({"user_id": "U0ANA"}),
+            json!({"ok": false, "error": "invalid_arguments"}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": "{not json"}),
+            json!({"ok": false, "error": "invalid_arguments"}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": modal}),
+            json!({"ok": false, "error": "invalid_arguments"}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": home(Value::Array(many))}),
+            json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages":
+                ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]}}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": home(Value::Array(big))}),
+            json!({"ok": false, "error": "view_too_large"}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": home(json!([{"type": "header",
+                "text": {"type": "plain_text", "text": "h".repeat(151)}}]))}),
+            json!({"ok": false, "error": "invalid_arguments"}),
+        ),
+        (
+            json!({"user_id": "U0ANA", "view": {"type": "home", "blocks": [],
+                "private_metadata": "m".repeat(3_001)}}),
+            json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages":
+                ["[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"]}}),
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, _, answer) = call(&base, "views.publish", Some(&token), body.clone()).await;
+        assert_eq!(status, 200);
+        if expected["ok"] == true {
+            assert_eq!(answer["ok"], true, "{answer}");
+            continue;
+        }
+        if expected.get("response_metadata").is_some() {
+            assert_eq!(answer, expected, "{body}");
+        } else {
+            assert_eq!(
+                (&answer["ok"], &answer["error"]),
+                (&expected["ok"], &expected["error"]),
+                "{body}: {answer}"
+            );
+        }
+    }
+    // The bad header block is pointed at.
+    let (_, _, bad_block) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0ANA", "view": home(json!([{"type": "divider"}, {"type": "header",
+            "text": {"type": "plain_text", "text": "h".repeat(151)}}]))}),
+    )
+    .await;
+    let message = bad_block["response_metadata"]["messages"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.starts_with("[ERROR] ") && message.ends_with("[json-pointer:/view/blocks/1]"),
+        "{message}"
+    );
+
+    // external_id is unique in a team: another person's Home cannot take it.
+    let mut tagged = home(json!([]));
+    tagged["external_id"] = json!("home-ana");
+    let (_, _, ana) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0ANA", "view": tagged}),
+    )
+    .await;
+    assert_eq!(ana["view"]["external_id"], "home-ana", "{ana}");
+    let (_, _, ben) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0BEN", "view": tagged}),
+    )
+    .await;
+    assert_eq!(ben, json!({"ok": false, "error": "duplicate_external_id"}));
+
+    // Tokens, faults and the call log, as for every method.
+    let body = json!({"user_id": "U0ANA", "view": home(json!([]))});
+    assert_eq!(
+        call(&base, "views.publish", None, body.clone()).await.2,
+        json!({"ok": false, "error": "not_authed"})
+    );
+    slack.inject(
+        "views.publish",
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+    let (status, headers, answer) = call(&base, "views.publish", Some(&token), body.clone()).await;
+    assert_eq!(
+        (status, headers["retry-after"].to_str().unwrap()),
+        (429, "2")
+    );
+    assert_eq!(answer["error"], "ratelimited");
+    let before = slack.home_view("T0SANDBOX", "U0ANA").unwrap();
+    slack.inject(
+        "views.publish",
+        Fault::Error {
+            code: "internal_error".into(),
+        },
+        1,
+    );
+    assert_eq!(
+        call(&base, "views.publish", Some(&token), body.clone())
+            .await
+            .2["error"],
+        "internal_error"
+    );
+    assert_eq!(
+        slack.home_view("T0SANDBOX", "U0ANA").unwrap(),
+        before,
+        "a refused publish stores nothing"
+    );
+    let recorded = slack.calls(Some("views.publish"));
+    assert_eq!(recorded.len(), 20);
+    let last_two: Vec<(u16, Option<String>)> = recorded
+        .iter()
+        .rev()
+        .take(2)
+        .map(|c| (c.http_status, c.error.clone()))
+        .collect();
+    assert_eq!(
+        last_two,
+        [
+            (200, Some("internal_error".to_owned())),
+            (429, Some("http_429".to_owned()))
+        ]
+    );
+    assert_eq!(recorded[0].params["user_id"], "U0ANA");
+
+    slack.reset();
+    assert!(slack.home_view("T0SANDBOX", "U0ANA").is_none());
+}
+
+#[tokio::test]
+async fn a_disabled_home_tab_answers_not_enabled() {
+    let slack = SlackSandbox::new(SandboxConfig {
+        home_tab_enabled: false,
+        ..SandboxConfig::default()
+    });
+    let base = slack.start().await.unwrap();
+    let token = slack.issue_bot_token("T0SANDBOX");
+    let (_, _, answer) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0ANA", "view": home(json!([]))}),
+    )
+    .await;
+    assert_eq!(answer, json!({"ok": false, "error": "not_enabled"}));
+    assert!(slack.home_view("T0SANDBOX", "U0ANA").is_none());
+    assert!(matches!(
+        slack.app_home_opened_event("T0SANDBOX", "U0ANA"),
+        Err(SandboxError::HomeTabDisabled)
+    ));
+    let page = reqwest::get(format!("{base}/?tab=home"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("id=\"home-tab\""), "no Home tab to open");
+    assert!(page.contains("<section id=\"home-view\""));
+    assert!(page.contains("data-tab=\"\""), "the channel shows instead");
+}
+
+#[tokio::test]
+async fn app_home_opened_is_shaped_like_slacks_and_carries_a_published_view() {
+    let (slack, base, token) = started().await;
+    let (url, mut delivered) = events_app("sandbox-signing-secret").await;
+
+    let envelope = slack.app_home_opened_event("T0SANDBOX", "U0NOOR").unwrap();
+    for (field, value) in [
+        ("token", json!("deprecated-verification-token")),
+        ("team_id", json!("T0SANDBOX")),
+        ("enterprise_id", json!("E0SANDBOX")),
+        ("api_app_id", json!("A0SANDBOX")),
+        ("type", json!("event_callback")),
+    ] {
+        assert_eq!(envelope[field], value, "{field}: {envelope}");
+    }
+    assert!(envelope["event_id"].as_str().unwrap().starts_with("Ev"));
+    assert!(envelope["event_time"].is_i64());
+    assert_eq!(
+        envelope["authorizations"],
+        json!([{"enterprise_id": "E0SANDBOX", "team_id": "T0SANDBOX", "user_id": "U0BOT",
+                "is_bot": true, "is_enterprise_install": false}])
+    );
+    let event = &envelope["event"];
+    assert_eq!(event["type"], "app_home_opened");
+    assert_eq!(event["user"], "U0NOOR");
+    assert_eq!(event["channel"], "D0NOOR", "the app's DM with the person");
+    assert_eq!(event["tab"], "home");
+    assert!(event["event_ts"].as_str().unwrap().contains('.'));
+    assert!(
+        event.get("view").is_none(),
+        "no view before one was published: {event}"
+    );
+    // Opening the App Home opened the DM, which conversations.open now finds.
+    let (_, _, dm) = call(
+        &base,
+        "conversations.open",
+        Some(&token),
+        json!({"users": "U0NOOR"}),
+    )
+    .await;
+    assert_eq!(
+        (dm["channel"]["id"].as_str(), dm["already_open"].as_bool()),
+        (Some("D0NOOR"), Some(true))
+    );
+    assert_eq!(
+        slack
+            .deliver(&url, "application/json", envelope.to_string())
+            .await
+            .unwrap(),
+        200
+    );
+    let (valid, received) = delivered.try_recv().unwrap();
+    assert!(valid, "signed with the signing secret");
+    assert_eq!(received, envelope);
+
+    // Once a view is published, every later open carries it, hash included.
+    let (_, _, published) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0NOOR", "view": home(home_blocks())}),
+    )
+    .await;
+    let event = slack.app_home_opened_event("T0SANDBOX", "U0NOOR").unwrap()["event"].clone();
+    assert_eq!(event["view"], published["view"]);
+    assert_eq!(event["view"]["hash"], published["view"]["hash"]);
+
+    assert!(matches!(
+        slack.app_home_opened_event("T0SANDBOX", "U0NOBODY"),
+        Err(SandboxError::NoUser(_))
+    ));
+    assert!(matches!(
+        slack.app_home_opened_event("T0SANDBOX", "U0GONE"),
+        Err(SandboxError::Deactivated(_))
+    ));
+    assert!(matches!(
+        slack.app_home_opened_event("TNOPE", "U0ANA"),
+        Err(SandboxError::NoWorkspace(_))
+    ));
+
+    // The page's Home tab sends the same event for the person acting.
+    let open_home = |user: &'static str| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/_sandbox/ui/home"))
+                .json(&json!({"team": "T0SANDBOX", "user": user}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answer: Value = open_home("U0ANA").await.json().await.unwrap();
+    assert_eq!(answer["sent"], Value::Null, "no events URL yet: {answer}");
+    assert!(answer["note"].as_str().unwrap().contains("events_url"));
+    assert!(delivered.try_recv().is_err());
+    slack.set_events_url(Some(url));
+    let answer: Value = open_home("U0NOOR").await.json().await.unwrap();
+    assert_eq!(
+        (answer["sent"].as_str(), answer["status"].as_u64()),
+        (Some("app_home_opened"), Some(200)),
+        "{answer}"
+    );
+    let (valid, received) = delivered.try_recv().unwrap();
+    assert!(valid);
+    assert_eq!(received["event"]["type"], "app_home_opened");
+    assert_eq!(received["event"]["user"], "U0NOOR");
+    assert_eq!(received["event"]["view"]["id"], published["view"]["id"]);
+    assert_eq!(open_home("U0GONE").await.status(), 400);
+    assert_eq!(open_home("U0NOBODY").await.status(), 404);
+}
+
+#[tokio::test]
+async fn home_tab_clicks_carry_the_view_and_no_response_url() {
+    let (slack, base, token) = started().await;
+    let (_, _, published) = call(
+        &base,
+        "views.publish",
+        Some(&token),
+        json!({"user_id": "U0CARA", "view": home(home_blocks())}),
+    )
+    .await;
+    let view = published["view"].clone();
+    let form = slack
+        .home_click_payload("T0SANDBOX", "U0CARA", "req_apr_1", "approve")
+        .unwrap();
+    let payload = payload_of(&form);
+    assert_eq!(payload["type"], "block_actions");
+    assert_eq!(
+        payload["container"],
+        json!({"type": "view", "view_id": view["id"]})
+    );
+    assert_eq!(
+        payload["view"], view,
+        "the stored view, hash and state included"
+    );
+    assert_eq!(payload["view"]["state"], json!({"values": {}}));
+    assert_eq!(payload["user"]["id"], "U0CARA");
+    assert_eq!(payload["user"]["team_id"], "T0SANDBOX");
+    assert_eq!(payload["team"]["id"], "T0SANDBOX");
+    assert_eq!(payload["api_app_id"], "A0SANDBOX");
+    for absent in ["response_url", "response_urls", "channel", "message"] {
+        assert!(
+            payload.get(absent).is_none(),
+            "{absent} is not sent for the Home tab: {payload}"
+        );
+    }
+    let action = &payload["actions"][0];
+    assert_eq!(payload["actions"].as_array().unwrap().len(), 1);
+    for (field, value) in [
+        ("type", json!("button")),
+        ("action_id", json!("approve")),
+        ("block_id", json!("req_apr_1")),
+        ("value", json!("apr_1")),
+        ("style", json!("primary")),
+        ("text", json!({"type": "plain_text", "text": "Approve"})),
+    ] {
+        assert_eq!(action[field], value, "{field}: {action}");
+    }
+    assert!(action["action_ts"].as_str().unwrap().contains('.'));
+    let open = slack
+        .home_click_payload("T0SANDBOX", "U0CARA", "req_apr_1", "open")
+        .unwrap();
+    let open_action = payload_of(&open)["actions"][0].clone();
+    assert!(
+        open_action.get("style").is_none() && open_action.get("value").is_none(),
+        "what the button lacks is left out: {open_action}"
+    );
+
+    // The click's trigger opens a modal, as from a message.
+    let modal =
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "Reject"}, "blocks": []});
+    let (_, _, opened) = call(
+        &base,
+        "views.open",
+        Some(&token),
+        json!({"trigger_id": payload["trigger_id"], "view": modal}),
+    )
+    .await;
+    assert_eq!(opened["ok"], true, "{opened}");
+
+    assert!(matches!(
+        slack.home_click_payload("T0SANDBOX", "U0BEN", "req_apr_1", "approve"),
+        Err(SandboxError::NoHomeView { .. })
+    ));
+    assert!(matches!(
+        slack.home_click_payload("T0SANDBOX", "U0CARA", "req_apr_2", "approve"),
+        Err(SandboxError::NoHomeButton { .. })
+    ));
+    assert!(matches!(
+        slack.home_click_payload("T0SANDBOX", "U0GONE", "req_apr_1", "approve"),
+        Err(SandboxError::Deactivated(_))
+    ));
+
+    // The page's Home tab button sends it, signed, to the interactivity URL.
+    let (url, mut delivered) = events_app("sandbox-signing-secret").await;
+    slack.set_interactivity_url(Some(url));
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/_sandbox/ui/home-click"))
+        .json(&json!({"team": "T0SANDBOX", "user": "U0CARA",
+                      "block_id": "req_apr_1", "action_id": "approve"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    let (valid, received) = delivered.try_recv().unwrap();
+    assert!(valid);
+    assert_eq!(received["container"]["type"], "view");
+    assert_eq!(received["actions"][0]["value"], "apr_1");
+}
+
+#[tokio::test]
+async fn digest_clicks_are_the_button_in_the_clicked_block() {
+    let (slack, base, token) = started().await;
+    let request = |id: &str| {
+        json!({"type": "actions", "block_id": format!("req_{id}"), "elements": [
+            {"type": "button", "action_id": "approve", "value": id,
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "reject", "value": id,
+             "text": {"type": "plain_text", "text": "Reject"}}]})
+    };
+    let ts = post_blocks(
+        &base,
+        &token,
+        "C0APPROVALS",
+        json!([request("apr_1"), request("apr_2"), request("apr_3")]),
+    )
+    .await;
+    let clicked = |form: Result<String, SandboxError>| {
+        let payload = payload_of(&form.unwrap());
+        (
+            payload["actions"][0]["block_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            payload["actions"][0]["value"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        clicked(slack.click_payload_in_block("C0APPROVALS", &ts, "req_apr_2", "reject", "U0ANA")),
+        ("req_apr_2".to_owned(), "apr_2".to_owned())
+    );
+    assert_eq!(
+        clicked(slack.click_payload("C0APPROVALS", &ts, "reject", "U0ANA")),
+        ("req_apr_1".to_owned(), "apr_1".to_owned()),
+        "click_payload still takes the first"
+    );
+    assert!(matches!(
+        slack.click_payload_in_block("C0APPROVALS", &ts, "req_apr_9", "approve", "U0ANA"),
+        Err(SandboxError::NoButton(_))
+    ));
+
+    // apr_2 is decided: the digest loses its block, and a stale screen can still click it.
+    let (_, _, updated) = call(
+        &base,
+        "chat.update",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "ts": ts, "text": "x",
+               "blocks": [request("apr_1"), request("apr_3")]}),
+    )
+    .await;
+    assert_eq!(updated["ok"], true, "{updated}");
+    assert_eq!(
+        clicked(slack.click_payload_in_block("C0APPROVALS", &ts, "req_apr_2", "approve", "U0ANA")),
+        ("req_apr_2".to_owned(), "apr_2".to_owned())
+    );
+    assert_eq!(
+        clicked(slack.click_payload_in_block("C0APPROVALS", &ts, "req_apr_3", "approve", "U0ANA")),
+        ("req_apr_3".to_owned(), "apr_3".to_owned())
+    );
+
+    // The page passes the block of the button that was clicked.
+    let (url, mut delivered) = events_app("sandbox-signing-secret").await;
+    slack.set_interactivity_url(Some(url));
+    let http = reqwest::Client::new();
+    let click = |body: Value| {
+        http.post(format!("{base}/_sandbox/ui/click"))
+            .json(&body)
+            .send()
+    };
+    let answer: Value = click(
+        json!({"channel": "C0APPROVALS", "ts": ts, "block_id": "req_apr_3",
+                                     "action_id": "reject", "user": "U0BEN"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    let (valid, payload) = delivered.try_recv().unwrap();
+    assert!(valid);
+    assert_eq!(
+        (
+            payload["actions"][0]["block_id"].as_str(),
+            payload["actions"][0]["value"].as_str()
+        ),
+        (Some("req_apr_3"), Some("apr_3"))
+    );
+    assert!(
+        payload["response_url"].is_string(),
+        "message clicks keep theirs"
+    );
+    let missing = click(
+        json!({"channel": "C0APPROVALS", "ts": ts, "block_id": "req_nope",
+                               "action_id": "reject", "user": "U0BEN"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
+    // An empty block id (a block posted without one) clicks the first such button.
+    let answer: Value = click(json!({"channel": "C0APPROVALS", "ts": ts, "block_id": "",
+                                     "action_id": "approve", "user": "U0BEN"}))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(
+        delivered.try_recv().unwrap().1["actions"][0]["value"],
+        "apr_1"
+    );
+}
+
+/// A stand-in for the app's reminders endpoint: records each body; answers `status` with
+/// `answer`.
+async fn reminders_app(
+    status: u16,
+    answer: &'static str,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |body: String| {
+        let sender = sender.clone();
+        async move {
+            let _ = sender.send(serde_json::from_str(&body).unwrap_or(Value::Null));
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                answer,
+            )
+        }
+    };
+    let listener = sandbox::loopback_listener().await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/dev/reminders", axum::routing::post(handler));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("{base}/dev/reminders"), receiver)
+}
+
+async fn sandbox_with_reminders(url: Option<String>) -> String {
+    let slack = SlackSandbox::new(SandboxConfig {
+        reminders_url: url,
+        ..SandboxConfig::default()
+    });
+    slack.start().await.unwrap()
+}
+
+#[tokio::test]
+async fn run_reminders_forwards_the_time_and_answers_what_the_app_said() {
+    let (url, mut received) = reminders_app(200, r#"{"summary":"3 people due","due":3}"#).await;
+    let base = sandbox_with_reminders(Some(url.clone())).await;
+    let http = reqwest::Client::new();
+    let answer: Value = http
+        .post(format!("{base}/_sandbox/run-reminders"))
+        .json(&json!({"scheduled_time": "2026-11-25T03:30:00Z"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        json!({"scheduled_time": "2026-11-25T03:30:00Z", "url": url, "status": 200,
+               "body": r#"{"summary":"3 people due","due":3}"#, "summary": "3 people due"})
+    );
+    assert_eq!(
+        received.try_recv().unwrap(),
+        json!({"scheduled_time": "2026-11-25T03:30:00Z"}),
+        "exactly the schedule's time, as RFC 3339 UTC"
+    );
+
+    // The page's form posts the time as shown, form-encoded.
+    let answer: Value = http
+        .post(format!("{base}/_sandbox/run-reminders"))
+        .form(&[("scheduled_time", "2026-11-25 03:45 UTC")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["scheduled_time"], "2026-11-25T03:45:00Z", "{answer}");
+    assert_eq!(
+        received.try_recv().unwrap()["scheduled_time"],
+        "2026-11-25T03:45:00Z"
+    );
+
+    // Refused times never reach the app.
+    for body in [
+        json!({"scheduled_time": "soon"}),
+        json!({}),
+        json!({"scheduled_time": 5}),
+    ] {
+        let refused = http
+            .post(format!("{base}/_sandbox/run-reminders"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains("scheduled_time"));
+    }
+    assert!(received.try_recv().is_err());
+
+    // The page has the control, with the ids a browser test uses.
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for id in [
+        "reminders-form",
+        "reminders-time",
+        "reminders-run",
+        "reminders-result",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(page.contains("<label for=\"reminders-time\">Run reminders at</label>"));
+    let prefilled = page
+        .split("id=\"reminders-time\" name=\"scheduled_time\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(
+        prefilled.ends_with(" UTC") && prefilled.len() == "2026-11-25 03:30 UTC".len(),
+        "{prefilled}"
+    );
+    let minute: u32 = prefilled[14..16].parse().unwrap();
+    assert_eq!(minute % 15, 0, "floored to the quarter hour: {prefilled}");
+}
+
+#[tokio::test]
+async fn run_reminders_passes_on_failures_and_refuses_without_a_loopback_target() {
+    let (url, mut received) = reminders_app(500, "boom").await;
+    let base = sandbox_with_reminders(Some(url)).await;
+    let run = |base: String| async move {
+        let answer = reqwest::Client::new()
+            .post(format!("{base}/_sandbox/run-reminders"))
+            .json(&json!({"scheduled_time": "2026-11-25 03:30"}))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json::<Value>().await.unwrap())
+    };
+    let (status, answer) = run(base).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            answer["status"].as_u64(),
+            answer["body"].as_str(),
+            &answer["summary"]
+        ),
+        (Some(500), Some("boom"), &Value::Null)
+    );
+    assert!(received.try_recv().is_ok());
+
+    let (status, answer) = run(sandbox_with_reminders(None).await).await;
+    assert_eq!(status, 409);
+    assert!(answer["error"].as_str().unwrap().contains("reminders_url"));
+    let without = reqwest::get(sandbox_with_reminders(None).await)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !without.contains("id=\"reminders-form\""),
+        "no control without a URL"
+    );
+
+    let (status, answer) =
+        run(sandbox_with_reminders(Some("http://192.0.2.1/dev/reminders".into())).await).await;
+    assert_eq!(status, 409);
+    assert!(answer["error"].as_str().unwrap().contains("loopback"));
+
+    // Nothing listening: a 502 that says so.
+    let closed = sandbox::loopback_listener().await.unwrap();
+    let dead = format!("http://{}/dev/reminders", closed.local_addr().unwrap());
+    drop(closed);
+    let (status, answer) = run(sandbox_with_reminders(Some(dead)).await).await;
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("could not reach"));
 }

@@ -1,7 +1,9 @@
 //! The Slack sandbox: workspaces, tokens, messages and recorded calls behind Slack's Web API.
 
 mod block_kit;
+mod home;
 mod oauth;
+mod reminders;
 mod ui;
 mod web_api;
 mod zones;
@@ -151,8 +153,8 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The demo workspace: #approvals, #general, six people in different time zones (one a
-    /// guest), a deactivated person, the app's bot user `U0BOT`, Slackbot and a Slack Connect
+    /// The demo workspace: #approvals, #general, seven people in different time zones (one a
+    /// guest; one in St John's, whose offset is a half hour off the hour), a deactivated person, the app's bot user `U0BOT`, Slackbot and a Slack Connect
     /// outsider from `T0OUTSIDE`.
     pub fn demo() -> Self {
         let person = |id: &str, name: &str, real: &str, tz: &str| {
@@ -206,6 +208,7 @@ impl Workspace {
                 person("U0PAT", "pat", "Pat Partner", "Europe/Berlin"),
                 person("U0CARA", "cara", "Cara Controller", "Asia/Kolkata"),
                 person("U0DEV", "dev", "Dev Director", "America/Los_Angeles"),
+                person("U0NOOR", "noor", "Noor Newfoundland", "America/St_Johns"),
                 guest,
                 gone,
                 bot,
@@ -322,6 +325,8 @@ struct State {
     triggers: HashMap<String, (String, u128)>,
     /// Files v2 uploads by file id.
     uploads: HashMap<String, Upload>,
+    /// Published Home tab views by (team, user), as `views.publish` answered them.
+    home_views: HashMap<(String, String), Value>,
     /// Open modals and run-time delivery targets (the workspace page).
     ui: ui::UiState,
 }
@@ -349,6 +354,12 @@ pub struct SandboxConfig {
     pub links: Vec<(String, String)>,
     /// Where the page's "Request an approval" form posts (the dev server's demo host).
     pub demo_request_url: Option<String>,
+    /// The app manifest's `features.app_home.home_tab_enabled`: when false, `views.publish`
+    /// of a `home` view answers `not_enabled` and the page shows no Home tab, as in Slack.
+    pub home_tab_enabled: bool,
+    /// Where the page's "Run reminders at…" control posts `{"scheduled_time": …}` (the dev
+    /// server's stand-in for the EventBridge schedule); loopback only. No control when unset.
+    pub reminders_url: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -365,6 +376,8 @@ impl Default for SandboxConfig {
             events_url: None,
             links: Vec::new(),
             demo_request_url: None,
+            home_tab_enabled: true,
+            reminders_url: None,
         }
     }
 }
@@ -395,6 +408,13 @@ pub enum SandboxError {
     /// The id or email is already taken in that workspace.
     #[error("{0}")]
     Conflict(String),
+    #[error("{user_id} has no Home view published in {team_id}")]
+    NoHomeView { team_id: String, user_id: String },
+    #[error("the Home view has no button {action_id} in block {block_id}")]
+    NoHomeButton { block_id: String, action_id: String },
+    /// `SandboxConfig::home_tab_enabled` is off, so nobody can open the Home tab.
+    #[error("the app's Home tab is not enabled")]
+    HomeTabDisabled,
 }
 
 impl SlackSandbox {
@@ -436,6 +456,7 @@ impl SlackSandbox {
         web_api::router(self.clone())
             .merge(oauth::router(self.clone()))
             .merge(ui::router(self.clone()))
+            .merge(reminders::router(self.clone()))
     }
 
     /// Serves on a free loopback port; returns the base URL (the API is at `{base}/api`).
@@ -688,16 +709,44 @@ impl SlackSandbox {
         state.faults.clear();
         state.response_urls.clear();
         state.ui.views.clear();
+        state.home_views.clear();
         drop(state);
         self.changed();
     }
 
     /// The form body Slack sends when `user_id` clicks the button `action_id` on a message:
-    /// a `block_actions` payload with a fresh `response_url`.
+    /// a `block_actions` payload with a fresh `response_url`. The first button with that
+    /// `action_id` is clicked; see [`SlackSandbox::click_payload_in_block`] for messages that
+    /// repeat an `action_id` in several blocks.
     pub fn click_payload(
         &self,
         channel: &str,
         message_ts: &str,
+        action_id: &str,
+        user_id: &str,
+    ) -> Result<String, SandboxError> {
+        self.message_click(channel, message_ts, None, action_id, user_id)
+    }
+
+    /// Like [`SlackSandbox::click_payload`], for the button `action_id` in the block
+    /// `block_id`: Slack allows the same `action_id` in different blocks (a digest with one
+    /// actions block per request), and reports the clicked one's `block_id`.
+    pub fn click_payload_in_block(
+        &self,
+        channel: &str,
+        message_ts: &str,
+        block_id: &str,
+        action_id: &str,
+        user_id: &str,
+    ) -> Result<String, SandboxError> {
+        self.message_click(channel, message_ts, Some(block_id), action_id, user_id)
+    }
+
+    fn message_click(
+        &self,
+        channel: &str,
+        message_ts: &str,
+        block_id: Option<&str>,
         action_id: &str,
         user_id: &str,
     ) -> Result<String, SandboxError> {
@@ -710,8 +759,13 @@ impl SlackSandbox {
         // Like Slack, a stale client may click a button that a later edit removed.
         let (block_id, element) = std::iter::once(&message.blocks)
             .chain(message.earlier_blocks.iter().rev())
-            .find_map(|blocks| find_button(blocks, action_id))
-            .ok_or_else(|| SandboxError::NoButton(action_id.into()))?;
+            .find_map(|blocks| find_button(blocks, block_id, action_id))
+            .ok_or_else(|| {
+                SandboxError::NoButton(match block_id {
+                    Some(block) => format!("{action_id} in block {block}"),
+                    None => action_id.into(),
+                })
+            })?;
         let mut state = self.state();
         let (workspace, user) = state
             .workspaces
@@ -739,14 +793,7 @@ impl SlackSandbox {
             },
         );
         let base = self.base_url.lock().unwrap().clone();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let action_ts = format!("{}.{:06}", now.as_secs(), now.subsec_micros());
-        let trigger_id = format!("{}.{}", now.as_millis(), random_hex(8));
-        state
-            .triggers
-            .insert(trigger_id.clone(), (user_id.to_owned(), now.as_millis()));
+        let (trigger_id, action_ts) = issue_trigger(&mut state, user_id);
         let payload = json!({
             "type": "block_actions",
             "team": {"id": workspace.team_id, "domain": workspace.domain,
@@ -867,11 +914,32 @@ fn channel_name(workspace: &Workspace, channel: &str) -> String {
         .unwrap_or_else(|| "directmessage".into())
 }
 
-fn find_button(blocks: &Value, action_id: &str) -> Option<(String, Value)> {
+/// A fresh `trigger_id` for `user_id` (good for `views.open` for 3 seconds) and the click's
+/// `action_ts`.
+fn issue_trigger(state: &mut State, user_id: &str) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let action_ts = format!("{}.{:06}", now.as_secs(), now.subsec_micros());
+    let trigger_id = format!("{}.{}", now.as_millis(), random_hex(8));
+    state
+        .triggers
+        .insert(trigger_id.clone(), (user_id.to_owned(), now.as_millis()));
+    (trigger_id, action_ts)
+}
+
+/// The first element `action_id` among a block's `elements` or its section `accessory` (in
+/// the block `block_id` when given), with that block's id.
+fn find_button(blocks: &Value, block_id: Option<&str>, action_id: &str) -> Option<(String, Value)> {
     blocks.as_array()?.iter().find_map(|block| {
+        if block_id.is_some_and(|wanted| block["block_id"].as_str() != Some(wanted)) {
+            return None;
+        }
         let element = block["elements"]
-            .as_array()?
-            .iter()
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(&block["accessory"]))
             .find(|e| e["action_id"] == action_id)?;
         let block_id = block["block_id"].as_str().unwrap_or("actions").to_owned();
         Some((block_id, element.clone()))

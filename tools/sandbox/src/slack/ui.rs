@@ -1,4 +1,5 @@
-//! The sandbox's workspace page: Block Kit rendering, "act as", clicks, modals, events, live updates.
+//! The sandbox's workspace page: Block Kit rendering, "act as", clicks, modals, events, the
+//! app's Home tab, permalinks, live updates.
 //!
 //! The page is server-rendered HTML; `assets/sandbox.js` (no build step) makes it live. All
 //! rendering happens here, so the page and `GET /_sandbox/ui/state` never disagree: the state
@@ -230,6 +231,9 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
         .route("/_sandbox/ui/state", get(state))
         .route("/_sandbox/ui/events", get(events))
         .route("/_sandbox/ui/click", post(click))
+        .route("/_sandbox/ui/home", post(home_opened))
+        .route("/_sandbox/ui/home-click", post(home_click))
+        .route("/archives/{channel}/{message}", get(permalink))
         .route("/_sandbox/ui/reply", post(reply))
         .route("/_sandbox/ui/uninstall", post(uninstall))
         .route("/_sandbox/ui/submit", post(submit))
@@ -281,6 +285,10 @@ struct Selector {
     /// request form posts it as the field `as`); it wins over `user`.
     #[serde(rename = "as")]
     act_as: Option<String>,
+    /// `?tab=home`: the app's Home tab instead of a conversation.
+    tab: Option<String>,
+    /// `?ts=…`: a message to highlight and scroll to (where a permalink leads).
+    ts: Option<String>,
 }
 
 struct Snapshot {
@@ -297,6 +305,16 @@ struct Snapshot {
     app_name: String,
     /// The app's bot user in this workspace: its messages are signed with the app's name.
     app_bot: String,
+    /// `SandboxConfig::home_tab_enabled`: the sidebar offers the app's Home tab.
+    home_enabled: bool,
+    /// The Home tab is showing, for `user`.
+    home_selected: bool,
+    /// `user`'s published Home view in this workspace.
+    home_view: Option<Value>,
+    /// The message a permalink led to.
+    highlight: Option<String>,
+    /// The "Run reminders at…" control is shown (`SandboxConfig::reminders_url` is set).
+    reminders: bool,
 }
 
 fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, String> {
@@ -363,6 +381,14 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
             .collect(),
         None => Vec::new(),
     };
+    let home_enabled = sandbox.config.home_tab_enabled;
+    let home_selected = home_enabled && given(&selector.tab).as_deref() == Some("home");
+    let home_view = user.as_ref().and_then(|u| {
+        state
+            .home_views
+            .get(&(workspace.team_id.clone(), u.id.clone()))
+            .cloned()
+    });
     let views = match &user {
         Some(user) => state
             .ui
@@ -385,6 +411,11 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
         events_url,
         app_name: sandbox.config.app_name.clone(),
         app_bot,
+        home_enabled,
+        home_selected,
+        home_view,
+        highlight: given(&selector.ts),
+        reminders: sandbox.config.reminders_url.is_some(),
     })
 }
 
@@ -480,28 +511,35 @@ struct Rendered {
     sidebar: Fragment,
     entries: Vec<Fragment>,
     views: Fragment,
+    /// The acting person's Home tab (their published view, or an empty Home).
+    home: Fragment,
     channel_label: String,
 }
 
 fn render(snapshot: &Snapshot) -> Rendered {
     let names = Names::of(&snapshot.workspace, &snapshot.app_bot, &snapshot.app_name);
     let user_id = snapshot.user.as_ref().map(|u| u.id.as_str());
-    let channel_label = snapshot
+    let conversation_label = snapshot
         .channel
         .as_ref()
         .map(|c| channel_label(c, &names, &snapshot.app_name))
         .unwrap_or_else(|| "No channel".into());
     let visible = visible_messages(&snapshot.messages, user_id);
-    let mut entries = timeline(&visible, &names);
+    let mut entries = timeline(&visible, &names, snapshot.highlight.as_deref());
     if entries.is_empty() {
         entries.push(Fragment::new(
             "empty",
             format!(
                 "<p class=\"empty\">No messages in {} yet.</p>",
-                escape(&channel_label)
+                escape(&conversation_label)
             ),
         ));
     }
+    let channel_label = if snapshot.home_selected {
+        format!("{} · Home", snapshot.app_name)
+    } else {
+        conversation_label
+    };
     Rendered {
         workspace_options: Fragment::new("workspaces", workspace_options(snapshot)),
         user_options: Fragment::new("users", user_options(snapshot)),
@@ -515,8 +553,30 @@ fn render(snapshot: &Snapshot) -> Rendered {
                 .map(|view| render_view(view, &names))
                 .unwrap_or_default(),
         ),
+        home: Fragment::new("home", render_home(snapshot, &names)),
         channel_label,
     }
+}
+
+/// The Home tab: the acting person's published view, drawn with live buttons, or, before the
+/// app publishes one, an empty Home (Slack shows an empty tab; its exact wording is not
+/// documented, so this one says what is missing).
+fn render_home(snapshot: &Snapshot, names: &Names) -> String {
+    let Some(view) = &snapshot.home_view else {
+        return format!(
+            "<div class=\"home-empty\"><p><strong>{}</strong> has not published a Home tab for \
+             you yet.</p><p class=\"help\">Apps publish one with <code>views.publish</code>, \
+             usually when they get <code>app_home_opened</code>.</p></div>",
+            escape(&snapshot.app_name)
+        );
+    };
+    let id = view["id"].as_str().unwrap_or_default();
+    format!(
+        "<div class=\"home\" data-view-id=\"{}\" data-hash=\"{}\">{}</div>",
+        escape(id),
+        escape(view["hash"].as_str().unwrap_or_default()),
+        render_blocks(&view["blocks"], names, Surface::Home(id))
+    )
 }
 
 fn channel_label(channel: &Channel, names: &Names, app_name: &str) -> String {
@@ -587,7 +647,11 @@ fn selected(yes: bool) -> &'static str {
 }
 
 fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
-    let current = snapshot.channel.as_ref().map(|c| c.id.as_str());
+    let current = snapshot
+        .channel
+        .as_ref()
+        .filter(|_| !snapshot.home_selected)
+        .map(|c| c.id.as_str());
     let acting = snapshot.user.as_ref().map(|u| u.id.as_str());
     // `act_as`: open the conversation as this person (another person's DM opens as them).
     let link_as = |c: &Channel, label: String, act_as: Option<&str>| {
@@ -650,6 +714,26 @@ fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
         out.push_str("<li>None yet</li>");
     }
     out.push_str("</ul>");
+    if snapshot.home_enabled {
+        // As in Slack's sidebar, the app sits under Apps; its Home tab is the acting person's.
+        let _ = write!(
+            out,
+            "<h2 id=\"apps-heading\">Apps</h2>\
+             <ul class=\"conversations\" aria-labelledby=\"apps-heading\"><li>\
+             <a id=\"home-tab\" href=\"/?team={}&amp;tab=home{}\" data-tab=\"home\"{}>{} · Home</a>\
+             </li></ul>",
+            escape(&snapshot.workspace.team_id),
+            acting
+                .map(|id| format!("&amp;user={}", escape(id)))
+                .unwrap_or_default(),
+            if snapshot.home_selected {
+                " aria-current=\"page\""
+            } else {
+                ""
+            },
+            escape(&snapshot.app_name)
+        );
+    }
     if !others.is_empty() {
         out.push_str(
             "<h2 id=\"other-dms-heading\">Other people’s DMs</h2>\
@@ -687,8 +771,10 @@ pub(super) fn visible_messages<'a>(
         .collect()
 }
 
-/// One entry per top-level message, its thread replies under it.
-fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
+/// One entry per top-level message, its thread replies under it; `highlight` marks the message
+/// a permalink led to.
+fn timeline(messages: &[&Message], names: &Names, highlight: Option<&str>) -> Vec<Fragment> {
+    let marked = |m: &Message| highlight == Some(m.ts.as_str());
     let is_reply = |m: &Message| {
         m.thread_ts
             .as_ref()
@@ -702,7 +788,7 @@ fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
                 .iter()
                 .filter(|m| is_reply(m) && m.thread_ts.as_deref() == Some(top.ts.as_str()))
                 .collect();
-            let mut html = render_message(top, names, false);
+            let mut html = render_message(top, names, false, marked(top));
             if !replies.is_empty() {
                 let _ = write!(
                     html,
@@ -715,7 +801,11 @@ fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
                     }
                 );
                 for reply in replies {
-                    let _ = write!(html, "<li>{}</li>", render_message(reply, names, true));
+                    let _ = write!(
+                        html,
+                        "<li>{}</li>",
+                        render_message(reply, names, true, marked(reply))
+                    );
                 }
                 html.push_str("</ol>");
             }
@@ -724,7 +814,7 @@ fn timeline(messages: &[&Message], names: &Names) -> Vec<Fragment> {
         .collect()
 }
 
-fn render_message(message: &Message, names: &Names, is_reply: bool) -> String {
+fn render_message(message: &Message, names: &Names, is_reply: bool, highlighted: bool) -> String {
     let author = names.author(&message.user);
     let badge = if names.users.contains_key(&message.user) && !names.bots.contains(&message.user) {
         ""
@@ -743,6 +833,9 @@ fn render_message(message: &Message, names: &Names, is_reply: bool) -> String {
     }
     if message.ephemeral_for.is_some() {
         classes.push_str(" ephemeral");
+    }
+    if highlighted {
+        classes.push_str(" highlighted");
     }
     let mut html = format!(
         "<article class=\"{classes}\" data-ts=\"{ts}\" data-channel=\"{channel}\"{thread}>\
@@ -763,12 +856,15 @@ fn render_message(message: &Message, names: &Names, is_reply: bool) -> String {
             ""
         },
     );
+    if highlighted {
+        html.push_str("<p class=\"linked-note\">Linked message</p>");
+    }
     if message.ephemeral_for.is_some() {
         html.push_str("<p class=\"ephemeral-note\">Only visible to you</p>");
     }
     html.push_str("<div class=\"blocks\">");
     match message.blocks.as_array().filter(|b| !b.is_empty()) {
-        Some(_) => html.push_str(&render_blocks(&message.blocks, names, None)),
+        Some(_) => html.push_str(&render_blocks(&message.blocks, names, Surface::Message)),
         None => {
             let _ = write!(
                 html,
@@ -800,21 +896,40 @@ fn utc_time_of_day(epoch: i64) -> String {
 // ---------------------------------------------------------------------------------------------
 // Block Kit → HTML.
 
-/// Renders message or modal blocks; `view_id` is set for modals (inputs get ids from it).
-pub(super) fn render_blocks(blocks: &Value, names: &Names, view_id: Option<&str>) -> String {
+/// Where blocks are drawn. Inputs in a view take their ids from the view's id; buttons in a
+/// modal are drawn but not live (they would need view-scoped `block_actions` the page does not
+/// send); buttons in messages and in the Home tab are.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Surface<'a> {
+    Message,
+    Modal(&'a str),
+    Home(&'a str),
+}
+
+impl Surface<'_> {
+    fn view_id(&self) -> Option<&str> {
+        match self {
+            Surface::Message => None,
+            Surface::Modal(id) | Surface::Home(id) => Some(id),
+        }
+    }
+}
+
+/// Renders message, modal or Home tab blocks.
+pub(super) fn render_blocks(blocks: &Value, names: &Names, surface: Surface) -> String {
     blocks
         .as_array()
         .map(|blocks| {
             blocks
                 .iter()
                 .enumerate()
-                .map(|(index, block)| render_block(block, index, names, view_id))
+                .map(|(index, block)| render_block(block, index, names, surface))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn render_block(block: &Value, index: usize, names: &Names, view_id: Option<&str>) -> String {
+fn render_block(block: &Value, index: usize, names: &Names, surface: Surface) -> String {
     let block_id = block["block_id"].as_str().unwrap_or_default();
     match block["type"].as_str().unwrap_or_default() {
         "header" => format!(
@@ -847,7 +962,7 @@ fn render_block(block: &Value, index: usize, names: &Names, view_id: Option<&str
                 let _ = write!(
                     html,
                     "<div class=\"bk-accessory\">{}</div>",
-                    render_element(&block["accessory"], block_id, names, view_id)
+                    render_element(&block["accessory"], block_id, names, surface)
                 );
             }
             html.push_str("</div>");
@@ -889,7 +1004,7 @@ fn render_block(block: &Value, index: usize, names: &Names, view_id: Option<&str
                 .map(|elements| {
                     elements
                         .iter()
-                        .map(|e| render_element(e, block_id, names, view_id))
+                        .map(|e| render_element(e, block_id, names, surface))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -897,7 +1012,7 @@ fn render_block(block: &Value, index: usize, names: &Names, view_id: Option<&str
                 "<div class=\"bk-actions\" role=\"group\" aria-label=\"Actions\">{elements}</div>"
             )
         }
-        "input" => render_input(block, index, names, view_id),
+        "input" => render_input(block, index, names, surface),
         other => format!(
             "<p class=\"bk-unsupported\">[a {} block, which the sandbox does not draw]</p>",
             escape(if other.is_empty() { "typeless" } else { other })
@@ -921,7 +1036,7 @@ fn image(element: &Value, class: &str) -> String {
     )
 }
 
-fn render_element(element: &Value, block_id: &str, names: &Names, view_id: Option<&str>) -> String {
+fn render_element(element: &Value, block_id: &str, names: &Names, surface: Surface) -> String {
     match element["type"].as_str().unwrap_or_default() {
         "button" => {
             let label = text_object(&element["text"], names);
@@ -942,7 +1057,7 @@ fn render_element(element: &Value, block_id: &str, names: &Names, view_id: Optio
                     escape(url)
                 ),
                 // Buttons inside modals would need view-scoped block_actions; not drawn live.
-                None if view_id.is_some() => {
+                None if matches!(surface, Surface::Modal(_)) => {
                     format!("<button type=\"button\" class=\"bk-button{style}\" disabled{data}>{label}</button>")
                 }
                 None => format!("<button type=\"button\" class=\"bk-button{style}\"{data}>{label}</button>"),
@@ -969,12 +1084,13 @@ fn input_ids(block: &Value, index: usize) -> (String, String) {
     (block_id, action_id)
 }
 
-fn render_input(block: &Value, index: usize, names: &Names, view_id: Option<&str>) -> String {
+fn render_input(block: &Value, index: usize, names: &Names, surface: Surface) -> String {
     let (block_id, action_id) = input_ids(block, index);
     let element = &block["element"];
     let field_id = format!(
         "input-{}-{index}",
-        view_id
+        surface
+            .view_id()
             .unwrap_or("message")
             .chars()
             .filter(char::is_ascii_alphanumeric)
@@ -1067,7 +1183,7 @@ fn render_view(view: &OpenView, names: &Names) -> String {
          <p class=\"view-status\" role=\"status\"></p>\
          <div class=\"view-buttons\"><button type=\"button\" class=\"view-close\">{close}</button>{submit}</div>\
          </form></dialog>",
-        blocks = render_blocks(&v["blocks"], names, Some(&view.id)),
+        blocks = render_blocks(&v["blocks"], names, Surface::Modal(&view.id)),
         submit = if submit.is_empty() {
             String::new()
         } else {
@@ -1352,17 +1468,65 @@ async fn page(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> R
             sandbox.config.demo_request_url.as_deref(),
         ))
         .into_response(),
-        Err(message) => (
-            StatusCode::BAD_REQUEST,
-            Html(format!(
-                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Slack sandbox</title>\
-                 <body style=\"font-family:system-ui\"><h1>Slack sandbox</h1><p>{}</p>\
-                 <p><a href=\"/\">Open the first workspace</a></p></body></html>",
-                escape(&message)
-            )),
-        )
-            .into_response(),
+        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
     }
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Slack sandbox</title>\
+             <body style=\"font-family:system-ui\"><h1>Slack sandbox</h1><p>{}</p>\
+             <p><a href=\"/\">Open the first workspace</a></p></body></html>",
+            escape(message)
+        )),
+    )
+        .into_response()
+}
+
+/// A permalink from `chat.getPermalink` (`/archives/C…/p1764000000000123`, maybe with Slack's
+/// `?thread_ts=…&cid=…`): 303 to the page showing that channel with the message highlighted,
+/// keeping `?as=` so the person who followed the link stays the one acting.
+async fn permalink(
+    AxumState(sandbox): Shared,
+    Path((channel, message)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let ts = message
+        .strip_prefix('p')
+        .filter(|digits| digits.len() > 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .map(|digits| {
+            let (seconds, fraction) = digits.split_at(digits.len() - 6);
+            format!("{seconds}.{fraction}")
+        });
+    let Some(ts) = ts else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("{message} is not a message in a Slack permalink (p, then the ts digits)"),
+        );
+    };
+    let team = sandbox
+        .state()
+        .workspaces
+        .iter()
+        .find(|w| w.channels.iter().any(|c| c.id == channel))
+        .map(|w| w.team_id.clone());
+    let Some(team) = team else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("there is no channel {channel} in the sandbox"),
+        );
+    };
+    let mut target = vec![("team", team), ("channel", channel), ("ts", ts)];
+    if let Some(act_as) = query.get("as").filter(|id| !id.is_empty()) {
+        target.push(("as", act_as.clone()));
+    }
+    let location = format!(
+        "/?{}",
+        serde_urlencoded::to_string(&target).expect("strings encode")
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The demo's "Request an approval" form: a plain form the dev server's host answers. It
@@ -1438,10 +1602,11 @@ fn render_page(
 <style>{BASE_CSS}{CSS}</style>
 <script src="/_sandbox/ui/app.js" defer></script>
 </head>
-<body data-team="{team}" data-channel="{channel}" data-user="{user_id}" data-tz="{tz}" data-version="{version}">
+<body data-team="{team}" data-channel="{channel}" data-user="{user_id}" data-tz="{tz}" data-version="{version}" data-tab="{tab}" data-ts="{highlight}">
 <header class="top">
 <h1>Slack sandbox <span class="sub">offline stand-in for Slack</span></h1>
 <nav aria-label="Related pages"><ul class="links">{links}</ul></nav>
+{reminders}
 <div class="act-as"><label for="act-as">Act as</label>
 <select id="act-as" name="user" data-rev="{users_rev}">{user_options}</select></div>
 </header>
@@ -1470,7 +1635,8 @@ fn render_page(
 <button type="button" id="resume" class="bk-button primary">Resume live updates</button>
 </div>
 <p id="delivery" class="delivery" role="status" aria-live="polite"></p>
-<ol id="messages" class="messages" aria-live="polite" aria-labelledby="channel-title">{entries}</ol>
+<ol id="messages" class="messages" aria-live="polite" aria-labelledby="channel-title"{messages_hidden}>{entries}</ol>
+<section id="home-view" class="home-view" aria-labelledby="channel-title" aria-live="polite" data-rev="{home_rev}"{home_hidden}>{home}</section>
 <form id="reply-form" class="reply-form" hidden>
 <h3 id="reply-heading">Reply in thread</h3>
 <p id="reply-context" class="help"></p>
@@ -1508,6 +1674,25 @@ fn render_page(
         sidebar = rendered.sidebar.html,
         views_rev = rendered.views.rev,
         views = rendered.views.html,
+        tab = if snapshot.home_selected { "home" } else { "" },
+        highlight = escape(snapshot.highlight.as_deref().unwrap_or_default()),
+        reminders = if snapshot.reminders {
+            super::reminders::form(crate::unix_now())
+        } else {
+            String::new()
+        },
+        messages_hidden = if snapshot.home_selected {
+            " hidden"
+        } else {
+            ""
+        },
+        home_hidden = if snapshot.home_selected {
+            ""
+        } else {
+            " hidden"
+        },
+        home_rev = rendered.home.rev,
+        home = rendered.home.html,
     )
 }
 
@@ -1527,6 +1712,9 @@ async fn state(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> 
         "user_name": snapshot.user.as_ref().map(|u| &u.real_name),
         "user_tz": snapshot.user.as_ref().map(|u| &u.tz),
         "channel_label": rendered.channel_label,
+        "tab": snapshot.home_selected.then_some("home"),
+        "ts": snapshot.highlight,
+        "home_view": snapshot.home_view,
         "title": format!("{} · {} · Slack sandbox", rendered.channel_label, snapshot.workspace.name),
         "interactivity_url": snapshot.interactivity_url,
         "events_url": snapshot.events_url,
@@ -1543,6 +1731,7 @@ async fn state(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> 
             "sidebar": rendered.sidebar,
             "entries": rendered.entries,
             "views": rendered.views,
+            "home": rendered.home,
         },
     }))
     .into_response()
@@ -1573,6 +1762,10 @@ struct ClickRequest {
     ts: String,
     action_id: String,
     user: String,
+    /// The clicked button's block: a message may repeat an `action_id` in several blocks.
+    /// Missing or empty (a block without an id): the first button with the `action_id`.
+    #[serde(default)]
+    block_id: Option<String>,
 }
 
 /// A Block Kit button click → a signed `block_actions` to the interactivity URL.
@@ -1581,20 +1774,96 @@ async fn click(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
     let url = sandbox
         .interactivity_url()
         .ok_or(DeliveryError::NotConfigured("interactivity_url"))?;
-    let form = sandbox
-        .click_payload(
+    let clicked = match request.block_id.as_deref().filter(|b| !b.is_empty()) {
+        Some(block_id) => sandbox.click_payload_in_block(
+            &request.channel,
+            &request.ts,
+            block_id,
+            &request.action_id,
+            &request.user,
+        ),
+        None => sandbox.click_payload(
             &request.channel,
             &request.ts,
             &request.action_id,
             &request.user,
-        )
-        .map_err(|error| {
-            let status = match error {
-                SandboxError::NoMessage { .. } | SandboxError::NoButton(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Problem(status, error.to_string())
-        })?;
+        ),
+    };
+    let form = clicked.map_err(|error| {
+        let status = match error {
+            SandboxError::NoMessage { .. } | SandboxError::NoButton(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Problem(status, error.to_string())
+    })?;
+    let status =
+        sandbox
+            .deliver(&url, FORM, form)
+            .await
+            .map_err(|reason| DeliveryError::Unreachable {
+                url: url.clone(),
+                reason,
+            })?;
+    Ok(Json(
+        json!({"sent": "block_actions", "url": url, "status": status}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct HomeRequest {
+    team: String,
+    user: String,
+}
+
+/// The acting person enters the app's Home tab → a signed `app_home_opened` to the events
+/// URL, as Slack sends each time. The page shows the Home tab whether or not it was delivered.
+async fn home_opened(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: HomeRequest = parse(&body)?;
+    let envelope = sandbox.app_home_opened_event(&request.team, &request.user)?;
+    let mut answer = json!({
+        "event": "app_home_opened",
+        "user": request.user,
+        "with_view": envelope["event"].get("view").is_some(),
+    });
+    match sandbox.events_url() {
+        None => answer["note"] = json!(DeliveryError::NotConfigured("events_url").to_string()),
+        Some(url) => match sandbox
+            .deliver(&url, "application/json", envelope.to_string())
+            .await
+        {
+            Ok(status) => {
+                answer["sent"] = json!("app_home_opened");
+                answer["url"] = json!(url);
+                answer["status"] = json!(status);
+            }
+            Err(reason) => {
+                answer["error"] = json!(DeliveryError::Unreachable { url, reason }.to_string());
+            }
+        },
+    }
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct HomeClickRequest {
+    team: String,
+    user: String,
+    block_id: String,
+    action_id: String,
+}
+
+/// A button in the Home tab → a signed `block_actions` with the view as its container.
+async fn home_click(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: HomeClickRequest = parse(&body)?;
+    let url = sandbox
+        .interactivity_url()
+        .ok_or(DeliveryError::NotConfigured("interactivity_url"))?;
+    let form = sandbox.home_click_payload(
+        &request.team,
+        &request.user,
+        &request.block_id,
+        &request.action_id,
+    )?;
     let status =
         sandbox
             .deliver(&url, FORM, form)
@@ -1945,8 +2214,11 @@ async fn close(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
 impl From<SandboxError> for Problem {
     fn from(error: SandboxError) -> Self {
         let status = match error {
-            SandboxError::NoUser(_) | SandboxError::NoMessage { .. } => StatusCode::NOT_FOUND,
-            SandboxError::Conflict(_) => StatusCode::CONFLICT,
+            SandboxError::NoUser(_)
+            | SandboxError::NoMessage { .. }
+            | SandboxError::NoHomeView { .. }
+            | SandboxError::NoHomeButton { .. } => StatusCode::NOT_FOUND,
+            SandboxError::Conflict(_) | SandboxError::HomeTabDisabled => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
         Problem(status, error.to_string())
@@ -2130,6 +2402,11 @@ dialog.view::backdrop{background:rgba(0,0,0,.4)}dialog.view h2{margin:0 0 .5rem;
 .view-buttons{display:flex;justify-content:flex-end;gap:.5rem;margin-top:.8rem}.view-close{font:inherit;padding:.3rem .9rem;border:1px solid #bbb;border-radius:4px;background:#fff;cursor:pointer}
 .view-status{min-height:1.2em;font-size:.85rem;color:#b3001b;margin:.2rem 0}
 .empty{color:#616061}
+.message.highlighted{background:#fef9e6;box-shadow:0 0 0 2px #e8b339;border-radius:4px;padding:.3rem .5rem}
+.linked-note{margin:0;font-size:.8rem;font-weight:600;color:#7a5a00}
+.home-view{max-width:48rem;padding:.4rem 0}.home-empty{color:#616061;border:1px dashed #ccc;border-radius:6px;padding:1rem}
+.reminders-form{display:flex;flex-wrap:wrap;gap:.3rem .5rem;align-items:center;font-size:.9rem}
+.reminders-form input{width:13rem;max-width:100%}.reminders-form output{min-width:8rem}
 @media (max-width:700px){
 .top{padding:.5rem .75rem}.act-as{margin-left:0;width:100%}.act-as select{flex:1}
 .layout{grid-template-columns:minmax(0,1fr);min-height:0}
@@ -2237,7 +2514,7 @@ mod tests {
             .collect();
         assert_eq!(as_ana, ["1.000001", "1.000002"]);
         assert_eq!(visible_messages(&messages, Some("U0BEN")).len(), 1);
-        let html: String = timeline(&visible_messages(&messages, Some("U0ANA")), &names())
+        let html: String = timeline(&visible_messages(&messages, Some("U0ANA")), &names(), None)
             .into_iter()
             .map(|f| f.html)
             .collect();
@@ -2251,10 +2528,24 @@ mod tests {
             message("1.000002", None, None, "other"),
             message("1.000003", Some("1.000001"), None, "a reply"),
         ];
-        let entries = timeline(&visible_messages(&messages, None), &names());
+        let entries = timeline(
+            &visible_messages(&messages, None),
+            &names(),
+            Some("1.000003"),
+        );
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].key, "1.000001");
         assert!(entries[0].html.contains("data-ts=\"1.000003\""));
+        assert_eq!(
+            entries[0]
+                .html
+                .matches("class=\"message reply highlighted\"")
+                .count(),
+            1,
+            "the permalink's reply is the one highlighted: {}",
+            entries[0].html
+        );
+        assert!(!entries[1].html.contains("highlighted"));
         assert!(entries[0].html.contains("1 reply in thread"));
         assert!(!entries[1].html.contains("a reply"));
     }
@@ -2274,7 +2565,7 @@ mod tests {
                  "text": {"type": "plain_text", "text": "Open"}}]},
             {"type": "rich_text", "elements": []}
         ]);
-        let html = render_blocks(&blocks, &names(), None);
+        let html = render_blocks(&blocks, &names(), Surface::Message);
         assert!(
             html.contains("<h3 class=\"bk-header\">Deal &lt;Initech&gt;</h3>"),
             "{html}"
@@ -2740,13 +3031,156 @@ mod tests {
         assert_eq!(names.author("U0BOT"), "Sandbox Approvals");
         assert_eq!(names.author("B0SANDBOX"), "Sandbox Approvals");
         assert_eq!(names.author("U0BEN"), "Ben Buyer");
-        let html = render_message(&message("1.000001", None, None, "hi"), &names, false);
+        let html = render_message(&message("1.000001", None, None, "hi"), &names, false, false);
         assert!(
             html.contains(
                 "<span class=\"author\">Sandbox Approvals</span> <span class=\"badge\">APP</span>"
             ),
             "{html}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_home_tab_shows_each_persons_view_and_updates_live() {
+        let sandbox = SlackSandbox::new(super::super::SandboxConfig::default());
+        let base = sandbox.start().await.unwrap();
+        let token = sandbox.issue_bot_token("T0SANDBOX");
+        let http = reqwest::Client::new();
+        let get = |query: &str| {
+            let request = http.get(format!("{base}/{query}")).send();
+            async move { request.await.unwrap().text().await.unwrap() }
+        };
+
+        // Before the app publishes: Slack's empty Home, in place of the conversation.
+        let page = get("?tab=home&user=U0ANA").await;
+        assert!(
+            page.contains(
+                "<a id=\"home-tab\" href=\"/?team=T0SANDBOX&amp;tab=home&amp;user=U0ANA\" \
+                 data-tab=\"home\" aria-current=\"page\">Sandbox Approvals · Home</a>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("data-tab=\"home\" data-ts=\"\">"), "{page}");
+        assert!(page.contains("<h2 id=\"channel-title\">Sandbox Approvals · Home</h2>"));
+        assert!(
+            page.contains("aria-labelledby=\"channel-title\" hidden>"),
+            "messages hidden"
+        );
+        let home_section = page
+            .split("<section id=\"home-view\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</section>").next())
+            .unwrap()
+            .to_owned();
+        let opening_tag = |section: &str| section.split('>').next().unwrap().to_owned();
+        assert!(
+            !opening_tag(&home_section).ends_with(" hidden"),
+            "{home_section}"
+        );
+        assert!(
+            home_section.contains("has not published a Home tab for"),
+            "{home_section}"
+        );
+        let channel_page = get("?user=U0ANA").await;
+        assert!(channel_page.contains("data-tab=\"home\">Sandbox Approvals · Home</a>"));
+        let hidden_home = channel_page
+            .split("<section id=\"home-view\"")
+            .nth(1)
+            .unwrap();
+        assert!(
+            opening_tag(hidden_home).ends_with(" hidden"),
+            "a channel shows instead"
+        );
+
+        // A publish wakes the page's long poll; the state then carries the view, live buttons
+        // and all.
+        let state_url = format!("{base}/_sandbox/ui/state?tab=home&user=U0ANA");
+        let before: Value = http
+            .get(&state_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(before["tab"], "home");
+        assert_eq!(before["home_view"], Value::Null);
+        let version = before["version"].as_u64().unwrap();
+        let waiting = tokio::spawn(
+            http.get(format!("{base}/_sandbox/ui/events?since={version}"))
+                .send(),
+        );
+        let published: Value = http
+            .post(format!("{base}/api/views.publish"))
+            .bearer_auth(&token)
+            .json(&json!({"user_id": "U0ANA", "view": {"type": "home", "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*2 requests* wait for you"}},
+                {"type": "actions", "block_id": "req_apr_1", "elements": [
+                    {"type": "button", "action_id": "approve", "style": "primary", "value": "apr_1",
+                     "text": {"type": "plain_text", "text": "Approve"}},
+                    {"type": "button", "action_id": "open", "url": "https://host.example/apr_1",
+                     "text": {"type": "plain_text", "text": "Open"}}]}]}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(published["ok"], true, "{published}");
+        let woke: Value = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(woke["version"].as_u64().unwrap() > version);
+        let after: Value = http
+            .get(&state_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(after["home_view"]["id"], published["view"]["id"]);
+        let home = after["html"]["home"]["html"].as_str().unwrap();
+        assert_ne!(after["html"]["home"]["rev"], before["html"]["home"]["rev"]);
+        assert!(
+            home.contains(&format!(
+                "data-view-id=\"{}\"",
+                published["view"]["id"].as_str().unwrap()
+            )),
+            "{home}"
+        );
+        assert!(home.contains("<strong>2 requests</strong> wait for you"));
+        assert!(
+            home.contains(
+                "<button type=\"button\" class=\"bk-button primary\" data-action-id=\"approve\" \
+                 data-block-id=\"req_apr_1\">Approve</button>"
+            ),
+            "a live button, not a modal's disabled one: {home}"
+        );
+        assert!(home.contains(
+            "<a class=\"bk-button\" href=\"https://host.example/apr_1\" target=\"_blank\""
+        ));
+        assert!(!home.contains("has not published"));
+
+        // Each person has their own Home.
+        let as_ben: Value = http
+            .get(format!("{base}/_sandbox/ui/state?tab=home&user=U0BEN"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(as_ben["home_view"], Value::Null);
+        assert!(as_ben["html"]["home"]["html"]
+            .as_str()
+            .unwrap()
+            .contains("has not published a Home tab"));
     }
 
     #[tokio::test]

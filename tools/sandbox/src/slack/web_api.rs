@@ -1,10 +1,16 @@
 //! HTTP surface: Slack's Web API methods, `response_url`s, and the test controls.
+//!
+//! Methods (see `dispatch`): `api.test`, `auth.test`, `auth.revoke`, `oauth.v2.access`,
+//! `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `chat.getPermalink`,
+//! `conversations.open`, `users.info`, `users.lookupByEmail`, `users.list`, `views.open`,
+//! `views.publish`, `files.getUploadURLExternal`, `files.completeUploadExternal`. Arguments
+//! come as JSON or form bodies, or in the query string, as Slack takes them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, Query, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,13 +42,42 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
 /// A Web API answer: always HTTP 200 with `ok`, as Slack does.
 type ApiResult = Result<Value, &'static str>;
 
+/// A refusal with the `response_metadata.messages` Slack adds to some `invalid_arguments`
+/// answers (e.g. `[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]`), so a
+/// client's log says which argument was wrong.
+#[derive(Debug)]
+pub(super) struct ApiError {
+    pub(super) code: &'static str,
+    pub(super) messages: Vec<String>,
+}
+
+impl ApiError {
+    pub(super) fn with_message(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            messages: vec![message.into()],
+        }
+    }
+}
+
+impl From<&'static str> for ApiError {
+    fn from(code: &'static str) -> Self {
+        Self {
+            code,
+            messages: Vec::new(),
+        }
+    }
+}
+
 async fn web_api(
     AxumState(sandbox): Shared,
     Path(method): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut params = parse_params(&headers, &body);
+    add_query_params(&mut params, query.as_deref());
     if method == "oauth.v2.access" {
         super::oauth::add_basic_auth(&headers, &mut params);
     }
@@ -88,7 +123,13 @@ async fn web_api(
                     value["ok"] = json!(true);
                     value
                 }
-                Err(code) => json!({"ok": false, "error": code}),
+                Err(ApiError { code, messages }) => {
+                    let mut answer = json!({"ok": false, "error": code});
+                    if !messages.is_empty() {
+                        answer["response_metadata"] = json!({"messages": messages});
+                    }
+                    answer
+                }
             };
             (StatusCode::OK, answer, None)
         }
@@ -156,6 +197,10 @@ fn parse_params(headers: &HeaderMap, body: &[u8]) -> Value {
     if is_json {
         return serde_json::from_slice(body).unwrap_or_else(|_| json!({}));
     }
+    Value::Object(parse_form(body))
+}
+
+fn parse_form(body: &[u8]) -> Map<String, Value> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     let mut map = Map::new();
     for (key, value) in pairs {
@@ -167,7 +212,25 @@ fn parse_params(headers: &HeaderMap, body: &[u8]) -> Value {
         };
         map.insert(key, decoded);
     }
-    Value::Object(map)
+    map
+}
+
+/// Query-string arguments (`GET /api/chat.getPermalink?channel=…`), as Slack takes them; a
+/// body argument of the same name wins. Not `token`: Slack refuses tokens in the query string
+/// for apps created since February 2021, so a client must not come to rely on it here.
+fn add_query_params(params: &mut Value, query: Option<&str>) {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return;
+    };
+    if !params.is_object() {
+        *params = json!({});
+    }
+    let map = params.as_object_mut().expect("made an object above");
+    for (key, value) in parse_form(query.as_bytes()) {
+        if key != "token" {
+            map.entry(key).or_insert(value);
+        }
+    }
 }
 
 pub(super) fn authorize<'a>(
@@ -186,7 +249,7 @@ pub(super) fn authorize<'a>(
 }
 
 /// Workspaces a token may act in: its team, or every team of its enterprise.
-fn workspaces_of<'a>(
+pub(super) fn workspaces_of<'a>(
     state: &'a mut State,
     grant: &TokenGrant,
 ) -> impl Iterator<Item = &'a mut Workspace> {
@@ -226,7 +289,7 @@ fn existing_channel(state: &mut State, grant: &TokenGrant, target: &str) -> Opti
         .then(|| target.to_owned())
 }
 
-enum DmError {
+pub(super) enum DmError {
     NotFound,
     /// The user is deactivated.
     Disabled,
@@ -240,24 +303,36 @@ fn open_dm(
     user_id: &str,
 ) -> Result<(String, bool), DmError> {
     for workspace in workspaces_of(state, grant) {
-        let Some(user) = workspace.users.iter().find(|u| u.id == user_id) else {
-            continue;
-        };
-        if user.deleted {
-            return Err(DmError::Disabled);
+        match dm_in(workspace, user_id) {
+            Err(DmError::NotFound) => continue,
+            found => return found,
         }
-        let dm = format!("D{}", user_id.trim_start_matches('U'));
-        let already_open = workspace.channels.iter().any(|c| c.id == dm);
-        if !already_open {
-            workspace.channels.push(Channel {
-                id: dm.clone(),
-                name: format!("dm-{user_id}"),
-                dm_user: Some(user_id.into()),
-            });
-        }
-        return Ok((dm, already_open));
     }
     Err(DmError::NotFound)
+}
+
+/// The app's DM channel with a member of one workspace, opened if needed: `(D…,
+/// already_open)`. Shared by `conversations.open`, posts to a user id and `app_home_opened`
+/// (the App Home's Messages tab is this DM).
+pub(super) fn dm_in(workspace: &mut Workspace, user_id: &str) -> Result<(String, bool), DmError> {
+    let user = workspace
+        .users
+        .iter()
+        .find(|u| u.id == user_id)
+        .ok_or(DmError::NotFound)?;
+    if user.deleted {
+        return Err(DmError::Disabled);
+    }
+    let dm = format!("D{}", user_id.trim_start_matches('U'));
+    let already_open = workspace.channels.iter().any(|c| c.id == dm);
+    if !already_open {
+        workspace.channels.push(Channel {
+            id: dm.clone(),
+            name: format!("dm-{user_id}"),
+            dm_user: Some(user_id.into()),
+        });
+    }
+    Ok((dm, already_open))
 }
 
 /// `conversations.open`: a 1:1 DM by `users` (one id), or an existing DM by `channel`.
@@ -428,22 +503,38 @@ fn dispatch(
     method: &str,
     token: Option<&str>,
     params: &Value,
-) -> ApiResult {
+) -> Result<Value, ApiError> {
     let mut state = sandbox.state();
     let answer = match method {
+        "views.publish" => super::home::publish(sandbox, &mut state, token, params),
+        _ => dispatch_plain(sandbox, &mut state, method, token, params).map_err(ApiError::from),
+    };
+    drop(state);
+    answer
+}
+
+/// The methods whose refusals are a bare error code.
+fn dispatch_plain(
+    sandbox: &SlackSandbox,
+    state: &mut State,
+    method: &str,
+    token: Option<&str>,
+    params: &Value,
+) -> ApiResult {
+    match method {
         "api.test" => Ok(json!({})),
-        "auth.test" => auth_test(&mut state, token),
+        "auth.test" => auth_test(state, token),
         "auth.revoke" => {
-            authorize(&state, token)?;
+            authorize(state, token)?;
             if let Some(grant) = token.and_then(|t| state.tokens.get_mut(t)) {
                 grant.revoked = true;
             }
             Ok(json!({"revoked": true}))
         }
-        "oauth.v2.access" => super::oauth::access(sandbox, &mut state, params),
-        "views.open" => open_view(&mut state, token, params),
+        "oauth.v2.access" => super::oauth::access(sandbox, state, params),
+        "views.open" => open_view(state, token, params),
         "files.getUploadURLExternal" => {
-            authorize(&state, token)?;
+            authorize(state, token)?;
             let filename = params["filename"]
                 .as_str()
                 .filter(|f| !f.is_empty())
@@ -468,18 +559,50 @@ fn dispatch(
             let base = sandbox.base_url.lock().unwrap().clone();
             Ok(json!({"upload_url": format!("{base}/upload/{file_id}"), "file_id": file_id}))
         }
-        "files.completeUploadExternal" => complete_upload(&mut state, token, params),
-        "chat.postMessage" => post_message(&mut state, token, params),
-        "chat.update" => update_message(&mut state, token, params),
-        "chat.postEphemeral" => post_ephemeral(&mut state, token, params),
-        "conversations.open" => open_conversation(&mut state, token, params),
-        "users.info" => user_info(&mut state, token, params),
-        "users.lookupByEmail" => lookup_by_email(&mut state, token, params),
-        "users.list" => list_users(&mut state, token, params),
+        "files.completeUploadExternal" => complete_upload(state, token, params),
+        "chat.postMessage" => post_message(state, token, params),
+        "chat.update" => update_message(state, token, params),
+        "chat.postEphemeral" => post_ephemeral(state, token, params),
+        "conversations.open" => open_conversation(state, token, params),
+        "users.info" => user_info(state, token, params),
+        "users.lookupByEmail" => lookup_by_email(state, token, params),
+        "users.list" => list_users(state, token, params),
+        "chat.getPermalink" => permalink(sandbox, state, token, params),
         _ => Err("unknown_method"),
+    }
+}
+
+/// `chat.getPermalink`: `{base}/archives/{channel}/p{ts without the dot}`, with
+/// `?thread_ts=…&cid=…` for a thread reply, as Slack shapes it. The sandbox page serves that
+/// path (it shows the message). Ephemeral notes have no permalink.
+fn permalink(
+    sandbox: &SlackSandbox,
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> ApiResult {
+    let grant = authorize(state, token)?.clone();
+    let given = |name: &str| {
+        params[name]
+            .as_str()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     };
-    drop(state);
-    answer
+    let (Some(channel), Some(ts)) = (given("channel"), given("message_ts")) else {
+        return Err("invalid_arguments");
+    };
+    existing_channel(state, &grant, channel).ok_or("channel_not_found")?;
+    let message = state
+        .messages
+        .iter()
+        .find(|m| m.channel == channel && m.ts == ts && m.ephemeral_for.is_none())
+        .ok_or("message_not_found")?;
+    let base = sandbox.base_url.lock().unwrap().clone();
+    let mut link = format!("{base}/archives/{channel}/p{}", ts.replace('.', ""));
+    if let Some(root) = message.thread_ts.as_deref().filter(|root| *root != ts) {
+        link.push_str(&format!("?thread_ts={root}&cid={channel}"));
+    }
+    Ok(json!({"channel": channel, "permalink": link}))
 }
 
 /// `views.open`: needs a `trigger_id` from a click of the last 3 seconds.
