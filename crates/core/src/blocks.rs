@@ -2,6 +2,12 @@
 
 use serde_json::{json, Value};
 
+mod inbox;
+pub use inbox::{
+    digest_capacity, digest_message, home_view, InboxLine, HOME_ASKED_MAX, HOME_WAITING_MAX,
+    INBOX_BLOCK_PREFIX,
+};
+
 use crate::domain::{Approval, Decision, RejectReason};
 use crate::machine::{Actor, ApprovalState, Ending, Refusal, Status};
 

@@ -423,6 +423,8 @@ pub struct SlackMessageRef {
 pub enum CopyRole {
     Channel,
     Direct,
+    /// One item of a person's daily digest: re-rendering it re-renders the whole digest.
+    Digest,
 }
 
 /// One Slack message that shows the request; every copy is updated when it changes.
@@ -431,6 +433,9 @@ pub struct MessageCopy {
     pub channel_id: String,
     pub message_ts: String,
     pub role: CopyRole,
+    /// The Slack user a DM or digest copy was sent to: their own copy is the one to link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
 }
 
 impl MessageCopy {
@@ -439,6 +444,15 @@ impl MessageCopy {
             channel_id: at.channel_id,
             message_ts: at.message_ts,
             role,
+            for_user: None,
+        }
+    }
+
+    /// A copy sent to one person.
+    pub fn sent_to(at: SlackMessageRef, role: CopyRole, slack_user_id: &str) -> Self {
+        Self {
+            for_user: Some(slack_user_id.to_owned()),
+            ..Self::new(at, role)
         }
     }
 

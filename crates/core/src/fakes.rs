@@ -6,6 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::blocks::SlackMessage;
+use std::collections::BTreeMap;
+
+use crate::inbox::{Digest, InboxEntry, KindSettings};
+use crate::reminders::{ReminderKey, Schedule, TenantReminders, Waiter};
 use crate::domain::{
     Approval, ApprovalRequest, ConnectionStatus, DecisionCommand, DisconnectReason, Installation,
     MessageCopy, Requester, SlackMessageRef, TenantLink,
@@ -65,6 +69,20 @@ pub struct MemoryStore {
     refusals: Mutex<Vec<(String, crate::domain::RefusedClick)>>,
     notifications: Mutex<HashMap<String, crate::notification::Notification>>,
     parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
+    inbox: Mutex<MemoryInbox>,
+}
+
+/// The inbox side of [`MemoryStore`], laid out as the table keeps it.
+#[derive(Default)]
+struct MemoryInbox {
+    /// (tenant, user) → (created_at, approval) → entry and the key it is filed under.
+    waiting: BTreeMap<(String, HostUserId), BTreeMap<(i64, String), (InboxEntry, Option<String>)>>,
+    asked: BTreeMap<(String, HostUserId), BTreeMap<(i64, String), InboxEntry>>,
+    keys: std::collections::BTreeSet<String>,
+    tenant_reminders: HashMap<String, TenantReminders>,
+    schedules: HashMap<(String, HostUserId), Schedule>,
+    kinds: HashMap<(String, String), KindSettings>,
+    digests: HashMap<(String, String), Digest>,
 }
 
 impl MemoryStore {
@@ -603,6 +621,7 @@ pub struct FakeSlack {
     posted: Mutex<Vec<(String, SlackMessage)>>,
     updates: Mutex<Vec<(SlackMessageRef, SlackMessage)>>,
     responses: Mutex<Vec<(String, serde_json::Value)>>,
+    homes: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 impl FakeSlack {
@@ -644,6 +663,10 @@ impl FakeSlack {
     }
     pub fn responses(&self) -> Vec<(String, serde_json::Value)> {
         self.responses.lock().unwrap().clone()
+    }
+    /// Every `views.publish`: whose Home, and the view.
+    pub fn homes(&self) -> Vec<(String, serde_json::Value)> {
+        self.homes.lock().unwrap().clone()
     }
 }
 
@@ -701,6 +724,29 @@ impl SlackApi for FakeSlack {
             .lock()
             .unwrap()
             .push((response_url.into(), body.clone()));
+        Ok(())
+    }
+    async fn permalink(
+        &self,
+        _token: &SecretToken,
+        at: &SlackMessageRef,
+    ) -> Result<String, SlackError> {
+        Ok(format!(
+            "https://fake.slack.com/archives/{}/p{}",
+            at.channel_id,
+            at.message_ts.replace('.', "")
+        ))
+    }
+    async fn publish_home(
+        &self,
+        _token: &SecretToken,
+        slack_user_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        self.homes
+            .lock()
+            .unwrap()
+            .push((slack_user_id.to_owned(), view.clone()));
         Ok(())
     }
 }
@@ -849,5 +895,190 @@ impl EffectsQueue for MemoryQueue {
             approval_id: approval_id.to_owned(),
         });
         Ok(())
+    }
+}
+
+#[async_trait]
+impl InboxStore for MemoryStore {
+    async fn add_waiting(
+        &self,
+        entry: &InboxEntry,
+        key: Option<&ReminderKey>,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        let key = key.map(ToString::to_string);
+        inbox.keys.extend(key.clone());
+        let person = (entry.tenant_id.clone(), entry.user_id.clone());
+        let slot = inbox
+            .waiting
+            .entry(person)
+            .or_default()
+            .entry((entry.created_at, entry.approval_id.clone()))
+            .or_insert_with(|| (entry.clone(), None));
+        let permalink = slot.0.permalink.clone();
+        *slot = (entry.clone(), key);
+        slot.0.permalink = entry.permalink.clone().or(permalink);
+        Ok(())
+    }
+    async fn remove_waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        approval_id: &str,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        if let Some(entries) = inbox.waiting.get_mut(&(tenant_id.into(), user_id.clone())) {
+            entries.remove(&(created_at, approval_id.to_owned()));
+        }
+        Ok(())
+    }
+    async fn waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        limit: usize,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox
+            .waiting
+            .get(&(tenant_id.into(), user_id.clone()))
+            .map(|entries| entries.values().take(limit).map(|(e, _)| e.clone()).collect())
+            .unwrap_or_default())
+    }
+    async fn refile_waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        key: Option<&ReminderKey>,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        let key = key.map(ToString::to_string);
+        inbox.keys.extend(key.clone());
+        if let Some(entries) = inbox.waiting.get_mut(&(tenant_id.into(), user_id.clone())) {
+            for (_, filed) in entries.values_mut() {
+                filed.clone_from(&key);
+            }
+        }
+        Ok(())
+    }
+    async fn set_permalink(&self, entry: &InboxEntry, permalink: &str) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        let found = inbox
+            .waiting
+            .get_mut(&(entry.tenant_id.clone(), entry.user_id.clone()))
+            .and_then(|entries| entries.get_mut(&(entry.created_at, entry.approval_id.clone())));
+        if let Some((stored, _)) = found {
+            stored.permalink = Some(permalink.to_owned());
+        }
+        Ok(())
+    }
+    async fn keys_in_use(&self) -> Result<Vec<ReminderKey>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox.keys.iter().filter_map(|k| ReminderKey::parse(k)).collect())
+    }
+    async fn waiting_under(&self, key: &ReminderKey) -> Result<Vec<Waiter>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        let key = key.to_string();
+        Ok(inbox
+            .waiting
+            .iter()
+            .flat_map(|((tenant_id, user_id), entries)| {
+                entries
+                    .values()
+                    .filter(|(_, filed)| filed.as_deref() == Some(key.as_str()))
+                    .map(move |_| Waiter {
+                        tenant_id: tenant_id.clone(),
+                        user_id: user_id.clone(),
+                    })
+            })
+            .collect())
+    }
+    async fn add_asked(&self, entry: &InboxEntry) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        inbox
+            .asked
+            .entry((entry.tenant_id.clone(), entry.user_id.clone()))
+            .or_default()
+            .insert((entry.created_at, entry.approval_id.clone()), entry.clone());
+        Ok(())
+    }
+    async fn asked(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        limit: usize,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox
+            .asked
+            .get(&(tenant_id.into(), user_id.clone()))
+            .map(|entries| entries.values().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+    async fn tenant_reminders(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<TenantReminders>, StoreError> {
+        Ok(self.inbox.lock().unwrap().tenant_reminders.get(tenant_id).cloned())
+    }
+    async fn save_tenant_reminders(
+        &self,
+        tenant_id: &str,
+        reminders: &TenantReminders,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        inbox.tenant_reminders.insert(tenant_id.into(), reminders.clone());
+        Ok(())
+    }
+    async fn user_schedule(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+    ) -> Result<Option<Schedule>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox.schedules.get(&(tenant_id.into(), user_id.clone())).copied())
+    }
+    async fn save_user_schedule(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        schedule: &Schedule,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        inbox.schedules.insert((tenant_id.into(), user_id.clone()), *schedule);
+        Ok(())
+    }
+    async fn kind_settings(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+    ) -> Result<Option<KindSettings>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox.kinds.get(&(tenant_id.into(), kind.into())).cloned())
+    }
+    async fn save_kind_settings(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        settings: &KindSettings,
+    ) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        inbox.kinds.insert((tenant_id.into(), kind.into()), settings.clone());
+        Ok(())
+    }
+    async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError> {
+        let mut inbox = self.inbox.lock().unwrap();
+        let key = (digest.channel_id.clone(), digest.message_ts.clone());
+        inbox.digests.insert(key, digest.clone());
+        Ok(())
+    }
+    async fn digest(
+        &self,
+        channel_id: &str,
+        message_ts: &str,
+    ) -> Result<Option<Digest>, StoreError> {
+        let inbox = self.inbox.lock().unwrap();
+        Ok(inbox.digests.get(&(channel_id.into(), message_ts.into())).cloned())
     }
 }

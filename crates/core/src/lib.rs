@@ -8,6 +8,7 @@
 pub mod blocks;
 pub mod config;
 pub mod domain;
+pub mod inbox;
 pub mod machine;
 pub mod notification;
 pub mod outbox;

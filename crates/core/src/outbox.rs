@@ -42,6 +42,16 @@ pub enum Outgoing {
     PostDirect { slack_user_id: String },
     /// Tell the requester, in a DM, how their request ended.
     TellRequester { slack_user_id: String, text: String },
+    /// Put the request in a person's inbox: waiting on them (an approver), or asked by them.
+    AddToInbox {
+        user_id: crate::people::HostUserId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        asked: bool,
+    },
+    /// The request ended: it no longer waits on this approver.
+    RemoveFromInbox { user_id: crate::people::HostUserId },
+    /// Publish a person's App Home again, since what it lists changed.
+    RefreshHome { slack_user_id: String },
 }
 
 /// One side effect with its own progress.
@@ -120,6 +130,19 @@ pub fn event_key(seq: u64) -> String {
 /// The outbox key of the DM that asks one approver: one per approver, ever.
 pub fn post_direct_key(slack_user_id: &str) -> String {
     format!("dm-{slack_user_id}")
+}
+
+/// The outbox keys of a person's inbox entry, its removal, and their Home's refresh.
+pub fn inbox_key(user_id: &crate::people::HostUserId, asked: bool) -> String {
+    format!("{}:{user_id}", if asked { "asked" } else { "inbox" })
+}
+
+pub fn uninbox_key(user_id: &crate::people::HostUserId) -> String {
+    format!("uninbox:{user_id}")
+}
+
+pub fn home_key(slack_user_id: &str) -> String {
+    format!("home:{slack_user_id}")
 }
 
 /// The outbox key of the note that tells the requester how it ended: once.

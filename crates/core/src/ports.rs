@@ -8,9 +8,11 @@ use crate::domain::{
     MessageCopy, OAuthState, RefusedClick, SlackMessageRef, TenantLink,
 };
 use crate::machine::{ApprovalState, Status};
+use crate::inbox::{Digest, InboxEntry, KindSettings};
 use crate::notification::Notification;
 use crate::outbox::OutboxEntry;
 use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
+use crate::reminders::{ReminderJob, ReminderKey, Schedule, TenantReminders, Waiter};
 use crate::secret::{CryptoError, SecretToken};
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +216,92 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// People's inboxes, their reminder settings and the digests sent to them.
+///
+/// Contract: an entry waiting on a person is filed under their [`ReminderKey`] in an index
+/// that holds only waiting entries (removed ones leave it), so finding who is due reads
+/// what waits in the due zones and nothing else; every write here is repeat-safe.
+#[async_trait]
+pub trait InboxStore: Send + Sync {
+    /// Files the request as waiting on the person, under `key` (`None`: reminders off).
+    async fn add_waiting(
+        &self,
+        entry: &InboxEntry,
+        key: Option<&ReminderKey>,
+    ) -> Result<(), StoreError>;
+    /// Removes it; removing what is not there changes nothing.
+    async fn remove_waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        approval_id: &str,
+        created_at: i64,
+    ) -> Result<(), StoreError>;
+    /// What waits on the person, oldest first, at most `limit`.
+    async fn waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        limit: usize,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+    /// Files every entry waiting on the person under `key` instead.
+    async fn refile_waiting(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        key: Option<&ReminderKey>,
+    ) -> Result<(), StoreError>;
+    /// Keeps the permalink found for an entry, so the next digest needs no Slack call.
+    async fn set_permalink(&self, entry: &InboxEntry, permalink: &str) -> Result<(), StoreError>;
+    /// Every key anything was ever filed under: a small set, read once per run.
+    async fn keys_in_use(&self) -> Result<Vec<ReminderKey>, StoreError>;
+    /// The people with something waiting under `key` (one per entry; the planner dedupes).
+    async fn waiting_under(&self, key: &ReminderKey) -> Result<Vec<Waiter>, StoreError>;
+    /// Records a request the person asked for.
+    async fn add_asked(&self, entry: &InboxEntry) -> Result<(), StoreError>;
+    /// What the person asked for, newest first, at most `limit`.
+    async fn asked(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        limit: usize,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+    async fn tenant_reminders(&self, tenant_id: &str)
+        -> Result<Option<TenantReminders>, StoreError>;
+    async fn save_tenant_reminders(
+        &self,
+        tenant_id: &str,
+        reminders: &TenantReminders,
+    ) -> Result<(), StoreError>;
+    /// A person's own schedule, when they chose one.
+    async fn user_schedule(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+    ) -> Result<Option<Schedule>, StoreError>;
+    async fn save_user_schedule(
+        &self,
+        tenant_id: &str,
+        user_id: &HostUserId,
+        schedule: &Schedule,
+    ) -> Result<(), StoreError>;
+    /// A kind's label, group and channel (the channel is also what `channel_for` reads).
+    async fn kind_settings(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+    ) -> Result<Option<KindSettings>, StoreError>;
+    async fn save_kind_settings(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        settings: &KindSettings,
+    ) -> Result<(), StoreError>;
+    async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError>;
+    async fn digest(&self, channel_id: &str, message_ts: &str)
+        -> Result<Option<Digest>, StoreError>;
+}
+
 /// One page of a listing, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -328,7 +416,8 @@ pub struct RetireInstallation {
 }
 
 /// What travels on `DECISION_QUEUE_URL`:
-/// `{"type": "decide" | "notify_host" | "retire_installation" | "perform", "body": {…}}`.
+/// `{"type": "decide" | "notify_host" | "retire_installation" | "perform" | "installed" |
+/// "remind" | "publish_home", "body": {…}}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "body", rename_all = "snake_case")]
 pub enum WorkItem {
@@ -341,6 +430,34 @@ pub enum WorkItem {
     },
     /// An install completed: greet the installer, resume what waited for the workspace.
     Installed(Installed),
+    /// Send one person their daily digest.
+    Remind(ReminderJob),
+    /// Publish one person's App Home.
+    PublishHome(HomeFor),
+}
+
+/// The reminder run's jobs, one per person, for the worker to send.
+#[async_trait]
+pub trait ReminderQueue: Send + Sync {
+    /// Enqueues the jobs; each is delayed until its `not_before` (as far as the queue
+    /// allows: the worker holds back one that arrives early).
+    async fn remind(&self, jobs: &[ReminderJob], now: i64) -> Result<(), QueueError>;
+}
+
+/// Home tabs to publish again, through the worker.
+#[async_trait]
+pub trait HomeQueue: Send + Sync {
+    async fn publish_home(&self, home: &HomeFor) -> Result<(), QueueError>;
+}
+
+/// Whose App Home to (re)publish, in which workspace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HomeFor {
+    /// The team (or enterprise) id of the installation the Home belongs to.
+    pub installation_id: String,
+    /// The workspace the person opened it in (for an org-wide install, one of many).
+    pub team_id: String,
+    pub slack_user_id: String,
 }
 
 /// A completed install, as queued for the worker.
@@ -433,6 +550,16 @@ pub trait SlackApi: Send + Sync {
     /// Posts to an interaction's `response_url` (ephemeral notes, replacements).
     async fn respond(&self, response_url: &str, body: &serde_json::Value)
         -> Result<(), SlackError>;
+    /// `chat.getPermalink`: a link that opens the message for anyone who can see it.
+    async fn permalink(&self, token: &SecretToken, at: &SlackMessageRef)
+        -> Result<String, SlackError>;
+    /// `views.publish`: the person's App Home.
+    async fn publish_home(
+        &self,
+        token: &SecretToken,
+        slack_user_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError>;
 }
 
 /// Slack's user directory: `users.list` and `users.lookupByEmail`.

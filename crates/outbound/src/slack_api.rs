@@ -262,6 +262,44 @@ impl SlackApi for SlackHttpClient {
             })
         }
     }
+
+    async fn permalink(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+    ) -> Result<String, SlackError> {
+        let answer = self
+            .call_form(
+                "chat.getPermalink",
+                token,
+                &[
+                    ("channel", at.channel_id.as_str()),
+                    ("message_ts", at.message_ts.as_str()),
+                ],
+            )
+            .await?;
+        answer["permalink"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| SlackError::InvalidResponse {
+                method: "chat.getPermalink".into(),
+            })
+    }
+
+    async fn publish_home(
+        &self,
+        token: &SecretToken,
+        slack_user_id: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "views.publish",
+            token,
+            &json!({"user_id": slack_user_id, "view": view}),
+        )
+        .await
+        .map(drop)
+    }
 }
 
 #[async_trait]

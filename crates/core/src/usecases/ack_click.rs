@@ -128,6 +128,18 @@ struct Action<'a> {
     value: Option<String>,
     #[serde(default, borrow)]
     action_ts: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    block_id: Option<Cow<'a, str>>,
+}
+
+impl Action<'_> {
+    /// A button of a digest or App Home item: the message around it is not a copy of the
+    /// request, so it is neither recorded nor replaced as one.
+    fn in_inbox(&self) -> bool {
+        self.block_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with(crate::blocks::INBOX_BLOCK_PREFIX))
+    }
 }
 
 /// The decision commands a (verified) interactivity body asks for; usually zero or one.
@@ -214,7 +226,7 @@ pub fn interaction(form_body: &[u8]) -> Result<Interaction, AckError> {
         Some((
             ReasonContext {
                 approval_id,
-                message: clicked_message.clone(),
+                message: clicked_message.clone().filter(|_| !action.in_inbox()),
                 response_url: payload.response_url.clone(),
                 required,
             },
@@ -251,6 +263,7 @@ pub fn interaction(form_body: &[u8]) -> Result<Interaction, AckError> {
             .into_iter()
             .filter_map(|action| {
                 let decision = crate::blocks::decision_for_action(&action.action_id)?;
+                let message = clicked_message.clone().filter(|_| !action.in_inbox());
                 let approval_id = action.value.filter(|v| looks_like_approval_id(v))?;
                 let action_ts = action.action_ts.unwrap_or_default();
                 let user_id = &user.id;
@@ -262,7 +275,7 @@ pub fn interaction(form_body: &[u8]) -> Result<Interaction, AckError> {
                     team_id: team_id.clone(),
                     enterprise_id: enterprise_id.clone(),
                     response_url: payload.response_url.clone(),
-                    message: clicked_message.clone(),
+                    message,
                     reason: None,
                 })
             })

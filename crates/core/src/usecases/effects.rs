@@ -321,6 +321,9 @@ impl PerformEffects<'_> {
                     .await?;
                 Ok(())
             }
+            Outgoing::AddToInbox { .. }
+            | Outgoing::RemoveFromInbox { .. }
+            | Outgoing::RefreshHome { .. } => Ok(()),
             Outgoing::TellClicker {
                 response_url, text, ..
             } => {
