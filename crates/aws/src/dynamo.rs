@@ -18,7 +18,9 @@
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
 //! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
 //!   [`notifications`]; approvals waiting for a reinstall: see [`parked`].
+//! - People's inboxes, reminder settings and digests: see [`inbox`].
 
+mod inbox;
 mod notifications;
 mod parked;
 mod users;
@@ -62,6 +64,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     cipher: TokenCipher,
+    items_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl DynamoStore {
@@ -119,7 +122,19 @@ impl DynamoStore {
             client,
             table: table.into(),
             cipher,
+            items_read: Default::default(),
         }
+    }
+
+    /// Items read so far (by GetItem and by this store's inbox queries): lets a test show
+    /// that a reminder run reads in proportion to what is pending, not to the table.
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_read(&self, items: u64) {
+        self.items_read
+            .fetch_add(items, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -133,6 +148,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| backend("GetItem", &e))?;
+        self.count_read(u64::from(answer.item.is_some()));
         Ok(answer.item)
     }
 }

@@ -4,9 +4,16 @@ use async_trait::async_trait;
 
 use approvals_core::domain::DecisionCommand;
 use approvals_core::ports::{
-    CleanupQueue, DecisionQueue, EffectsQueue, HostEvent, HostNotifier, InstallFollowUp, Installed,
-    QueueError, RetireInstallation, WorkItem,
+    CleanupQueue, DecisionQueue, EffectsQueue, HomeFor, HomeQueue, HostEvent, HostNotifier,
+    InstallFollowUp, Installed, QueueError, ReminderQueue, RetireInstallation, WorkItem,
 };
+use approvals_core::reminders::ReminderJob;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+/// SQS's `SendMessageBatch` limit.
+const SEND_BATCH: usize = 10;
+/// SQS's longest `DelaySeconds`.
+const MAX_DELAY_SECS: i64 = 900;
 
 pub struct SqsDecisionQueue {
     client: aws_sdk_sqs::Client,
@@ -71,6 +78,49 @@ impl SqsDecisionQueue {
             .map_err(|e| QueueError(crate::sdk_error_text(&e)))?;
         Ok(())
     }
+
+    /// Sends one batch of at most ten entries; any entry SQS did not take fails the call,
+    /// so the caller retries the run rather than losing someone's reminder.
+    async fn send_batch(
+        &self,
+        entries: Vec<SendMessageBatchRequestEntry>,
+    ) -> Result<(), QueueError> {
+        let answer = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError(crate::sdk_error_text(&e)))?;
+        match answer.failed.first() {
+            None => Ok(()),
+            Some(first) => Err(QueueError(format!(
+                "{} of the batch's messages were not sent; entry {}: {} {}",
+                answer.failed.len(),
+                first.id,
+                first.code,
+                first.message.as_deref().unwrap_or(""),
+            ))),
+        }
+    }
+}
+
+/// A reminder job as a batch entry, held back until its `not_before` as far as SQS allows.
+fn remind_entry(
+    index: usize,
+    job: &ReminderJob,
+    now: i64,
+) -> Result<SendMessageBatchRequestEntry, QueueError> {
+    let body = serde_json::to_string(&WorkItem::Remind(job.clone()))
+        .map_err(|e| QueueError(e.to_string()))?;
+    let delay = (job.not_before - now).clamp(0, MAX_DELAY_SECS);
+    SendMessageBatchRequestEntry::builder()
+        .id(index.to_string())
+        .message_body(body)
+        .delay_seconds(i32::try_from(delay).unwrap_or(0))
+        .build()
+        .map_err(|e| QueueError(e.to_string()))
 }
 
 #[async_trait]
@@ -110,5 +160,27 @@ impl EffectsQueue for SqsDecisionQueue {
         };
         self.send_after(&item, delay_secs.clamp(0, 900) as i32)
             .await
+    }
+}
+
+#[async_trait]
+impl ReminderQueue for SqsDecisionQueue {
+    async fn remind(&self, jobs: &[ReminderJob], now: i64) -> Result<(), QueueError> {
+        for batch in jobs.chunks(SEND_BATCH) {
+            let entries = batch
+                .iter()
+                .enumerate()
+                .map(|(index, job)| remind_entry(index, job, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.send_batch(entries).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl HomeQueue for SqsDecisionQueue {
+    async fn publish_home(&self, home: &HomeFor) -> Result<(), QueueError> {
+        self.send(&WorkItem::PublishHome(home.clone())).await
     }
 }

@@ -1082,3 +1082,25 @@ impl InboxStore for MemoryStore {
         Ok(inbox.digests.get(&(channel_id.into(), message_ts.into())).cloned())
     }
 }
+
+#[async_trait]
+impl HomeQueue for MemoryQueue {
+    async fn publish_home(&self, home: &HomeFor) -> Result<(), QueueError> {
+        self.push(WorkItem::PublishHome(home.clone()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReminderQueue for MemoryQueue {
+    async fn remind(
+        &self,
+        jobs: &[crate::reminders::ReminderJob],
+        _now: i64,
+    ) -> Result<(), QueueError> {
+        for job in jobs {
+            self.push(WorkItem::Remind(job.clone()));
+        }
+        Ok(())
+    }
+}

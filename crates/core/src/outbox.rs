@@ -145,6 +145,44 @@ pub fn home_key(slack_user_id: &str) -> String {
     format!("home:{slack_user_id}")
 }
 
+/// When a request is made: it waits in each approver's inbox (mapped or not: an unmapped
+/// approver's items show in the host's not-in-Slack view), and joins the requester's list.
+pub fn inbox_filings(approval: &crate::domain::Approval) -> Vec<(String, Outgoing)> {
+    let audience = &approval.audience;
+    let approvers = audience.approvers.iter().filter_map(|p| p.user_id.clone());
+    let mut filings: Vec<(String, Outgoing)> = approvers
+        .map(|user_id| {
+            let key = inbox_key(&user_id, false);
+            (key, Outgoing::AddToInbox { user_id, asked: false })
+        })
+        .collect();
+    if let Some(user_id) = audience.requester.as_ref().and_then(|r| r.user_id.clone()) {
+        let key = inbox_key(&user_id, true);
+        filings.push((key, Outgoing::AddToInbox { user_id, asked: true }));
+    }
+    filings
+}
+
+/// When a request ends: it leaves each approver's inbox, and every Home that listed it
+/// (the approvers' and the requester's) is published again.
+pub fn inbox_clearing(approval: &crate::domain::Approval) -> Vec<(String, Outgoing)> {
+    let audience = &approval.audience;
+    let mut clearing: Vec<(String, Outgoing)> = audience
+        .approvers
+        .iter()
+        .filter_map(|p| p.user_id.clone())
+        .map(|user_id| (uninbox_key(&user_id), Outgoing::RemoveFromInbox { user_id }))
+        .collect();
+    let homes = audience.approvers.iter().chain(audience.requester.iter());
+    for slack_user_id in homes.filter_map(|p| p.slack_user_id.clone()) {
+        let key = home_key(&slack_user_id);
+        if !clearing.iter().any(|(k, _)| *k == key) {
+            clearing.push((key, Outgoing::RefreshHome { slack_user_id }));
+        }
+    }
+    clearing
+}
+
 /// The outbox key of the note that tells the requester how it ended: once.
 pub const TELL_REQUESTER_KEY: &str = "requester";
 

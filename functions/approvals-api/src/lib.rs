@@ -3,6 +3,7 @@
 
 mod listing;
 mod notifications;
+mod reminders;
 mod users;
 
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
     ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InstallFlowStore,
-    InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth, TenantStore,
-    UserDirectory,
+    InboxStore, InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth,
+    TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -83,6 +84,7 @@ pub struct ApprovalsApi {
     pub later: Arc<dyn EffectsQueue>,
     pub slack: Arc<dyn SlackApi>,
     pub directory: Arc<dyn UserDirectory>,
+    pub inbox: Arc<dyn InboxStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -125,6 +127,7 @@ impl ApprovalsApi {
             tenants: store.clone(),
             install_flow: store.clone(),
             directory: store.clone(),
+            inbox: store.clone(),
             notifications: store,
             notifier: queue.clone(),
             follow_up: queue.clone(),
@@ -157,6 +160,15 @@ impl ApprovalsApi {
                 "/v1/tenants/{tenant_id}/users/{user_id}",
                 put(users::put_user),
             )
+            .route(
+                "/v1/tenants/{tenant_id}/reminders",
+                put(reminders::put_tenant_reminders),
+            )
+            .route(
+                "/v1/tenants/{tenant_id}/users/{user_id}/reminders",
+                put(reminders::put_user_reminders),
+            )
+            .route("/v1/tenants/{tenant_id}/kinds/{kind}", put(reminders::put_kind))
             .route(
                 "/v1/tenants/{tenant_id}/slack/install-links",
                 post(create_install_link),
@@ -284,6 +296,7 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         slack: api.slack.as_ref(),
         tokens: api.tokens.as_ref(),
         directory: api.directory.as_ref(),
+        inbox: api.inbox.as_ref(),
         later: api.later.as_ref(),
     };
     match use_case.run(request, unix_now()).await {
@@ -498,6 +511,9 @@ fn effect_kind(effect: &Outgoing) -> &'static str {
         Outgoing::TellClicker { .. } => "tell_clicker",
         Outgoing::PostDirect { .. } => "post_direct",
         Outgoing::TellRequester { .. } => "tell_requester",
+        Outgoing::AddToInbox { .. } => "add_to_inbox",
+        Outgoing::RemoveFromInbox { .. } => "remove_from_inbox",
+        Outgoing::RefreshHome { .. } => "refresh_home",
     }
 }
 

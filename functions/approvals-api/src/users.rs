@@ -115,11 +115,49 @@ pub(crate) async fn list_users(
     Ok(match page {
         Ok(page) => {
             let mut body = users_body(&page.items);
+            if status == Some(MappingStatus::NotInSlack) {
+                // What waits on them cannot reach them in Slack: the host shows it here.
+                match waiting_of(&api, tenant_id, &page.items).await {
+                    Ok(waiting) => {
+                        for (user, waiting) in body["users"].as_array_mut().into_iter().flatten().zip(waiting) {
+                            user["waiting"] = waiting;
+                        }
+                    }
+                    Err(error) => return Ok(internal_error(&error)),
+                }
+            }
             body["next_cursor"] = json!(page.next_cursor);
             json_response(200, &body)
         }
         Err(error) => internal_error(&error),
     })
+}
+
+/// Items listed per person in the not-in-Slack view.
+const WAITING_SHOWN: usize = 50;
+
+/// Each user's pending requests, oldest first: `[{"approval_id","kind","title","created_at"}]`.
+async fn waiting_of(
+    api: &ApprovalsApi,
+    tenant_id: &str,
+    users: &[HostUser],
+) -> Result<Vec<serde_json::Value>, approvals_core::ports::StoreError> {
+    let mut all = Vec::with_capacity(users.len());
+    for user in users {
+        let live = api
+            .people_inbox()
+            .live_waiting(tenant_id, &user.user_id, WAITING_SHOWN)
+            .await?;
+        let items: Vec<serde_json::Value> = live
+            .iter()
+            .map(|(entry, _)| {
+                json!({"approval_id": entry.approval_id, "kind": entry.kind,
+                       "title": entry.title, "created_at": entry.created_at})
+            })
+            .collect();
+        all.push(json!(items));
+    }
+    Ok(all)
 }
 
 fn people_error_response(error: PeopleError) -> Response {

@@ -16,9 +16,12 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, Installed, QueueError, SlackApi, SlackOAuth,
-    StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, EffectsQueue, HomeFor, InboxStore, Installed, QueueError, SlackApi,
+    SlackOAuth, StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
 };
+use approvals_core::reminders::ReminderJob;
+use approvals_core::usecases::inbox::{HomeTab, Inbox};
+use approvals_core::usecases::reminders::{Reminded, SendDigest};
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
@@ -87,6 +90,7 @@ pub struct DecisionWorker {
     pub approvals: Arc<dyn ApprovalStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub directory: Arc<dyn UserDirectory>,
+    pub inbox: Arc<dyn InboxStore>,
     pub slack: Arc<dyn SlackApi>,
     pub tokens: Arc<dyn BotTokens>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -131,6 +135,7 @@ impl DecisionWorker {
             approvals: store.clone(),
             tenants: store.clone(),
             directory: store.clone(),
+            inbox: store.clone(),
             slack: Arc::new(slack),
             tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),
             oauth,
@@ -270,6 +275,7 @@ impl DecisionWorker {
                     webhooks: self.webhooks.as_ref(),
                     tokens: self.tokens.as_ref(),
                     directory: self.directory.as_ref(),
+                    inbox: self.inbox.as_ref(),
                     backoff: self.backoff,
                 };
                 match decide.run(&command, now).await {
@@ -335,6 +341,8 @@ impl DecisionWorker {
                     }
                 }
             }
+            WorkItem::Remind(job) => self.remind(record, &job, now).await,
+            WorkItem::PublishHome(home) => self.publish_home(record, &home, now).await,
             WorkItem::NotifyHost(event) => match self.webhooks.deliver(&event).await {
                 Ok(()) => Verdict::Done,
                 Err(error) => {
@@ -355,6 +363,63 @@ impl DecisionWorker {
             webhooks: Some(self.webhooks.as_ref()),
             tokens: self.tokens.as_ref(),
             backoff: self.backoff,
+            inbox: self.inbox.as_ref(),
+            directory: self.directory.as_ref(),
+        }
+    }
+
+    fn people(&self) -> Inbox<'_> {
+        Inbox {
+            inbox: self.inbox.as_ref(),
+            users: self.directory.as_ref(),
+            approvals: self.approvals.as_ref(),
+        }
+    }
+
+    /// Sends one person's digest; a job paced for later comes back when it is due, and a
+    /// 429 waits out Slack's `Retry-After`.
+    async fn remind(&self, record: &SqsMessage, job: &ReminderJob, now: i64) -> Verdict {
+        let send = SendDigest {
+            people: self.people(),
+            tenants: self.tenants.as_ref(),
+            slack: self.slack.as_ref(),
+            tokens: self.tokens.as_ref(),
+        };
+        match send.run(job, now).await {
+            Ok(Reminded::Early { wait_secs }) => Verdict::RetryIn(wait_secs),
+            Ok(reminded) => {
+                tracing::info!(tenant_id = %job.tenant_id, user_id = %job.user_id,
+                    ?reminded, "reminder job done");
+                Verdict::Done
+            }
+            Err(error) => {
+                tracing::warn!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
+                    "reminder failed; it will be retried");
+                match (self.retry_record(record, now, error.to_string()), error.retry_after_secs()) {
+                    (Verdict::RetryIn(secs), Some(wait)) => Verdict::RetryIn(secs.max(wait)),
+                    (verdict, _) => verdict,
+                }
+            }
+        }
+    }
+
+    async fn publish_home(&self, record: &SqsMessage, home: &HomeFor, now: i64) -> Verdict {
+        let tab = HomeTab {
+            inbox: self.people(),
+            tenants: self.tenants.as_ref(),
+            slack: self.slack.as_ref(),
+            tokens: self.tokens.as_ref(),
+        };
+        match tab.publish(home, now).await {
+            Ok(published) => {
+                tracing::info!(slack_user_id = %home.slack_user_id, ?published, "App Home published");
+                Verdict::Done
+            }
+            Err(error) => {
+                tracing::warn!(slack_user_id = %home.slack_user_id, %error,
+                    "App Home publish failed; it will be retried");
+                self.retry_record(record, now, error.to_string())
+            }
         }
     }
 

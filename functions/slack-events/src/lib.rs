@@ -7,7 +7,7 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
-use approvals_core::ports::{ApprovalStore, HostNotifier, TenantStore, UserDirectory};
+use approvals_core::ports::{ApprovalStore, HomeQueue, HostNotifier, TenantStore, UserDirectory};
 use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::slack_events::{EventsAnswer, EventsError, SlackEvents};
@@ -44,6 +44,7 @@ pub struct SlackEventsEndpoint {
     pub tenants: Arc<dyn TenantStore>,
     pub notifier: Arc<dyn HostNotifier>,
     pub directory: Arc<dyn UserDirectory>,
+    pub homes: Arc<dyn HomeQueue>,
     signing_secret: Vec<u8>,
 }
 
@@ -62,11 +63,13 @@ impl SlackEventsEndpoint {
         secrets: &AppSecrets,
     ) -> Result<Self, ConfigError> {
         let store = Arc::new(DynamoStore::from_secrets(aws, settings.table, secrets)?);
+        let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         Ok(Self {
             guards: store.clone(),
             tenants: store.clone(),
             directory: store,
-            notifier: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
+            notifier: queue.clone(),
+            homes: queue,
             signing_secret: secrets.slack_signing_secret.as_bytes().to_vec(),
         })
     }
@@ -98,6 +101,7 @@ async fn event(
         tenants: endpoint.tenants.as_ref(),
         notifier: endpoint.notifier.as_ref(),
         directory: endpoint.directory.as_ref(),
+        homes: endpoint.homes.as_ref(),
     };
     match events.handle(&body, now).await {
         Ok(EventsAnswer::Challenge(challenge)) => {
@@ -112,7 +116,7 @@ async fn event(
             empty_response(200)
         }
         Err(EventsError::Malformed(reason)) => error_response(400, "invalid_event", reason),
-        Err(error @ EventsError::Store(_)) => {
+        Err(error @ (EventsError::Store(_) | EventsError::Queue(_))) => {
             tracing::error!(%error, "event processing failed; Slack will retry");
             error_response(500, "internal_error", "retry later")
         }

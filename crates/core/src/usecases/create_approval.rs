@@ -11,8 +11,8 @@ use crate::machine::{Policy, Status};
 use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, SlackApi, SlackError, StoreError, TenantStore,
-    TokenError, UserDirectory,
+    ApprovalStore, BotTokens, EffectsQueue, InboxStore, SlackApi, SlackError, StoreError,
+    TenantStore, TokenError, UserDirectory,
 };
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
@@ -64,6 +64,8 @@ pub struct CreateApproval<'a> {
     pub slack: &'a dyn SlackApi,
     pub tokens: &'a dyn BotTokens,
     pub directory: &'a dyn UserDirectory,
+    /// People's inboxes: each approver's, and the requester's list of what they asked for.
+    pub inbox: &'a dyn InboxStore,
     /// Finishes the DMs this request could not post (Slack down for a while).
     pub later: &'a dyn EffectsQueue,
 }
@@ -155,6 +157,12 @@ impl CreateApproval<'_> {
             );
         }
         fresh.audience = audience;
+        for (key, effect) in crate::outbox::inbox_filings(&fresh) {
+            let seq = fresh.outbox.len() as u64;
+            fresh
+                .outbox
+                .insert(key, OutboxEntry::new(seq, 0, effect, now));
+        }
         let mut approval = match self.approvals.insert_if_absent(&fresh).await? {
             None => fresh,
             Some(existing) if existing.fingerprint != fresh.fingerprint => {
@@ -248,6 +256,8 @@ impl CreateApproval<'_> {
             webhooks: None,
             tokens: self.tokens,
             backoff: Backoff::default(),
+            inbox: self.inbox,
+            directory: self.directory,
         }
         .run(&approval, now)
         .await?;
@@ -415,6 +425,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
 
@@ -440,6 +451,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
@@ -462,6 +474,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
 
@@ -484,6 +497,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
 
@@ -513,6 +527,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
 
@@ -537,6 +552,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
+            inbox: &store,
             later: &IgnoredQueue,
         };
 

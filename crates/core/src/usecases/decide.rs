@@ -8,7 +8,8 @@ use crate::domain::{Approval, CopyRole, DecisionCommand, MessageCopy, RefusedCli
 use crate::machine::{Command, Refusal};
 use crate::outbox::Backoff;
 use crate::ports::{
-    ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, UserDirectory, WebhookSink,
+    ApprovalStore, BotTokens, InboxStore, SlackApi, StoreError, TenantStore, UserDirectory,
+    WebhookSink,
 };
 use crate::usecases::effects::{PerformEffects, Progress};
 use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker, KnownAs};
@@ -48,6 +49,7 @@ pub struct Decide<'a> {
     pub webhooks: &'a dyn WebhookSink,
     pub tokens: &'a dyn BotTokens,
     pub directory: &'a dyn UserDirectory,
+    pub inbox: &'a dyn InboxStore,
     pub backoff: Backoff,
 }
 
@@ -176,6 +178,8 @@ impl Decide<'_> {
             webhooks: Some(self.webhooks),
             tokens: self.tokens,
             backoff: self.backoff,
+            inbox: self.inbox,
+            directory: self.directory,
         }
         .run(&approval, now)
         .await?;
@@ -223,6 +227,7 @@ mod tests {
             slack,
             tokens: &StaticTokens,
             directory: store,
+            inbox: store,
             later: &crate::fakes::IgnoredQueue,
         }
         .run(request("DR-1", Some("C1")), 10)
@@ -243,6 +248,7 @@ mod tests {
             webhooks: hooks,
             tokens: &StaticTokens,
             directory: store,
+            inbox: store,
             backoff: Backoff::default(),
         }
     }
@@ -374,6 +380,8 @@ mod tests {
             webhooks: Some(&hooks),
             tokens: &StaticTokens,
             backoff: Backoff::default(),
+            inbox: &store,
+            directory: &store,
         };
         let progress = perform.run(&approval, 21).await.unwrap();
         assert_eq!((progress.open, progress.parked), (0, 1));

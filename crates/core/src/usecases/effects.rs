@@ -16,9 +16,11 @@ use crate::blocks::{current_message, minimal_ended_message, SlackMessage};
 use crate::domain::{Approval, CopyRole, Installation, MessageCopy};
 use crate::outbox::{Backoff, OutboxEntry, Outgoing};
 use crate::ports::{
-    ApprovalStore, BotTokens, SlackApi, SlackError, StoreError, TenantStore, TokenError,
-    WebhookError, WebhookSink,
+    ApprovalStore, BotTokens, HomeFor, InboxStore, SlackApi, SlackError, StoreError, TenantStore,
+    TokenError, UserDirectory, WebhookError, WebhookSink,
 };
+use crate::usecases::inbox::{HomeError, HomeTab, Inbox};
+use crate::usecases::reminders::render_digest;
 
 /// How long one attempt may hold an entry. It must outlast the worker's budget for one
 /// record (the function's 60 s timeout less its 2 s margin), so two attempts never overlap;
@@ -124,6 +126,56 @@ pub struct PerformEffects<'a> {
     pub webhooks: Option<&'a dyn WebhookSink>,
     pub tokens: &'a dyn BotTokens,
     pub backoff: Backoff,
+    /// People's inboxes: filed when a request reaches them, emptied when it ends.
+    pub inbox: &'a dyn InboxStore,
+    pub directory: &'a dyn UserDirectory,
+}
+
+impl From<HomeError> for Failure {
+    fn from(error: HomeError) -> Self {
+        match error {
+            HomeError::Store(error) => error.into(),
+            HomeError::Token(error) => error.into(),
+            HomeError::Slack(error) => error.into(),
+        }
+    }
+}
+
+impl<'a> PerformEffects<'a> {
+    fn people(&self) -> Inbox<'a> {
+        Inbox {
+            inbox: self.inbox,
+            users: self.directory,
+            approvals: self.approvals,
+        }
+    }
+
+    /// Publishes the person's Home again; a workspace that is gone has no Home to refresh
+    /// (the next open after a reinstall publishes it afresh).
+    async fn refresh_home(
+        &self,
+        approval: &Approval,
+        slack_user_id: &str,
+        now: i64,
+    ) -> Result<(), Failure> {
+        if self.workspace(approval).await?.is_none() {
+            return Ok(());
+        }
+        let home = HomeFor {
+            installation_id: approval.installation_id.clone(),
+            team_id: approval.installation_id.clone(),
+            slack_user_id: slack_user_id.to_owned(),
+        };
+        HomeTab {
+            inbox: self.people(),
+            tenants: self.tenants,
+            slack: self.slack,
+            tokens: self.tokens,
+        }
+        .publish(&home, now)
+        .await?;
+        Ok(())
+    }
 }
 
 impl PerformEffects<'_> {
@@ -321,9 +373,15 @@ impl PerformEffects<'_> {
                     .await?;
                 Ok(())
             }
-            Outgoing::AddToInbox { .. }
-            | Outgoing::RemoveFromInbox { .. }
-            | Outgoing::RefreshHome { .. } => Ok(()),
+            Outgoing::AddToInbox { user_id, asked } => {
+                Ok(self.people().file(approval, user_id, *asked).await?)
+            }
+            Outgoing::RemoveFromInbox { user_id } => {
+                Ok(self.people().unfile(approval, user_id).await?)
+            }
+            Outgoing::RefreshHome { slack_user_id } => {
+                self.refresh_home(approval, slack_user_id, now).await
+            }
             Outgoing::TellClicker {
                 response_url, text, ..
             } => {
@@ -406,7 +464,7 @@ impl PerformEffects<'_> {
             .slack
             .post_message(&token, slack_user_id, &current_message(approval))
             .await?;
-        let copy = MessageCopy::new(posted, CopyRole::Direct);
+        let copy = MessageCopy::sent_to(posted, CopyRole::Direct, slack_user_id);
         self.approvals.add_copy(&approval.id, &copy).await?;
         // Decided while the DM was on its way: the decision armed updates of the copies it
         // saw, not this one, so this one shows the outcome now.
@@ -430,6 +488,17 @@ impl PerformEffects<'_> {
         };
         let token = self.token(approval, now).await?;
         let at = copy.at();
+        if copy.role == CopyRole::Digest {
+            // The digest lists other requests too: it is re-rendered whole, as they stand.
+            let Some(digest) = self.inbox.digest(&at.channel_id, &at.message_ts).await? else {
+                return Err(Failure::Permanent(format!(
+                    "no digest is recorded for {}",
+                    copy.key()
+                )));
+            };
+            let message = render_digest(self.approvals, &digest, now).await?;
+            return Ok(self.slack.update_message(&token, &at, &message).await?);
+        }
         match self
             .slack
             .update_message(&token, &at, &current_message(approval))

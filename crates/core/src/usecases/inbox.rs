@@ -159,18 +159,17 @@ impl Inbox<'_> {
         Ok(live)
     }
 
-    /// Each kind's settings, read once per kind.
+    /// The settings of each kind among these entries, read once per kind.
     pub async fn kinds(
         &self,
         tenant_id: &str,
-        kinds: impl IntoIterator<Item = &str>,
+        live: &[(InboxEntry, Approval)],
     ) -> Result<BTreeMap<String, KindSettings>, StoreError> {
+        let kinds: BTreeSet<String> = live.iter().map(|(entry, _)| entry.kind.clone()).collect();
         let mut settings = BTreeMap::new();
         for kind in kinds {
-            if !settings.contains_key(kind) {
-                let found = self.inbox.kind_settings(tenant_id, kind).await?;
-                settings.insert(kind.to_owned(), found.unwrap_or_default());
-            }
+            let found = self.inbox.kind_settings(tenant_id, &kind).await?;
+            settings.insert(kind, found.unwrap_or_default());
         }
         Ok(settings)
     }
@@ -235,7 +234,7 @@ impl HomeTab<'_> {
                 .await?;
             let kinds = self
                 .inbox
-                .kinds(&tenant_id, live.iter().map(|(e, _)| e.kind.as_str()))
+                .kinds(&tenant_id, &live)
                 .await?;
             waiting.extend(live.into_iter().map(|(entry, approval)| {
                 let settings = kinds.get(&entry.kind).cloned().unwrap_or_default();

@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod install;
 pub mod notify;
 pub mod people;
+pub mod reminders;
 pub mod set_channel;
 pub mod slack_events;
 pub mod tokens;

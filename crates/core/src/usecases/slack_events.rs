@@ -6,7 +6,10 @@ use serde::Deserialize;
 
 use crate::domain::DisconnectReason;
 use crate::people::SlackMember;
-use crate::ports::{ApprovalStore, HostNotifier, StoreError, TenantStore, UserDirectory};
+use crate::ports::{
+    ApprovalStore, HomeFor, HomeQueue, HostNotifier, QueueError, StoreError, TenantStore,
+    UserDirectory,
+};
 use crate::usecases::connection::disconnect_everywhere;
 use crate::usecases::people::member_changed;
 
@@ -23,6 +26,8 @@ pub enum EventsError {
     Malformed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,12 +75,16 @@ struct Event {
     tokens: Option<RevokedTokens>,
     #[serde(default)]
     user: Option<serde_json::Value>,
+    #[serde(default)]
+    tab: Option<String>,
 }
 
 /// What an event asks of us.
 enum Work {
     Disconnect(DisconnectReason),
     Member(SlackMember),
+    /// Someone opened the app's Home tab: publish their inbox, as it stands now.
+    OpenedHome(String),
 }
 
 #[derive(Deserialize)]
@@ -89,6 +98,7 @@ pub struct SlackEvents<'a> {
     pub tenants: &'a dyn TenantStore,
     pub notifier: &'a dyn HostNotifier,
     pub directory: &'a dyn UserDirectory,
+    pub homes: &'a dyn HomeQueue,
 }
 
 impl SlackEvents<'_> {
@@ -124,6 +134,14 @@ impl SlackEvents<'_> {
                     .ok_or_else(|| {
                         EventsError::Malformed(format!("{} without a user", event.kind))
                     })?,
+            ),
+            "app_home_opened" if event.tab.as_deref() == Some("home") => Work::OpenedHome(
+                event
+                    .user
+                    .as_ref()
+                    .and_then(|user| user.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| EventsError::Malformed("app_home_opened without a user".into()))?,
             ),
             _ => return Ok(EventsAnswer::Ignored),
         };
@@ -194,6 +212,16 @@ impl SlackEvents<'_> {
                     "a workspace member changed");
                 return Ok(EventsAnswer::Handled);
             }
+            Work::OpenedHome(slack_user_id) => {
+                // The worker builds and publishes it: this answer stays within Slack's 3 s.
+                let home = HomeFor {
+                    installation_id: installation_id.to_owned(),
+                    team_id: envelope.team_id.clone().unwrap_or_else(|| installation_id.to_owned()),
+                    slack_user_id,
+                };
+                self.homes.publish_home(&home).await?;
+                return Ok(EventsAnswer::Handled);
+            }
         };
 
         let event_time = envelope.event_time.unwrap_or(now);
@@ -252,6 +280,7 @@ mod tests {
             tenants: &store,
             notifier: &Stalls,
             directory: &store,
+            homes: &MemoryQueue::default(),
         };
 
         let cut_off =
@@ -274,6 +303,7 @@ mod tests {
             tenants: &store,
             notifier: &queue,
             directory: &store,
+            homes: &queue,
         };
 
         let first = events.handle(&uninstall(), NOW).await.unwrap();

@@ -227,6 +227,9 @@ fn plan(
                             &mut seq,
                         );
                     }
+                    for (key, effect) in crate::outbox::inbox_clearing(approval) {
+                        push(key, effect, &mut seq);
+                    }
                 }
             }
             Effect::NotifyHostVote => {

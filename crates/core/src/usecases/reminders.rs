@@ -1,0 +1,360 @@
+//! Daily reminders: a run finds who is due in its slot and queues one job per person; the
+//! worker sends each job as that person's digest, once per local day.
+//!
+//! The run reads the small registry of reminder keys, keeps those whose local quarter hour
+//! the slot is, and reads only the index partitions of those keys: its cost follows the
+//! pending work in the due zones, not the table. It makes no Slack call, so a big run is
+//! paced by the queue and a 429 is retried per person by the worker.
+
+use crate::blocks::{digest_capacity, digest_message, InboxLine, SlackMessage};
+use crate::domain::{Approval, CopyRole, MessageCopy, SlackMessageRef};
+use crate::inbox::{Digest, DigestItem, InboxEntry};
+use crate::people::MappingStatus;
+use crate::ports::{
+    ApprovalStore, BotTokens, InboxStore, QueueError, ReminderQueue, SlackApi, SlackError,
+    StoreError, TenantStore, TokenError,
+};
+use crate::reminders::{due_keys, plan_run, Due, PersonSchedule, ReminderJob, Slot};
+use crate::usecases::inbox::Inbox;
+
+/// Digests sent per second in one workspace: well inside Slack's workspace-wide posting
+/// limit, so a team of 10,000 is reminded within the hour and none is dropped.
+pub const SENDS_PER_SECOND: u32 = 5;
+/// Waiting items read for one digest: what one message can show, and enough to count on.
+const DIGEST_READ_MAX: usize = 200;
+/// How long one attempt holds a person's daily reminder: a crash mid-way frees it soon.
+const SENDING_LEASE_SECS: i64 = 120;
+/// How long the daily guard is kept once sent: past the end of any local day.
+const SENT_GUARD_SECS: i64 = 2 * 86_400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("reading who is due failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("queueing the reminders failed: {0}")]
+    Queue(#[from] QueueError),
+}
+
+/// What a run found and queued, for its log line and its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunSummary {
+    pub slot: String,
+    pub keys_in_use: usize,
+    pub due_keys: Vec<String>,
+    /// Waiting entries read under the due keys (one person may have many).
+    pub entries_read: usize,
+    /// Jobs queued: one per person.
+    pub people: usize,
+}
+
+pub struct RunReminders<'a> {
+    pub inbox: &'a dyn InboxStore,
+    pub queue: &'a dyn ReminderQueue,
+}
+
+impl RunReminders<'_> {
+    /// Queues a job for each person due in `slot`. `now` only delays jobs that are paced
+    /// past it; who is due comes from the slot alone, so a late or repeated run finds the
+    /// same people (and the worker's daily guard sends each once).
+    pub async fn run(&self, slot: Slot, now: i64) -> Result<RunSummary, RunError> {
+        let keys = self.inbox.keys_in_use().await?;
+        let due = due_keys(&keys, slot);
+        let mut found = Vec::new();
+        for key in &due {
+            for waiter in self.inbox.waiting_under(key).await? {
+                found.push((key.clone(), waiter));
+            }
+        }
+        let entries_read = found.len();
+        let jobs = plan_run(slot, found, SENDS_PER_SECOND);
+        self.queue.remind(&jobs, now).await?;
+        Ok(RunSummary {
+            slot: crate::time::rfc3339(slot.start()),
+            keys_in_use: keys.len(),
+            due_keys: due.iter().map(ToString::to_string).collect(),
+            entries_read,
+            people: jobs.len(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the digest could not be sent yet: {0}")]
+    Slack(#[from] SlackError),
+    #[error("no usable token for the digest yet: {0}")]
+    Token(TokenError),
+}
+
+impl DigestError {
+    /// Slack's `Retry-After`, when it asked to wait.
+    pub fn retry_after_secs(&self) -> Option<i64> {
+        match self {
+            Self::Slack(SlackError::RateLimited {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs as i64),
+            _ => None,
+        }
+    }
+}
+
+/// What became of one person's reminder job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reminded {
+    Sent { items: usize, more: usize },
+    /// Paced for later: bring the job back in this many seconds.
+    Early { wait_secs: i64 },
+    /// Nothing waits on them any more: no DM.
+    NothingWaiting,
+    /// Reminded already today (a repeated run or a redelivered job).
+    AlreadySent,
+    /// Not their slot or day (their settings changed since they were filed): re-filed.
+    NotDue,
+    /// Not (or no longer) mapped to a Slack user: their items show in the host's
+    /// not-in-Slack view instead.
+    NotInSlack,
+    /// The tenant has no usable workspace.
+    NotConnected,
+}
+
+pub struct SendDigest<'a> {
+    pub people: Inbox<'a>,
+    pub tenants: &'a dyn TenantStore,
+    pub slack: &'a dyn SlackApi,
+    pub tokens: &'a dyn BotTokens,
+}
+
+impl SendDigest<'_> {
+    /// Sends the person their digest if the job's slot is still their reminder slot, at
+    /// most once per local day: a claim keyed by person and local date is taken as a short
+    /// lease and kept once sent, and given back when sending failed so the queue retries.
+    pub async fn run(&self, job: &ReminderJob, now: i64) -> Result<Reminded, DigestError> {
+        if now < job.not_before {
+            return Ok(Reminded::Early {
+                wait_secs: job.not_before - now,
+            });
+        }
+        let people = &self.people;
+        let Some(user) = people
+            .users
+            .users(&job.tenant_id, std::slice::from_ref(&job.user_id))
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(Reminded::NotInSlack);
+        };
+        let slack_user_id = match (&user.status, &user.slack_user_id) {
+            (MappingStatus::Mapped, Some(id)) => id.clone(),
+            _ => return Ok(Reminded::NotInSlack),
+        };
+        let tenant = people
+            .inbox
+            .tenant_reminders(&job.tenant_id)
+            .await?
+            .unwrap_or_default();
+        let own = people
+            .inbox
+            .user_schedule(&job.tenant_id, &job.user_id)
+            .await?;
+        let schedule = PersonSchedule::resolve(&tenant, own.as_ref(), user.tz.as_deref());
+        let key = schedule.key().map(|key| key.to_string());
+        let filed_right = key.as_deref() == Some(job.key.as_str());
+        if !filed_right {
+            people.refile(&job.tenant_id, &job.user_id).await?;
+        }
+        let local_date = match schedule.due(job.slot) {
+            Due::Now { local_date } => local_date,
+            // Filed under an old key, their time passed today unseen: remind them now.
+            Due::Passed { local_date } if !filed_right => local_date,
+            _ => return Ok(Reminded::NotDue),
+        };
+        let guard = format!("remind:{}:{}:{local_date}", job.tenant_id, job.user_id);
+        if !people
+            .approvals
+            .claim_once(&guard, now, now + SENDING_LEASE_SECS)
+            .await?
+        {
+            return Ok(Reminded::AlreadySent);
+        }
+        match self.send(job, &slack_user_id, &tenant, now).await {
+            Ok(reminded) => {
+                people
+                    .approvals
+                    .extend_claim(&guard, now + SENT_GUARD_SECS)
+                    .await?;
+                Ok(reminded)
+            }
+            Err(error) => {
+                people.approvals.release_claim(&guard).await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        job: &ReminderJob,
+        slack_user_id: &str,
+        tenant: &crate::reminders::TenantReminders,
+        now: i64,
+    ) -> Result<Reminded, DigestError> {
+        let people = &self.people;
+        let Some(installation) = self.tenants.installation_for_tenant(&job.tenant_id).await? else {
+            return Ok(Reminded::NotConnected);
+        };
+        let live = people
+            .live_waiting(&job.tenant_id, &job.user_id, DIGEST_READ_MAX)
+            .await?;
+        if live.is_empty() {
+            return Ok(Reminded::NothingWaiting);
+        }
+        let token = match self.tokens.usable_token(&installation, now).await {
+            Ok(token) => token,
+            Err(TokenError::Revoked) => return Ok(Reminded::NotConnected),
+            Err(error) => return Err(DigestError::Token(error)),
+        };
+        let kinds = people
+            .kinds(&job.tenant_id, &live)
+            .await?;
+        let named: Vec<(String, String)> = live
+            .iter()
+            .map(|(entry, _)| {
+                let settings = kinds.get(&entry.kind).cloned().unwrap_or_default();
+                (settings.group(), settings.label_of(&entry.kind))
+            })
+            .collect();
+        let groups: Vec<&str> = named.iter().map(|(group, _)| group.as_str()).collect();
+        let fits = digest_capacity(&groups);
+        let mut items = Vec::with_capacity(fits);
+        for ((entry, approval), (group, label)) in live.iter().zip(&named).take(fits) {
+            let permalink = match &entry.permalink {
+                Some(permalink) => Some(permalink.clone()),
+                None => self.find_permalink(&token, entry, approval, slack_user_id).await,
+            };
+            items.push(DigestItem {
+                approval_id: approval.id.clone(),
+                permalink,
+                group: group.clone(),
+                label: label.clone(),
+            });
+        }
+        let more = live.len() - fits;
+        let lines: Vec<InboxLine<'_>> = live
+            .iter()
+            .zip(&items)
+            .map(|((_, approval), item)| line(approval, item))
+            .collect();
+        let message = digest_message(&lines, more, tenant.inbox_url.as_deref(), now);
+        let posted = self
+            .slack
+            .post_message(&token, slack_user_id, &message)
+            .await?;
+        let digest = Digest {
+            channel_id: posted.channel_id.clone(),
+            message_ts: posted.message_ts.clone(),
+            tenant_id: job.tenant_id.clone(),
+            user_id: job.user_id.clone(),
+            slack_user_id: slack_user_id.to_owned(),
+            items,
+            more,
+            inbox_url: tenant.inbox_url.clone(),
+            sent_at: now,
+        };
+        self.record(&digest, &posted, &token, now).await?;
+        Ok(Reminded::Sent {
+            items: digest.items.len(),
+            more,
+        })
+    }
+
+    /// Keeps the digest and makes it a copy of each request it lists, so a decision on any
+    /// of them re-renders it; one decided while it was sent is shown decided at once.
+    async fn record(
+        &self,
+        digest: &Digest,
+        posted: &SlackMessageRef,
+        token: &crate::secret::SecretToken,
+        now: i64,
+    ) -> Result<(), DigestError> {
+        let approvals = self.people.approvals;
+        self.people.inbox.save_digest(digest).await?;
+        let copy = MessageCopy::sent_to(posted.clone(), CopyRole::Digest, &digest.slack_user_id);
+        let mut ended_meanwhile = false;
+        for item in &digest.items {
+            approvals.add_copy(&item.approval_id, &copy).await?;
+            if let Some(current) = approvals.get(&item.approval_id).await? {
+                ended_meanwhile |= current.status().is_final();
+            }
+        }
+        if ended_meanwhile {
+            let message = render_digest(approvals, digest, now).await?;
+            if let Err(error) = self.slack.update_message(token, posted, &message).await {
+                tracing::warn!(%error, "could not show a decision made while the digest was sent");
+            }
+        }
+        Ok(())
+    }
+
+    /// A link to the person's own copy of the request (their DM), else the channel message.
+    async fn find_permalink(
+        &self,
+        token: &crate::secret::SecretToken,
+        entry: &InboxEntry,
+        approval: &Approval,
+        slack_user_id: &str,
+    ) -> Option<String> {
+        let copies = approval.copies.values();
+        let own = copies
+            .clone()
+            .find(|c| c.role == CopyRole::Direct && c.for_user.as_deref() == Some(slack_user_id));
+        let copy = own.or_else(|| copies.clone().find(|c| c.role == CopyRole::Channel))?;
+        match self.slack.permalink(token, &copy.at()).await {
+            Ok(permalink) => {
+                if let Err(error) = self.people.inbox.set_permalink(entry, &permalink).await {
+                    tracing::warn!(approval_id = %approval.id, %error, "could not keep the permalink");
+                }
+                Some(permalink)
+            }
+            Err(error) => {
+                tracing::warn!(approval_id = %approval.id, %error, "no permalink for the digest");
+                None
+            }
+        }
+    }
+}
+
+fn line<'a>(approval: &'a Approval, item: &'a DigestItem) -> InboxLine<'a> {
+    InboxLine {
+        approval,
+        permalink: item.permalink.as_deref(),
+        group: &item.group,
+        label: &item.label,
+    }
+}
+
+/// The digest as its requests stand now: what was decided shows who decided.
+pub async fn render_digest(
+    approvals: &dyn ApprovalStore,
+    digest: &Digest,
+    now: i64,
+) -> Result<SlackMessage, StoreError> {
+    let mut found = Vec::with_capacity(digest.items.len());
+    for item in &digest.items {
+        if let Some(approval) = approvals.get(&item.approval_id).await? {
+            found.push((approval, item));
+        }
+    }
+    let lines: Vec<InboxLine<'_>> = found
+        .iter()
+        .map(|(approval, item)| line(approval, item))
+        .collect();
+    Ok(digest_message(
+        &lines,
+        digest.more,
+        digest.inbox_url.as_deref(),
+        now,
+    ))
+}
