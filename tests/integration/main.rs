@@ -13,6 +13,7 @@ mod install_flow;
 mod outage;
 mod people;
 mod reconnect;
+mod reminders;
 mod sample_events;
 mod scopes;
 mod slack_events;

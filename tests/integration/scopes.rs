@@ -15,6 +15,8 @@ const METHOD_SCOPES: &[(&str, &[&str])] = &[
     ("chat.postMessage", &["chat:write"]),
     ("chat.update", &["chat:write"]),
     ("chat.postEphemeral", &["chat:write"]),
+    // slack-api-ref: "no_scope_required": true (the digest's links to each request).
+    ("chat.getPermalink", &[]),
     ("users.list", &["users:read"]),
     ("users.info", &["users:read"]),
     // Also needs users:read: the email is a field of the user object.

@@ -108,6 +108,16 @@ impl DynamoStore {
         ))
     }
 
+    /// The store for a function that never reads or writes a token (the reminder run): it
+    /// needs neither the application secret nor its keys, and any sealed token it met would
+    /// fail to open under the throwaway key.
+    pub fn without_token_keys(aws: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        use rand::RngCore as _;
+        let mut throwaway = [0_u8; 32];
+        rand::rng().fill_bytes(&mut throwaway);
+        Self::from_config(aws, table, TokenCipher::new(throwaway))
+    }
+
     /// The store over a client built from the shared SDK configuration.
     pub fn from_config(
         aws: &aws_config::SdkConfig,

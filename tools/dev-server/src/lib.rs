@@ -5,3 +5,4 @@
 pub mod demo_host;
 pub mod esm;
 pub mod gateway;
+pub mod scheduler;

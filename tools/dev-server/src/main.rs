@@ -49,6 +49,7 @@ async fn main() -> Result<(), BoxError> {
     let (api_listener, api_base) = listen(port(3000)).await?;
     let (slack_listener, slack_base) = listen(port(3001)).await?;
     let (host_listener, host_base) = listen(port(3002)).await?;
+    let (scheduler_listener, scheduler_base) = listen(port(3003)).await?;
 
     let aws = approvals_aws::aws_config().await;
     let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
@@ -76,6 +77,7 @@ async fn main() -> Result<(), BoxError> {
             ("Host webhook log".into(), format!("{host_base}/")),
         ],
         demo_request_url: Some(format!("{host_base}/demo/request")),
+        reminders_url: Some(format!("{scheduler_base}/_dev/run-reminders")),
         ..SandboxConfig::default()
     });
     slack.set_base_url(&slack_base);
@@ -141,6 +143,17 @@ async fn main() -> Result<(), BoxError> {
     let gateway_router = gateway::router(routes);
     tokio::spawn(async move { axum::serve(api_listener, gateway_router).await });
 
+    let reminders = Arc::new(daily_reminders::DailyReminders::new(
+        &aws,
+        daily_reminders::Settings {
+            table: table.clone(),
+            queue_url: queue_url.clone(),
+        },
+    ));
+    let scheduler_router = devserver::scheduler::router(reminders.clone());
+    tokio::spawn(async move { axum::serve(scheduler_listener, scheduler_router).await });
+    tokio::spawn(devserver::scheduler::every_quarter_hour(reminders));
+
     let worker = Arc::new(DecisionWorker::new(
         &aws,
         decision_worker::Settings {
@@ -171,12 +184,14 @@ async fn main() -> Result<(), BoxError> {
     println!("  Demo host       {host_base}/settings   (Connect Slack, then request approvals from the sandbox)");
     println!("  Webhook log     {host_base}/");
     println!("  API base        {api_base}   (Slack interactivity: {api_base}/slack/interactions)");
+    println!("  Reminder runs   every 15 minutes, or POST {scheduler_base}/_dev/run-reminders {{\"scheduled_time\": …}}");
     println!();
     println!("  Everything is kept in memory: after a restart, connect Slack again.");
     println!();
     println!(
         "ready {}",
-        serde_json::json!({"slack": slack_base, "host": host_base, "api": api_base})
+        serde_json::json!({"slack": slack_base, "host": host_base, "api": api_base,
+                           "scheduler": scheduler_base})
     );
 
     shutdown_signal().await;
