@@ -66,6 +66,7 @@ events:
 ## bench: the ack-path and cold-start benchmarks (criterion); reports in target/criterion
 bench:
 	cargo bench -p slack-interactions
+	cargo bench -p approvals-core --bench reminders
 
 ## cold-start: exec to first answer of the release binaries against a local Runtime API and moto
 cold-start: venv

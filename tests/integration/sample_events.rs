@@ -47,3 +47,13 @@ fn the_worker_sample_is_an_sqs_batch_of_one_decision_command() {
         approvals_core::domain::approval_id_for("acme", "DR-1042")
     );
 }
+
+#[test]
+fn the_reminders_sample_is_the_schedules_input_for_the_kolkata_slot() {
+    let input: serde_json::Value = serde_json::from_str(&read("daily-reminders")).unwrap();
+    let slot = daily_reminders::slot_of(&input).unwrap();
+    assert_eq!(
+        approvals_core::time::rfc3339(slot.start()),
+        "2026-11-25T03:30:00Z"
+    );
+}

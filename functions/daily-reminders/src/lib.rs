@@ -34,8 +34,9 @@ impl Settings {
     }
 }
 
-/// Why a run did nothing: the input names no usable time, or the table or queue failed
-/// (the invocation fails, and the schedule's retry policy tries again).
+/// Why a run did nothing: the input names no usable time, or the table or queue failed.
+/// The invocation fails loudly; the scheduler invokes asynchronously, so Lambda's own
+/// retries (`EventInvokeConfig` in the template) run it again for the same slot.
 #[derive(Debug, thiserror::Error)]
 pub enum ReminderRunError {
     #[error("the input is not the schedule's: {0}")]
