@@ -427,3 +427,41 @@ async fn bad_settings_are_refused_by_field_and_a_bad_scheduled_time_fails_loudly
     assert!(matches!(error, ReminderRunError::Input(ref e) if e.field == "scheduled_time"));
     assert!(stack.drain_queue().await.is_empty(), "nothing was queued");
 }
+
+#[tokio::test]
+async fn a_rate_limited_digest_waits_out_retry_after_and_is_sent_once_on_redelivery() {
+    let stack = Stack::start().await;
+    map(&stack, json!([{"user_id": "u-dev", "email": "dev@sandbox.example", "name": "Dev"}])).await;
+    set_tenant_reminders(&stack, json!({"time": "10:45"})).await;
+    request(&stack, "DR-R", "deal_registration", &["u-dev"]).await;
+    work(&stack).await;
+    stack.slack.inject(
+        "chat.postMessage",
+        sandbox::slack::Fault::RateLimited {
+            retry_after_secs: 120,
+        },
+        1,
+    );
+
+    // Wednesday 2026-11-25 10:45 in Los Angeles (-08:00) is 18:45 UTC.
+    reminders(&stack)
+        .handle(&json!({"scheduled_time": "2026-11-25T18:45:00Z"}))
+        .await
+        .unwrap();
+    let jobs: Vec<SqsMessage> = stack
+        .drain_queue()
+        .await
+        .into_iter()
+        .filter(|r| r.body.as_deref().unwrap().contains(&stack.tenant_id))
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    let first = stack.worker.handle(sqs_event(jobs.clone())).await;
+
+    assert_eq!(first.batch_item_failures.len(), 1, "Slack said wait: the job comes back");
+    assert!(digests(&stack, "U0DEV").is_empty());
+    // SQS brings the same job back (here: handed in again): sent now, and only once.
+    let second = stack.worker.handle(sqs_event(jobs.clone())).await;
+    let third = stack.worker.handle(sqs_event(jobs)).await;
+    assert!(second.batch_item_failures.is_empty() && third.batch_item_failures.is_empty());
+    assert_eq!(digests(&stack, "U0DEV").len(), 1);
+}

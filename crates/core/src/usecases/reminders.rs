@@ -358,3 +358,161 @@ pub async fn render_digest(
         now,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{installation, request, FakeSlack, MemoryQueue, MemoryStore};
+    use crate::people::{Email, HostUser, HostUserId};
+    use crate::ports::{UserDirectory, WorkItem};
+    use crate::reminders::ReminderKey;
+    use crate::usecases::tokens::StaticTokens;
+
+    /// 2026-11-25T03:30:00Z: 09:00 in Kolkata.
+    const KOLKATA_NINE: i64 = 1_764_041_400;
+
+    fn cara(tz: &str) -> HostUser {
+        HostUser {
+            user_id: HostUserId::try_from("u-cara".to_owned()).unwrap(),
+            email: Email::try_from("cara@example.com".to_owned()).unwrap(),
+            name: "Cara".into(),
+            status: MappingStatus::Mapped,
+            slack_user_id: Some("U0CARA".into()),
+            tz: Some(tz.into()),
+            updated_at: 0,
+        }
+    }
+
+    /// A pending request to Cara, filed in her inbox under her zone's 09:00.
+    async fn waiting_on_cara(store: &MemoryStore, tz: &str) -> Approval {
+        store.connect("acme", installation("T1"));
+        store.save_users("acme", &[cara(tz)]).await.unwrap();
+        let mut approval = Approval::new(request("DR-1", Some("C1")), "T1".into(), 0);
+        approval.request.approvers = vec![cara(tz).user_id];
+        store.insert_if_absent(&approval).await.unwrap();
+        let people = Inbox {
+            inbox: store,
+            users: store,
+            approvals: store,
+        };
+        people.file(&approval, &cara(tz).user_id, false).await.unwrap();
+        approval
+    }
+
+    async fn jobs_at(store: &MemoryStore, slot: i64) -> Vec<ReminderJob> {
+        let queue = MemoryQueue::default();
+        RunReminders {
+            inbox: store,
+            queue: &queue,
+        }
+        .run(Slot::containing(slot), slot)
+        .await
+        .unwrap();
+        queue
+            .sent()
+            .into_iter()
+            .filter_map(|item| match item {
+                WorkItem::Remind(job) => Some(job),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn send<'a>(store: &'a MemoryStore, slack: &'a FakeSlack) -> SendDigest<'a> {
+        SendDigest {
+            people: Inbox {
+                inbox: store,
+                users: store,
+                approvals: store,
+            },
+            tenants: store,
+            slack,
+            tokens: &StaticTokens,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_is_sent_once_per_local_day_however_often_it_comes() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        waiting_on_cara(&store, "Asia/Kolkata").await;
+        let jobs = jobs_at(&store, KOLKATA_NINE).await;
+        assert_eq!(jobs.len(), 1);
+
+        let first = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
+        let again = send(&store, &slack).run(&jobs[0], KOLKATA_NINE + 60).await.unwrap();
+
+        assert_eq!(first, Reminded::Sent { items: 1, more: 0 });
+        assert_eq!(again, Reminded::AlreadySent);
+        assert_eq!(slack.posted().len(), 1);
+        assert_eq!(slack.posted()[0].0, "U0CARA");
+    }
+
+    #[tokio::test]
+    async fn someone_whose_zone_changed_is_refiled_and_found_at_their_new_nine() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        waiting_on_cara(&store, "Asia/Kolkata").await;
+        // Cara moves to Berlin; her entry is still filed under Kolkata's 09:00.
+        store.save_users("acme", &[cara("Europe/Berlin")]).await.unwrap();
+        let jobs = jobs_at(&store, KOLKATA_NINE).await;
+
+        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
+
+        assert_eq!(reminded, Reminded::NotDue, "04:30 in Berlin is not her time");
+        assert!(slack.posted().is_empty());
+        let berlin = ReminderKey::parse("09:00@Europe/Berlin").unwrap();
+        assert_eq!(store.waiting_under(&berlin).await.unwrap().len(), 1);
+        // 09:00 in Berlin (+01:00) is 08:00 UTC.
+        let jobs = jobs_at(&store, KOLKATA_NINE + 4 * 3600 + 1800).await;
+        assert_eq!(jobs.len(), 1);
+        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE + 5 * 3600).await;
+        assert_eq!(reminded.unwrap(), Reminded::Sent { items: 1, more: 0 });
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_gives_the_day_back_and_a_paced_job_waits() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::failing_posts("ratelimited"));
+        waiting_on_cara(&store, "Asia/Kolkata").await;
+        let mut job = jobs_at(&store, KOLKATA_NINE).await.remove(0);
+
+        let failed = send(&store, &slack).run(&job, KOLKATA_NINE).await;
+
+        assert!(matches!(failed, Err(DigestError::Slack(_))));
+        let guard = format!("remind:acme:u-cara:2026-11-25");
+        assert_eq!(store.claim_expiry(&guard), None, "the retry may send it");
+        job.not_before = KOLKATA_NINE + 30;
+        let early = send(&store, &slack).run(&job, KOLKATA_NINE).await.unwrap();
+        assert_eq!(early, Reminded::Early { wait_secs: 30 });
+    }
+
+    #[tokio::test]
+    async fn nothing_waiting_sends_nothing() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        let approval = waiting_on_cara(&store, "Asia/Kolkata").await;
+        let jobs = jobs_at(&store, KOLKATA_NINE).await;
+        // Decided between the run and the job: the entry is found stale and dropped.
+        store
+            .commit(
+                &approval.id,
+                0,
+                &crate::ports::Commit {
+                    state: {
+                        let mut state = approval.state.clone();
+                        state.status = crate::machine::Status::Cancelled;
+                        state.version = 1;
+                        state
+                    },
+                    outbox: Vec::new(),
+                    command_id: None,
+                    copies_seen: 0,
+                    created_at: 0,
+                },
+            )
+            .await
+            .unwrap();
+
+        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
+
+        assert_eq!(reminded, Reminded::NothingWaiting);
+        assert!(slack.posted().is_empty());
+    }
+}
