@@ -284,6 +284,66 @@ test('people: map users, ask two approvers in DMs, refuse others, reject with a 
   }
 });
 
+test('the 09:00 digest in Kolkata and the Home tab: approve from the digest, every copy follows', async () => {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  const shot = (name) => page.screenshot({ path: `${OUT}/reminders-${name}.png`, fullPage: true });
+  const as = (user, channel) => page.goto(`${urls.slack}/?channel=${channel}&user=${user}`);
+  const title = 'Invoice: Umbrella Corp, $3,200';
+  const inChannel = () => page.locator('.message').filter({ hasText: title }).first();
+  const digest = () => page.locator('.message').filter({ hasText: 'Waiting for your decision' }).first();
+  try {
+    await connect(page);
+    await page.goto(`${urls.host}/people`);
+    await page.getByRole('button', { name: 'Map users' }).click();
+    await page.locator('#users tr').filter({ hasText: 'u-cara' }).filter({ hasText: 'U0CARA' }).waitFor();
+
+    // Pat asks Cara, who works in Kolkata.
+    await as('U0PAT', 'C0APPROVALS');
+    await page.locator('#request-title').fill(title);
+    await page.locator('#request-approvers').fill('u-cara');
+    await page.locator('#request-requester').fill('u-pat');
+    await page.getByRole('button', { name: 'Request approval' }).click();
+    await inChannel().getByRole('button', { name: 'Approve' }).waitFor();
+
+    // The schedule's run at 03:30 UTC on a Wednesday: 09:00 in Kolkata.
+    await page.locator('#reminders-time').fill('2026-11-25 03:30 UTC');
+    await page.locator('#reminders-run').click();
+    const ran = page.locator('#reminders-result').filter({ hasText: /^Run for 03:30 UTC/ });
+    await ran.waitFor();
+    assert.match(await ran.textContent(), /09:00@Asia\/Kolkata/, 'Kolkata is due in this run');
+
+    // Cara's DM holds the digest, with the request's own buttons.
+    await as('U0CARA', 'D0CARA');
+    await digest().filter({ hasText: title }).getByRole('button', { name: 'Approve' }).waitFor();
+    await shot('1-digest');
+
+    // Her Home tab lists it too.
+    await page.goto(`${urls.slack}/?team=T0SANDBOX&tab=home&user=U0CARA`);
+    await page.locator('#home-view').filter({ hasText: title }).waitFor();
+    await page.locator('#home-view').filter({ hasText: 'Waiting for your decision (1)' }).waitFor();
+    await shot('2-home');
+
+    // She approves from the digest: the digest, the channel message and her Home follow.
+    await as('U0CARA', 'D0CARA');
+    await digest().getByRole('button', { name: 'Approve' }).click();
+    await digest().filter({ hasText: 'Approved by' }).waitFor();
+    await shot('3-digest-approved');
+    await as('U0PAT', 'C0APPROVALS');
+    await inChannel().filter({ hasText: 'Approved by' }).waitFor();
+    assert.equal(await inChannel().getByRole('button', { name: 'Approve' }).count(), 0);
+    await page.goto(`${urls.slack}/?team=T0SANDBOX&tab=home&user=U0CARA`);
+    await page.locator('#home-view').filter({ hasText: 'Waiting for your decision (0)' }).waitFor();
+    await shot('4-home-after');
+  } catch (error) {
+    await shot('failure').catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});
+
 test('act as survives a reload and a request; the decision is by the person acting', async () => {
   const context = await browser.newContext();
   context.setDefaultTimeout(STEP_MS);
