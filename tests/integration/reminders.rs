@@ -69,17 +69,21 @@ async fn run_at(stack: &Stack, scheduled_time: &str) -> Vec<String> {
     let records: Vec<SqsMessage> = stack.drain_queue().await;
     let mine: Vec<SqsMessage> = records
         .into_iter()
-        .filter(|record| match serde_json::from_str(record.body.as_deref().unwrap()) {
-            Ok(WorkItem::Remind(job)) => job.tenant_id == stack.tenant_id,
-            _ => true,
-        })
+        .filter(
+            |record| match serde_json::from_str(record.body.as_deref().unwrap()) {
+                Ok(WorkItem::Remind(job)) => job.tenant_id == stack.tenant_id,
+                _ => true,
+            },
+        )
         .collect();
     let people: Vec<String> = mine
         .iter()
-        .filter_map(|record| match serde_json::from_str(record.body.as_deref().unwrap()) {
-            Ok(WorkItem::Remind(job)) => Some(job.user_id.to_string()),
-            _ => None,
-        })
+        .filter_map(
+            |record| match serde_json::from_str(record.body.as_deref().unwrap()) {
+                Ok(WorkItem::Remind(job)) => Some(job.user_id.to_string()),
+                _ => None,
+            },
+        )
         .collect();
     // Jobs are paced from the slot's start, which for a test's past date is long gone.
     let answer = stack.worker.handle(sqs_event(mine)).await;
@@ -127,14 +131,26 @@ async fn kolkata_is_reminded_in_the_0330_run_once_and_decides_from_the_digest() 
     .await;
     assert_eq!(status, 200, "{kind}");
     assert_eq!(kind["reminder_group"], "To pay");
-    let deal = request(&stack, "DR-1", "deal_registration", &["u-cara", "u-noor", "u-zed"]).await;
+    let deal = request(
+        &stack,
+        "DR-1",
+        "deal_registration",
+        &["u-cara", "u-noor", "u-zed"],
+    )
+    .await;
     let invoice = request(&stack, "INV-1", "invoice", &["u-cara"]).await;
     work(&stack).await;
 
     // Wednesday 2026-11-25: Kolkata's 09:00 (+05:30) is 03:30 UTC; St John's (-03:30) 12:30.
-    assert_eq!(run_at(&stack, "2026-11-25T03:15:00Z").await, Vec::<String>::new());
+    assert_eq!(
+        run_at(&stack, "2026-11-25T03:15:00Z").await,
+        Vec::<String>::new()
+    );
     assert_eq!(run_at(&stack, "2026-11-25T03:30:00Z").await, vec!["u-cara"]);
-    assert_eq!(run_at(&stack, "2026-11-25T03:45:00Z").await, Vec::<String>::new());
+    assert_eq!(
+        run_at(&stack, "2026-11-25T03:45:00Z").await,
+        Vec::<String>::new()
+    );
     // A late or repeated invocation of the same slot finds her again but sends nothing.
     assert_eq!(run_at(&stack, "2026-11-25T03:44:10Z").await, vec!["u-cara"]);
     let sent = digests(&stack, "U0CARA");
@@ -142,12 +158,24 @@ async fn kolkata_is_reminded_in_the_0330_run_once_and_decides_from_the_digest() 
     let digest = &sent[0];
     assert_eq!(digest.text, "Waiting for your decision (2)");
     let text = block_texts(digest);
-    assert!(text.contains("*To pay*") && text.contains("*To approve*"), "{text}");
+    assert!(
+        text.contains("*To pay*") && text.contains("*To approve*"),
+        "{text}"
+    );
     assert!(text.contains("Invoices to pay"), "{text}");
-    assert!(text.contains("/archives/"), "each item links its Slack message: {text}");
-    assert!(digests(&stack, "U0NOOR").is_empty(), "St John's is not due yet");
+    assert!(
+        text.contains("/archives/"),
+        "each item links its Slack message: {text}"
+    );
+    assert!(
+        digests(&stack, "U0NOOR").is_empty(),
+        "St John's is not due yet"
+    );
     assert_eq!(run_at(&stack, "2026-11-25T12:30:00Z").await, vec!["u-noor"]);
-    assert_eq!(digests(&stack, "U0NOOR")[0].text, "Waiting for your decision (1)");
+    assert_eq!(
+        digests(&stack, "U0NOOR")[0].text,
+        "Waiting for your decision (1)"
+    );
 
     // Zed is not in Slack: no send, and his item is in the not-in-Slack view.
     let path = format!("/v1/tenants/{}/users?status=not_in_slack", stack.tenant_id);
@@ -173,8 +201,15 @@ async fn kolkata_is_reminded_in_the_0330_run_once_and_decides_from_the_digest() 
     let decided = stack.approval_item(&invoice).await;
     assert_eq!(decided["status"], "approved");
     let after = stack.slack.message(&digest.channel, &digest.ts).unwrap();
-    assert_eq!(after.text, "Waiting for your decision (1)", "the digest's copy is updated");
-    assert!(block_texts(&after).contains("Approved by"), "{}", block_texts(&after));
+    assert_eq!(
+        after.text, "Waiting for your decision (1)",
+        "the digest's copy is updated"
+    );
+    assert!(
+        block_texts(&after).contains("Approved by"),
+        "{}",
+        block_texts(&after)
+    );
     let channel_copy = decided["copies"]
         .as_object()
         .unwrap()
@@ -191,19 +226,34 @@ async fn kolkata_is_reminded_in_the_0330_run_once_and_decides_from_the_digest() 
     assert!(original.text.contains("Approved") || block_texts(&original).contains("Approved by"));
     // It left her inbox: tomorrow's digest lists only the deal.
     let cara = HostUserId::try_from("u-cara".to_owned()).unwrap();
-    let waiting = stack.api.inbox.waiting(&stack.tenant_id, &cara, 10).await.unwrap();
+    let waiting = stack
+        .api
+        .inbox
+        .waiting(&stack.tenant_id, &cara, 10)
+        .await
+        .unwrap();
     assert_eq!(
-        waiting.iter().map(|e| e.approval_id.as_str()).collect::<Vec<_>>(),
+        waiting
+            .iter()
+            .map(|e| e.approval_id.as_str())
+            .collect::<Vec<_>>(),
         [deal.as_str()]
     );
     run_at(&stack, "2026-11-26T03:30:00Z").await;
-    assert_eq!(digests(&stack, "U0CARA")[1].text, "Waiting for your decision (1)");
+    assert_eq!(
+        digests(&stack, "U0CARA")[1].text,
+        "Waiting for your decision (1)"
+    );
 }
 
 #[tokio::test]
 async fn berlin_is_reminded_at_its_own_time_across_the_dst_change() {
     let stack = Stack::start().await;
-    map(&stack, json!([{"user_id": "u-pat", "email": "pat@sandbox.example", "name": "Pat"}])).await;
+    map(
+        &stack,
+        json!([{"user_id": "u-pat", "email": "pat@sandbox.example", "name": "Pat"}]),
+    )
+    .await;
     // 07:45 local: a slot no other test files anyone under.
     set_tenant_reminders(&stack, json!({"time": "07:45", "days": ["mon", "fri"]})).await;
     request(&stack, "DR-B", "deal_registration", &["u-pat"]).await;
@@ -213,7 +263,10 @@ async fn berlin_is_reminded_at_its_own_time_across_the_dst_change() {
     assert_eq!(run_at(&stack, "2026-10-23T05:45:00Z").await, vec!["u-pat"]);
     assert_eq!(digests(&stack, "U0PAT").len(), 1);
     // Monday 2026-10-26, after the change to CET (+01:00): 06:45 UTC, not 05:45.
-    assert_eq!(run_at(&stack, "2026-10-26T05:45:00Z").await, Vec::<String>::new());
+    assert_eq!(
+        run_at(&stack, "2026-10-26T05:45:00Z").await,
+        Vec::<String>::new()
+    );
     assert_eq!(run_at(&stack, "2026-10-26T06:45:00Z").await, vec!["u-pat"]);
     assert_eq!(digests(&stack, "U0PAT").len(), 2);
 }
@@ -225,7 +278,13 @@ async fn weekends_are_the_approvers_own_and_a_personal_schedule_wins() {
         .slack
         .add_user(
             &stack.team_id,
-            User::new("U0TARO", "taro", "Taro Tanaka", "taro@sandbox.example", "Asia/Tokyo"),
+            User::new(
+                "U0TARO",
+                "taro",
+                "Taro Tanaka",
+                "taro@sandbox.example",
+                "Asia/Tokyo",
+            ),
         )
         .unwrap();
     map(
@@ -250,7 +309,10 @@ async fn weekends_are_the_approvers_own_and_a_personal_schedule_wins() {
     assert_eq!(run_at(&stack, "2026-11-27T23:30:00Z").await, vec!["u-taro"]);
     assert_eq!(digests(&stack, "U0TARO").len(), 1);
     // Noor turned hers off: never found, never sent (St John's 08:30 is 12:00 UTC).
-    assert_eq!(run_at(&stack, "2026-11-25T12:00:00Z").await, Vec::<String>::new());
+    assert_eq!(
+        run_at(&stack, "2026-11-25T12:00:00Z").await,
+        Vec::<String>::new()
+    );
     assert!(digests(&stack, "U0NOOR").is_empty());
 }
 
@@ -279,7 +341,10 @@ async fn the_home_tab_lists_what_waits_and_a_decision_there_updates_it() {
         .unwrap();
     assert_eq!(send_event(&stack, &opened, None).await.0, 200);
     work(&stack).await;
-    let home = stack.slack.home_view(&stack.team_id, "U0DEV").expect("published");
+    let home = stack
+        .slack
+        .home_view(&stack.team_id, "U0DEV")
+        .expect("published");
     let text = home["blocks"].to_string();
     assert!(text.contains("Waiting for your decision (1)"), "{text}");
 
@@ -292,13 +357,22 @@ async fn the_home_tab_lists_what_waits_and_a_decision_there_updates_it() {
     assert_eq!(stack.approval_item(&id).await["status"], "approved");
     let home = stack.slack.home_view(&stack.team_id, "U0DEV").unwrap();
     assert!(
-        home["blocks"].to_string().contains("Waiting for your decision (0)"),
+        home["blocks"]
+            .to_string()
+            .contains("Waiting for your decision (0)"),
         "the decider's Home is published again: {}",
         home["blocks"]
     );
     // The requester's Home shows how her request ended.
-    let asked = stack.slack.home_view(&stack.team_id, "U0ANA").expect("published");
-    assert!(asked["blocks"].to_string().contains("Approved"), "{}", asked["blocks"]);
+    let asked = stack
+        .slack
+        .home_view(&stack.team_id, "U0ANA")
+        .expect("published");
+    assert!(
+        asked["blocks"].to_string().contains("Approved"),
+        "{}",
+        asked["blocks"]
+    );
 }
 
 #[tokio::test]
@@ -362,7 +436,10 @@ async fn a_run_reads_the_pending_entries_of_the_due_zones_not_the_table() {
     }
     let run = DailyReminders {
         inbox: store.clone(),
-        queue: Arc::new(SqsDecisionQueue::new(stack.sqs.clone(), stack.queue_url.clone())),
+        queue: Arc::new(SqsDecisionQueue::new(
+            stack.sqs.clone(),
+            stack.queue_url.clone(),
+        )),
     };
     let before = store.items_read();
 
@@ -404,7 +481,10 @@ async fn bad_settings_are_refused_by_field_and_a_bad_scheduled_time_fails_loudly
         (json!({"time": "9am"}), "time"),
         (json!({"days": ["mon", "someday"]}), "days[1]"),
         (json!({"time_zone": "Mars/Olympus"}), "time_zone"),
-        (json!({"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon"]}), "days"),
+        (
+            json!({"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon"]}),
+            "days",
+        ),
     ] {
         let (status, answer) = put(&stack, &path, body.clone()).await;
         assert_eq!(status, 400, "{body}: {answer}");
@@ -416,7 +496,10 @@ async fn bad_settings_are_refused_by_field_and_a_bad_scheduled_time_fails_loudly
     let kind = format!("/v1/tenants/{}/kinds/invoice", stack.tenant_id);
     let (status, answer) = put(&stack, &kind, json!({"reminder_group": "x".repeat(76)})).await;
     assert_eq!(status, 400);
-    assert!(answer["message"].as_str().unwrap().starts_with("reminder_group"));
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("reminder_group"));
     let user = format!("/v1/tenants/{}/users/u-nobody/reminders", stack.tenant_id);
     assert_eq!(put(&stack, &user, json!({"enabled": false})).await.0, 404);
 
@@ -431,7 +514,11 @@ async fn bad_settings_are_refused_by_field_and_a_bad_scheduled_time_fails_loudly
 #[tokio::test]
 async fn a_rate_limited_digest_waits_out_retry_after_and_is_sent_once_on_redelivery() {
     let stack = Stack::start().await;
-    map(&stack, json!([{"user_id": "u-dev", "email": "dev@sandbox.example", "name": "Dev"}])).await;
+    map(
+        &stack,
+        json!([{"user_id": "u-dev", "email": "dev@sandbox.example", "name": "Dev"}]),
+    )
+    .await;
     set_tenant_reminders(&stack, json!({"time": "10:45"})).await;
     request(&stack, "DR-R", "deal_registration", &["u-dev"]).await;
     work(&stack).await;
@@ -457,7 +544,11 @@ async fn a_rate_limited_digest_waits_out_retry_after_and_is_sent_once_on_redeliv
     assert_eq!(jobs.len(), 1);
     let first = stack.worker.handle(sqs_event(jobs.clone())).await;
 
-    assert_eq!(first.batch_item_failures.len(), 1, "Slack said wait: the job comes back");
+    assert_eq!(
+        first.batch_item_failures.len(),
+        1,
+        "Slack said wait: the job comes back"
+    );
     assert!(digests(&stack, "U0DEV").is_empty());
     // SQS brings the same job back (here: handed in again): sent now, and only once.
     let second = stack.worker.handle(sqs_event(jobs.clone())).await;

@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use crate::blocks::SlackMessage;
 use std::collections::BTreeMap;
 
-use crate::inbox::{Digest, InboxEntry, KindSettings};
-use crate::reminders::{ReminderKey, Schedule, TenantReminders, Waiter};
 use crate::domain::{
     Approval, ApprovalRequest, ConnectionStatus, DecisionCommand, DisconnectReason, Installation,
     MessageCopy, Requester, SlackMessageRef, TenantLink,
 };
+use crate::inbox::{Digest, InboxEntry, KindSettings};
 use crate::outbox::OutboxEntry;
 use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
 use crate::ports::*;
+use crate::reminders::{ReminderKey, Schedule, TenantReminders, Waiter};
 use crate::secret::SecretToken;
 
 pub fn installation(team_id: &str) -> Installation {
@@ -72,11 +72,15 @@ pub struct MemoryStore {
     inbox: Mutex<MemoryInbox>,
 }
 
+/// One person's waiting entries by (created_at, approval id), each with the reminder key
+/// it is filed under.
+type WaitingEntries = BTreeMap<(i64, String), (InboxEntry, Option<String>)>;
+
 /// The inbox side of [`MemoryStore`], laid out as the table keeps it.
 #[derive(Default)]
 struct MemoryInbox {
     /// (tenant, user) → (created_at, approval) → entry and the key it is filed under.
-    waiting: BTreeMap<(String, HostUserId), BTreeMap<(i64, String), (InboxEntry, Option<String>)>>,
+    waiting: BTreeMap<(String, HostUserId), WaitingEntries>,
     asked: BTreeMap<(String, HostUserId), BTreeMap<(i64, String), InboxEntry>>,
     keys: std::collections::BTreeSet<String>,
     tenant_reminders: HashMap<String, TenantReminders>,
@@ -943,7 +947,13 @@ impl InboxStore for MemoryStore {
         Ok(inbox
             .waiting
             .get(&(tenant_id.into(), user_id.clone()))
-            .map(|entries| entries.values().take(limit).map(|(e, _)| e.clone()).collect())
+            .map(|entries| {
+                entries
+                    .values()
+                    .take(limit)
+                    .map(|(e, _)| e.clone())
+                    .collect()
+            })
             .unwrap_or_default())
     }
     async fn refile_waiting(
@@ -975,7 +985,11 @@ impl InboxStore for MemoryStore {
     }
     async fn keys_in_use(&self) -> Result<Vec<ReminderKey>, StoreError> {
         let inbox = self.inbox.lock().unwrap();
-        Ok(inbox.keys.iter().filter_map(|k| ReminderKey::parse(k)).collect())
+        Ok(inbox
+            .keys
+            .iter()
+            .filter_map(|k| ReminderKey::parse(k))
+            .collect())
     }
     async fn waiting_under(&self, key: &ReminderKey) -> Result<Vec<Waiter>, StoreError> {
         let inbox = self.inbox.lock().unwrap();
@@ -1020,7 +1034,13 @@ impl InboxStore for MemoryStore {
         &self,
         tenant_id: &str,
     ) -> Result<Option<TenantReminders>, StoreError> {
-        Ok(self.inbox.lock().unwrap().tenant_reminders.get(tenant_id).cloned())
+        Ok(self
+            .inbox
+            .lock()
+            .unwrap()
+            .tenant_reminders
+            .get(tenant_id)
+            .cloned())
     }
     async fn save_tenant_reminders(
         &self,
@@ -1028,7 +1048,9 @@ impl InboxStore for MemoryStore {
         reminders: &TenantReminders,
     ) -> Result<(), StoreError> {
         let mut inbox = self.inbox.lock().unwrap();
-        inbox.tenant_reminders.insert(tenant_id.into(), reminders.clone());
+        inbox
+            .tenant_reminders
+            .insert(tenant_id.into(), reminders.clone());
         Ok(())
     }
     async fn user_schedule(
@@ -1037,7 +1059,10 @@ impl InboxStore for MemoryStore {
         user_id: &HostUserId,
     ) -> Result<Option<Schedule>, StoreError> {
         let inbox = self.inbox.lock().unwrap();
-        Ok(inbox.schedules.get(&(tenant_id.into(), user_id.clone())).copied())
+        Ok(inbox
+            .schedules
+            .get(&(tenant_id.into(), user_id.clone()))
+            .copied())
     }
     async fn save_user_schedule(
         &self,
@@ -1046,7 +1071,9 @@ impl InboxStore for MemoryStore {
         schedule: &Schedule,
     ) -> Result<(), StoreError> {
         let mut inbox = self.inbox.lock().unwrap();
-        inbox.schedules.insert((tenant_id.into(), user_id.clone()), *schedule);
+        inbox
+            .schedules
+            .insert((tenant_id.into(), user_id.clone()), *schedule);
         Ok(())
     }
     async fn kind_settings(
@@ -1064,7 +1091,9 @@ impl InboxStore for MemoryStore {
         settings: &KindSettings,
     ) -> Result<(), StoreError> {
         let mut inbox = self.inbox.lock().unwrap();
-        inbox.kinds.insert((tenant_id.into(), kind.into()), settings.clone());
+        inbox
+            .kinds
+            .insert((tenant_id.into(), kind.into()), settings.clone());
         Ok(())
     }
     async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError> {
@@ -1079,7 +1108,10 @@ impl InboxStore for MemoryStore {
         message_ts: &str,
     ) -> Result<Option<Digest>, StoreError> {
         let inbox = self.inbox.lock().unwrap();
-        Ok(inbox.digests.get(&(channel_id.into(), message_ts.into())).cloned())
+        Ok(inbox
+            .digests
+            .get(&(channel_id.into(), message_ts.into()))
+            .cloned())
     }
 }
 

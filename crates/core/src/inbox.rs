@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn kind_settings_name_the_bad_field_and_merge_over_stored_ones() {
         let error = |body: &str| KindSettings::from_json(body.as_bytes()).unwrap_err().field;
-        assert_eq!(error(&format!(r#"{{"reminder_group":"{}"}}"#, "x".repeat(76))), "reminder_group");
+        assert_eq!(
+            error(&format!(r#"{{"reminder_group":"{}"}}"#, "x".repeat(76))),
+            "reminder_group"
+        );
         assert_eq!(error(r#"{"label":"  "}"#), "label");
         assert_eq!(error(r##"{"channel_id":"#general"}"##), "channel_id");
         assert_eq!(error(r#"{"colour":"red"}"#), "colour");
@@ -157,11 +160,16 @@ mod tests {
             channel_id: Some("C1".into()),
             ..KindSettings::default()
         };
-        let newer = KindSettings::from_json(br#"{"label":"Invoices to pay","reminder_group":"To pay"}"#).unwrap();
+        let newer =
+            KindSettings::from_json(br#"{"label":"Invoices to pay","reminder_group":"To pay"}"#)
+                .unwrap();
         let merged = stored.merged(&newer);
         assert_eq!(merged.channel_id.as_deref(), Some("C1"));
         assert_eq!(merged.group(), "To pay");
-        assert_eq!(KindSettings::default().label_of("purchase_order"), "Purchase order");
+        assert_eq!(
+            KindSettings::default().label_of("purchase_order"),
+            "Purchase order"
+        );
         assert_eq!(KindSettings::default().group(), "To approve");
     }
 }

@@ -153,12 +153,24 @@ pub fn inbox_filings(approval: &crate::domain::Approval) -> Vec<(String, Outgoin
     let mut filings: Vec<(String, Outgoing)> = approvers
         .map(|user_id| {
             let key = inbox_key(&user_id, false);
-            (key, Outgoing::AddToInbox { user_id, asked: false })
+            (
+                key,
+                Outgoing::AddToInbox {
+                    user_id,
+                    asked: false,
+                },
+            )
         })
         .collect();
     if let Some(user_id) = audience.requester.as_ref().and_then(|r| r.user_id.clone()) {
         let key = inbox_key(&user_id, true);
-        filings.push((key, Outgoing::AddToInbox { user_id, asked: true }));
+        filings.push((
+            key,
+            Outgoing::AddToInbox {
+                user_id,
+                asked: true,
+            },
+        ));
     }
     filings
 }

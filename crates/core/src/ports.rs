@@ -7,8 +7,8 @@ use crate::domain::{
     Approval, DecisionCommand, DisconnectReason, InstallLink, Installation, ListCursor,
     MessageCopy, OAuthState, RefusedClick, SlackMessageRef, TenantLink,
 };
-use crate::machine::{ApprovalState, Status};
 use crate::inbox::{Digest, InboxEntry, KindSettings};
+use crate::machine::{ApprovalState, Status};
 use crate::notification::Notification;
 use crate::outbox::OutboxEntry;
 use crate::people::{Email, HostUser, HostUserId, MappingStatus, SlackIdentity, SlackMember};
@@ -266,8 +266,10 @@ pub trait InboxStore: Send + Sync {
         user_id: &HostUserId,
         limit: usize,
     ) -> Result<Vec<InboxEntry>, StoreError>;
-    async fn tenant_reminders(&self, tenant_id: &str)
-        -> Result<Option<TenantReminders>, StoreError>;
+    async fn tenant_reminders(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<TenantReminders>, StoreError>;
     async fn save_tenant_reminders(
         &self,
         tenant_id: &str,
@@ -298,8 +300,11 @@ pub trait InboxStore: Send + Sync {
         settings: &KindSettings,
     ) -> Result<(), StoreError>;
     async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError>;
-    async fn digest(&self, channel_id: &str, message_ts: &str)
-        -> Result<Option<Digest>, StoreError>;
+    async fn digest(
+        &self,
+        channel_id: &str,
+        message_ts: &str,
+    ) -> Result<Option<Digest>, StoreError>;
 }
 
 /// One page of a listing, and where the next one starts.
@@ -551,8 +556,11 @@ pub trait SlackApi: Send + Sync {
     async fn respond(&self, response_url: &str, body: &serde_json::Value)
         -> Result<(), SlackError>;
     /// `chat.getPermalink`: a link that opens the message for anyone who can see it.
-    async fn permalink(&self, token: &SecretToken, at: &SlackMessageRef)
-        -> Result<String, SlackError>;
+    async fn permalink(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+    ) -> Result<String, SlackError>;
     /// `views.publish`: the person's App Home.
     async fn publish_home(
         &self,

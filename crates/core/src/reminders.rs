@@ -264,7 +264,8 @@ impl TenantReminders {
             .inbox_url
             .as_deref()
             .map(|url| {
-                crate::domain::check_link(url).map_err(|e| ValidationError::new("inbox_url", e.message))
+                crate::domain::check_link(url)
+                    .map_err(|e| ValidationError::new("inbox_url", e.message))
             })
             .transpose()?;
         Ok(Self {
@@ -489,7 +490,10 @@ pub fn waited(since: i64, now: i64) -> String {
         s if s >= 3_600 => (s / 3_600, "hour"),
         s => ((s / 60).max(1), "minute"),
     };
-    format!("waiting {count} {unit}{}", if count == 1 { "" } else { "s" })
+    format!(
+        "waiting {count} {unit}{}",
+        if count == 1 { "" } else { "s" }
+    )
 }
 
 #[cfg(test)]
@@ -530,8 +534,11 @@ mod tests {
     #[test]
     fn berlin_is_due_at_its_own_nine_across_the_dst_change() {
         // Friday before the change (CEST, +02:00): 07:00 UTC.
-        assert!(matches!(due_at("Europe/Berlin", "2026-10-23T07:00:00Z"), Due::Now { .. }));
-        assert_eq!(due_at("Europe/Berlin", "2026-10-23T08:00:00Z").is_now(), false);
+        assert!(matches!(
+            due_at("Europe/Berlin", "2026-10-23T07:00:00Z"),
+            Due::Now { .. }
+        ));
+        assert!(!due_at("Europe/Berlin", "2026-10-23T08:00:00Z").is_now());
         // Monday after the change on 2026-10-25 (CET, +01:00): 08:00 UTC, not 07:00.
         assert_eq!(due_at("Europe/Berlin", "2026-10-26T07:00:00Z"), Due::No);
         assert_eq!(
@@ -546,7 +553,7 @@ mod tests {
     fn weekends_are_the_persons_own() {
         // Sunday 2026-11-22 23:30 UTC is Monday 08:30 in Tokyo; 00:00 UTC is Monday 09:00.
         let tokyo = |text| due_at("Asia/Tokyo", text);
-        assert_eq!(tokyo("2026-11-23T00:00:00Z").is_now(), true);
+        assert!(tokyo("2026-11-23T00:00:00Z").is_now());
         // Friday 2026-11-27 23:00 UTC is Saturday 08:00 in Tokyo; Saturday 00:00 UTC is
         // Saturday 09:00 there: no reminder, though UTC still says Friday.
         assert_eq!(tokyo("2026-11-28T00:00:00Z"), Due::No);
@@ -593,13 +600,20 @@ mod tests {
 
     #[test]
     fn only_the_keys_whose_local_slot_it_is_are_read() {
-        let keys: Vec<ReminderKey> = ["09:00@Asia/Kolkata", "09:00@Europe/Berlin", "09:30@Asia/Kolkata"]
-            .iter()
-            .map(|k| ReminderKey::parse(k).unwrap())
-            .collect();
+        let keys: Vec<ReminderKey> = [
+            "09:00@Asia/Kolkata",
+            "09:00@Europe/Berlin",
+            "09:30@Asia/Kolkata",
+        ]
+        .iter()
+        .map(|k| ReminderKey::parse(k).unwrap())
+        .collect();
         let due = due_keys(&keys, at("2026-11-25T03:30:00Z"));
         assert_eq!(due, vec![keys[0].clone()]);
-        assert_eq!(due_keys(&keys, at("2026-11-25T04:00:00Z")), vec![keys[2].clone()]);
+        assert_eq!(
+            due_keys(&keys, at("2026-11-25T04:00:00Z")),
+            vec![keys[2].clone()]
+        );
     }
 
     #[test]
@@ -614,7 +628,9 @@ mod tests {
         );
         assert_eq!(error(r#"{"time_zone":"Mars/Olympus"}"#).field, "time_zone");
         assert_eq!(error(r#"{"colour":"red"}"#).field, "colour");
-        let parsed = TenantReminders::from_json(br#"{"enabled":true,"time":"08:45","days":["sat","sun"]}"#).unwrap();
+        let parsed =
+            TenantReminders::from_json(br#"{"enabled":true,"time":"08:45","days":["sat","sun"]}"#)
+                .unwrap();
         assert_eq!(parsed.schedule.time.to_string(), "08:45");
         assert_eq!(parsed.schedule.days.names(), ["sat", "sun"]);
         let off = user_schedule_from_json(br#"{"enabled":false}"#).unwrap();
@@ -641,16 +657,32 @@ mod tests {
         let slot = at("2026-11-25T09:00:00Z");
         let jobs = plan_run(
             slot,
-            vec![waiter("a", "u1"), waiter("a", "u1"), waiter("a", "u2"), waiter("a", "u3"), waiter("b", "u1")],
+            vec![
+                waiter("a", "u1"),
+                waiter("a", "u1"),
+                waiter("a", "u2"),
+                waiter("a", "u3"),
+                waiter("b", "u1"),
+            ],
             2,
         );
         let starts: Vec<(String, i64)> = jobs
             .iter()
-            .map(|j| (format!("{}/{}", j.tenant_id, j.user_id), j.not_before - slot.start()))
+            .map(|j| {
+                (
+                    format!("{}/{}", j.tenant_id, j.user_id),
+                    j.not_before - slot.start(),
+                )
+            })
             .collect();
         assert_eq!(
             starts,
-            [("a/u1".into(), 0), ("a/u2".into(), 0), ("a/u3".into(), 1), ("b/u1".into(), 0)]
+            [
+                ("a/u1".into(), 0),
+                ("a/u2".into(), 0),
+                ("a/u3".into(), 1),
+                ("b/u1".into(), 0)
+            ]
         );
     }
 
@@ -681,7 +713,7 @@ mod tests {
                 }
             }
             prop_assert!(per_date.values().all(|count| *count == 1), "{per_date:?}");
-            prop_assert!(per_date.len() >= 1);
+            prop_assert!(!per_date.is_empty());
         }
     }
 

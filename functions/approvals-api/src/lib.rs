@@ -19,8 +19,8 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InstallFlowStore,
-    InboxStore, InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth,
+    ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InboxStore,
+    InstallFlowStore, InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth,
     TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
@@ -168,7 +168,10 @@ impl ApprovalsApi {
                 "/v1/tenants/{tenant_id}/users/{user_id}/reminders",
                 put(reminders::put_user_reminders),
             )
-            .route("/v1/tenants/{tenant_id}/kinds/{kind}", put(reminders::put_kind))
+            .route(
+                "/v1/tenants/{tenant_id}/kinds/{kind}",
+                put(reminders::put_kind),
+            )
             .route(
                 "/v1/tenants/{tenant_id}/slack/install-links",
                 post(create_install_link),

@@ -39,11 +39,7 @@ pub(crate) async fn put_tenant_reminders(
     let tenant_id = tenant(&tenant_id)?;
     let reminders =
         TenantReminders::from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if let Err(error) = api
-        .inbox
-        .save_tenant_reminders(tenant_id, &reminders)
-        .await
-    {
+    if let Err(error) = api.inbox.save_tenant_reminders(tenant_id, &reminders).await {
         return Ok(internal_error(&error));
     }
     let refiled = match api.people_inbox().refile_tenant(tenant_id).await {
@@ -125,7 +121,9 @@ pub(crate) async fn put_kind(
             .save_kind_settings(tenant_id, &kind, &settings)
             .await?;
         if let Some(channel_id) = &newer.channel_id {
-            api.tenants.set_channel(tenant_id, &kind, channel_id).await?;
+            api.tenants
+                .set_channel(tenant_id, &kind, channel_id)
+                .await?;
         }
         Ok::<_, approvals_core::ports::StoreError>(settings)
     };

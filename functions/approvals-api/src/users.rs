@@ -119,7 +119,12 @@ pub(crate) async fn list_users(
                 // What waits on them cannot reach them in Slack: the host shows it here.
                 match waiting_of(&api, tenant_id, &page.items).await {
                     Ok(waiting) => {
-                        for (user, waiting) in body["users"].as_array_mut().into_iter().flatten().zip(waiting) {
+                        for (user, waiting) in body["users"]
+                            .as_array_mut()
+                            .into_iter()
+                            .flatten()
+                            .zip(waiting)
+                        {
                             user["waiting"] = waiting;
                         }
                     }

@@ -54,7 +54,10 @@ struct Tick {
 /// The slot a schedule input names, or the error that names the field.
 pub fn slot_of(input: &serde_json::Value) -> Result<Slot, ValidationError> {
     let tick: Tick = serde_json::from_value(input.clone()).map_err(|_| {
-        ValidationError::new("scheduled_time", "the input must be a JSON object with scheduled_time")
+        ValidationError::new(
+            "scheduled_time",
+            "the input must be a JSON object with scheduled_time",
+        )
     })?;
     let text = tick.scheduled_time.ok_or_else(|| {
         ValidationError::new(

@@ -7,8 +7,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     approvals_lambda::telemetry::init();
     let reminders = &DailyReminders::from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(reminders.handle(&event.payload).await?)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, Error>(reminders.handle(&event.payload).await?)
+        },
+    ))
     .await
 }

@@ -20,12 +20,12 @@ use approvals_core::ports::{
     SlackOAuth, StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
 };
 use approvals_core::reminders::ReminderJob;
-use approvals_core::usecases::inbox::{HomeTab, Inbox};
-use approvals_core::usecases::reminders::{Reminded, SendDigest};
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
 use approvals_core::usecases::effects::{resume_parked, PerformEffects, Progress};
+use approvals_core::usecases::inbox::{HomeTab, Inbox};
+use approvals_core::usecases::reminders::{Reminded, SendDigest};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_core::usecases::welcome::{Welcome, WelcomeError};
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
@@ -395,7 +395,10 @@ impl DecisionWorker {
             Err(error) => {
                 tracing::warn!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
                     "reminder failed; it will be retried");
-                match (self.retry_record(record, now, error.to_string()), error.retry_after_secs()) {
+                match (
+                    self.retry_record(record, now, error.to_string()),
+                    error.retry_after_secs(),
+                ) {
                     (Verdict::RetryIn(secs), Some(wait)) => Verdict::RetryIn(secs.max(wait)),
                     (verdict, _) => verdict,
                 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    ending_line, escape_truncated, mrkdwn_raw, plain, reject_action_id, slack_limits,
-    SlackMessage, APPROVE_ACTION_ID, OPEN_ACTION_ID,
+    ending_line, escape_truncated, mrkdwn_raw, plain, reject_action_id, slack_limits, SlackMessage,
+    APPROVE_ACTION_ID, OPEN_ACTION_ID,
 };
 use crate::domain::Approval;
 use crate::reminders::waited;
@@ -65,16 +65,23 @@ pub fn digest_message(
         .count()
         + more;
     let title = format!("Waiting for your decision ({pending})");
-    let mut blocks = vec![json!({"type": "header", "text": plain(&title, slack_limits::HEADER_TEXT)})];
+    let mut blocks =
+        vec![json!({"type": "header", "text": plain(&title, slack_limits::HEADER_TEXT)})];
     blocks.extend(grouped(lines, now));
     if more > 0 {
         let text = match inbox_url {
-            Some(url) => format!("…and {more} more. <{}|See everything>", url.replace('&', "&amp;")),
+            Some(url) => format!(
+                "…and {more} more. <{}|See everything>",
+                url.replace('&', "&amp;")
+            ),
             None => format!("…and {more} more."),
         };
         blocks.push(json!({"type": "context", "elements": [mrkdwn_raw(&text)]}));
     }
-    SlackMessage { text: title, blocks }
+    SlackMessage {
+        text: title,
+        blocks,
+    }
 }
 
 /// The App Home: what waits on the person, then what they asked for and where it stands.
@@ -88,7 +95,9 @@ pub fn home_view(waiting: &[InboxLine<'_>], asked: &[&Approval], now: i64) -> Va
         blocks.extend(grouped(waiting, now));
     }
     blocks.push(json!({"type": "divider"}));
-    blocks.push(json!({"type": "header", "text": plain("What you asked for", slack_limits::HEADER_TEXT)}));
+    blocks.push(
+        json!({"type": "header", "text": plain("What you asked for", slack_limits::HEADER_TEXT)}),
+    );
     if asked.is_empty() {
         blocks.push(json!({"type": "section",
             "text": mrkdwn_raw("Requests you make in the host show up here with where they stand.")}));
@@ -96,9 +105,15 @@ pub fn home_view(waiting: &[InboxLine<'_>], asked: &[&Approval], now: i64) -> Va
     for approval in asked {
         let status = match &approval.state.ending {
             Some(ending) => ending_line(ending),
-            None => format!("⏳ Waiting for a decision · {}", waited(approval.created_at, now)),
+            None => format!(
+                "⏳ Waiting for a decision · {}",
+                waited(approval.created_at, now)
+            ),
         };
-        let text = format!("*{}*\n{status}", escape_truncated(&approval.request.title, 300));
+        let text = format!(
+            "*{}*\n{status}",
+            escape_truncated(&approval.request.title, 300)
+        );
         blocks.push(json!({"type": "section", "text": mrkdwn_raw(&text)}));
     }
     json!({"type": "home", "callback_id": "approvals_home", "blocks": blocks})
@@ -171,38 +186,86 @@ mod tests {
     fn a_digest_groups_items_and_gives_each_its_own_buttons() {
         let approvals = [approval("a", 0), approval("b", 100), approval("c", 200)];
         let lines = [
-            InboxLine { approval: &approvals[0], permalink: Some("https://s/p1"), group: "To pay", label: "Invoice" },
-            InboxLine { approval: &approvals[1], permalink: None, group: "To approve", label: "Deal" },
-            InboxLine { approval: &approvals[2], permalink: None, group: "To pay", label: "Invoice" },
+            InboxLine {
+                approval: &approvals[0],
+                permalink: Some("https://s/p1"),
+                group: "To pay",
+                label: "Invoice",
+            },
+            InboxLine {
+                approval: &approvals[1],
+                permalink: None,
+                group: "To approve",
+                label: "Deal",
+            },
+            InboxLine {
+                approval: &approvals[2],
+                permalink: None,
+                group: "To pay",
+                label: "Invoice",
+            },
         ];
         let message = digest_message(&lines, 0, None, 3 * 86_400);
         assert_eq!(message.text, "Waiting for your decision (3)");
-        let texts: Vec<String> = message.blocks.iter()
-            .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned)).collect();
+        let texts: Vec<String> = message
+            .blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned))
+            .collect();
         assert_eq!(texts[1], "*To pay*");
-        assert!(texts[2].starts_with("*<https://s/p1|Request a>*\nInvoice · waiting 3 days"), "{texts:?}");
+        assert!(
+            texts[2].starts_with("*<https://s/p1|Request a>*\nInvoice · waiting 3 days"),
+            "{texts:?}"
+        );
         assert_eq!(texts[3].lines().next().unwrap(), "*Request c*");
         assert_eq!(texts[4], "*To approve*");
-        let action_blocks: Vec<&str> = message.blocks.iter()
-            .filter(|b| b["type"] == "actions").map(|b| b["block_id"].as_str().unwrap()).collect();
+        let action_blocks: Vec<&str> = message
+            .blocks
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .map(|b| b["block_id"].as_str().unwrap())
+            .collect();
         assert_eq!(action_blocks.len(), 3);
-        assert!(action_blocks.iter().all(|id| id.starts_with(INBOX_BLOCK_PREFIX)));
+        assert!(action_blocks
+            .iter()
+            .all(|id| id.starts_with(INBOX_BLOCK_PREFIX)));
         let open = &message.blocks[3]["elements"][2];
         assert_eq!(open["url"], "https://host.example/r?a=1&b=2");
     }
 
     #[test]
     fn a_long_digest_stops_at_fifty_blocks_and_says_how_many_more() {
-        let groups: Vec<&str> = (0..60).map(|n| if n % 2 == 0 { "To pay" } else { "To approve" }).collect();
+        let groups: Vec<&str> = (0..60)
+            .map(|n| if n % 2 == 0 { "To pay" } else { "To approve" })
+            .collect();
         let fits = digest_capacity(&groups);
         assert_eq!(fits, 23, "48 blocks: 2 headings and 23 items of 2");
-        let approvals: Vec<Approval> = (0..fits).map(|n| approval(&n.to_string(), n as i64)).collect();
-        let lines: Vec<InboxLine> = approvals.iter().zip(&groups)
-            .map(|(approval, group)| InboxLine { approval, permalink: None, group, label: "x" }).collect();
+        let approvals: Vec<Approval> = (0..fits)
+            .map(|n| approval(&n.to_string(), n as i64))
+            .collect();
+        let lines: Vec<InboxLine> = approvals
+            .iter()
+            .zip(&groups)
+            .map(|(approval, group)| InboxLine {
+                approval,
+                permalink: None,
+                group,
+                label: "x",
+            })
+            .collect();
         let message = digest_message(&lines, 60 - fits, Some("https://host.example/inbox"), 0);
-        assert!(message.blocks.len() <= 50, "{} blocks", message.blocks.len());
+        assert!(
+            message.blocks.len() <= 50,
+            "{} blocks",
+            message.blocks.len()
+        );
         assert_eq!(message.text, "Waiting for your decision (60)");
-        let last = message.blocks.last().unwrap()["elements"][0]["text"].as_str().unwrap();
-        assert_eq!(last, "…and 37 more. <https://host.example/inbox|See everything>");
+        let last = message.blocks.last().unwrap()["elements"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            last,
+            "…and 37 more. <https://host.example/inbox|See everything>"
+        );
     }
 }

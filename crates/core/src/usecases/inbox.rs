@@ -9,8 +9,8 @@ use crate::inbox::{InboxEntry, KindSettings};
 use crate::machine::Status;
 use crate::people::HostUserId;
 use crate::ports::{
-    ApprovalStore, BotTokens, HomeFor, InboxStore, SlackApi, SlackError, StoreError,
-    TenantStore, TokenError, UserDirectory,
+    ApprovalStore, BotTokens, HomeFor, InboxStore, SlackApi, SlackError, StoreError, TenantStore,
+    TokenError, UserDirectory,
 };
 use crate::reminders::{PersonSchedule, ReminderKey};
 
@@ -74,7 +74,9 @@ impl Inbox<'_> {
             return Ok(());
         }
         let schedule = self.schedule_of(&entry.tenant_id, user_id).await?;
-        self.inbox.add_waiting(&entry, schedule.key().as_ref()).await?;
+        self.inbox
+            .add_waiting(&entry, schedule.key().as_ref())
+            .await?;
         // Ended while this was filed: its removal may have run first, so undo the filing.
         if let Some(current) = self.approvals.get(&approval.id).await? {
             if current.status().is_final() {
@@ -84,7 +86,11 @@ impl Inbox<'_> {
         Ok(())
     }
 
-    pub async fn unfile(&self, approval: &Approval, user_id: &HostUserId) -> Result<(), StoreError> {
+    pub async fn unfile(
+        &self,
+        approval: &Approval,
+        user_id: &HostUserId,
+    ) -> Result<(), StoreError> {
         self.inbox
             .remove_waiting(
                 &approval.request.tenant_id,
@@ -116,7 +122,12 @@ impl Inbox<'_> {
         loop {
             let page = self
                 .approvals
-                .list(tenant_id, Some(Status::Pending), cursor.as_ref(), REFILE_PAGE)
+                .list(
+                    tenant_id,
+                    Some(Status::Pending),
+                    cursor.as_ref(),
+                    REFILE_PAGE,
+                )
                 .await?;
             for approval in &page.items {
                 people.extend(approval.request.approvers.iter().cloned());
@@ -188,7 +199,10 @@ pub enum HomeError {
 /// What became of a Home publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HomePublished {
-    Published { waiting: usize, asked: usize },
+    Published {
+        waiting: usize,
+        asked: usize,
+    },
     /// The workspace is not (or no longer) installed: nothing to publish with.
     NotInstalled,
 }
@@ -208,7 +222,11 @@ impl HomeTab<'_> {
         };
         let mut waiting: Vec<(InboxEntry, Approval, KindSettings)> = Vec::new();
         let mut asked: Vec<Approval> = Vec::new();
-        for tenant_id in self.tenants.active_tenants_of(&home.installation_id).await? {
+        for tenant_id in self
+            .tenants
+            .active_tenants_of(&home.installation_id)
+            .await?
+        {
             // The index may lag: only a tenant still linked to this installation counts.
             let linked = self
                 .tenants
@@ -232,10 +250,7 @@ impl HomeTab<'_> {
                 .inbox
                 .live_waiting(&tenant_id, &user_id, HOME_WAITING_MAX)
                 .await?;
-            let kinds = self
-                .inbox
-                .kinds(&tenant_id, &live)
-                .await?;
+            let kinds = self.inbox.kinds(&tenant_id, &live).await?;
             waiting.extend(live.into_iter().map(|(entry, approval)| {
                 let settings = kinds.get(&entry.kind).cloned().unwrap_or_default();
                 (entry, approval, settings)

@@ -103,9 +103,14 @@ impl DigestError {
 /// What became of one person's reminder job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reminded {
-    Sent { items: usize, more: usize },
+    Sent {
+        items: usize,
+        more: usize,
+    },
     /// Paced for later: bring the job back in this many seconds.
-    Early { wait_secs: i64 },
+    Early {
+        wait_secs: i64,
+    },
     /// Nothing waits on them any more: no DM.
     NothingWaiting,
     /// Reminded already today (a repeated run or a redelivered job).
@@ -216,9 +221,7 @@ impl SendDigest<'_> {
             Err(TokenError::Revoked) => return Ok(Reminded::NotConnected),
             Err(error) => return Err(DigestError::Token(error)),
         };
-        let kinds = people
-            .kinds(&job.tenant_id, &live)
-            .await?;
+        let kinds = people.kinds(&job.tenant_id, &live).await?;
         let named: Vec<(String, String)> = live
             .iter()
             .map(|(entry, _)| {
@@ -232,7 +235,10 @@ impl SendDigest<'_> {
         for ((entry, approval), (group, label)) in live.iter().zip(&named).take(fits) {
             let permalink = match &entry.permalink {
                 Some(permalink) => Some(permalink.clone()),
-                None => self.find_permalink(&token, entry, approval, slack_user_id).await,
+                None => {
+                    self.find_permalink(&token, entry, approval, slack_user_id)
+                        .await
+                }
             };
             items.push(DigestItem {
                 approval_id: approval.id.clone(),
@@ -395,7 +401,10 @@ mod tests {
             users: store,
             approvals: store,
         };
-        people.file(&approval, &cara(tz).user_id, false).await.unwrap();
+        people
+            .file(&approval, &cara(tz).user_id, false)
+            .await
+            .unwrap();
         approval
     }
 
@@ -438,8 +447,14 @@ mod tests {
         let jobs = jobs_at(&store, KOLKATA_NINE).await;
         assert_eq!(jobs.len(), 1);
 
-        let first = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
-        let again = send(&store, &slack).run(&jobs[0], KOLKATA_NINE + 60).await.unwrap();
+        let first = send(&store, &slack)
+            .run(&jobs[0], KOLKATA_NINE)
+            .await
+            .unwrap();
+        let again = send(&store, &slack)
+            .run(&jobs[0], KOLKATA_NINE + 60)
+            .await
+            .unwrap();
 
         assert_eq!(first, Reminded::Sent { items: 1, more: 0 });
         assert_eq!(again, Reminded::AlreadySent);
@@ -452,33 +467,48 @@ mod tests {
         let (store, slack) = (MemoryStore::default(), FakeSlack::default());
         waiting_on_cara(&store, "Asia/Kolkata").await;
         // Cara moves to Berlin; her entry is still filed under Kolkata's 09:00.
-        store.save_users("acme", &[cara("Europe/Berlin")]).await.unwrap();
+        store
+            .save_users("acme", &[cara("Europe/Berlin")])
+            .await
+            .unwrap();
         let jobs = jobs_at(&store, KOLKATA_NINE).await;
 
-        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
+        let reminded = send(&store, &slack)
+            .run(&jobs[0], KOLKATA_NINE)
+            .await
+            .unwrap();
 
-        assert_eq!(reminded, Reminded::NotDue, "04:30 in Berlin is not her time");
+        assert_eq!(
+            reminded,
+            Reminded::NotDue,
+            "04:30 in Berlin is not her time"
+        );
         assert!(slack.posted().is_empty());
         let berlin = ReminderKey::parse("09:00@Europe/Berlin").unwrap();
         assert_eq!(store.waiting_under(&berlin).await.unwrap().len(), 1);
         // 09:00 in Berlin (+01:00) is 08:00 UTC.
         let jobs = jobs_at(&store, KOLKATA_NINE + 4 * 3600 + 1800).await;
         assert_eq!(jobs.len(), 1);
-        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE + 5 * 3600).await;
+        let reminded = send(&store, &slack)
+            .run(&jobs[0], KOLKATA_NINE + 5 * 3600)
+            .await;
         assert_eq!(reminded.unwrap(), Reminded::Sent { items: 1, more: 0 });
     }
 
     #[tokio::test]
     async fn a_failed_send_gives_the_day_back_and_a_paced_job_waits() {
-        let (store, slack) = (MemoryStore::default(), FakeSlack::failing_posts("ratelimited"));
+        let (store, slack) = (
+            MemoryStore::default(),
+            FakeSlack::failing_posts("ratelimited"),
+        );
         waiting_on_cara(&store, "Asia/Kolkata").await;
         let mut job = jobs_at(&store, KOLKATA_NINE).await.remove(0);
 
         let failed = send(&store, &slack).run(&job, KOLKATA_NINE).await;
 
         assert!(matches!(failed, Err(DigestError::Slack(_))));
-        let guard = format!("remind:acme:u-cara:2026-11-25");
-        assert_eq!(store.claim_expiry(&guard), None, "the retry may send it");
+        let guard = "remind:acme:u-cara:2026-11-25";
+        assert_eq!(store.claim_expiry(guard), None, "the retry may send it");
         job.not_before = KOLKATA_NINE + 30;
         let early = send(&store, &slack).run(&job, KOLKATA_NINE).await.unwrap();
         assert_eq!(early, Reminded::Early { wait_secs: 30 });
@@ -510,7 +540,10 @@ mod tests {
             .await
             .unwrap();
 
-        let reminded = send(&store, &slack).run(&jobs[0], KOLKATA_NINE).await.unwrap();
+        let reminded = send(&store, &slack)
+            .run(&jobs[0], KOLKATA_NINE)
+            .await
+            .unwrap();
 
         assert_eq!(reminded, Reminded::NothingWaiting);
         assert!(slack.posted().is_empty());

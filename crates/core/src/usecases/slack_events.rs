@@ -141,7 +141,9 @@ impl SlackEvents<'_> {
                     .as_ref()
                     .and_then(|user| user.as_str())
                     .map(str::to_owned)
-                    .ok_or_else(|| EventsError::Malformed("app_home_opened without a user".into()))?,
+                    .ok_or_else(|| {
+                        EventsError::Malformed("app_home_opened without a user".into())
+                    })?,
             ),
             _ => return Ok(EventsAnswer::Ignored),
         };
@@ -216,7 +218,10 @@ impl SlackEvents<'_> {
                 // The worker builds and publishes it: this answer stays within Slack's 3 s.
                 let home = HomeFor {
                     installation_id: installation_id.to_owned(),
-                    team_id: envelope.team_id.clone().unwrap_or_else(|| installation_id.to_owned()),
+                    team_id: envelope
+                        .team_id
+                        .clone()
+                        .unwrap_or_else(|| installation_id.to_owned()),
                     slack_user_id,
                 };
                 self.homes.publish_home(&home).await?;
