@@ -440,6 +440,7 @@ async fn a_run_reads_the_pending_entries_of_the_due_zones_not_the_table() {
             stack.sqs.clone(),
             stack.queue_url.clone(),
         )),
+        runs: store.clone(),
     };
     let before = store.items_read();
 
@@ -453,9 +454,10 @@ async fn a_run_reads_the_pending_entries_of_the_due_zones_not_the_table() {
     assert!(summary.due_keys.contains(&key.to_string()), "{summary:?}");
     assert!(summary.people >= 20);
     // Other tests share the table and may have people due in this slot too, so the bound
-    // is what the run itself found: the keys registry plus the entries under the due keys.
+    // is what the run itself found: the keys registry, the entries under the due keys, and
+    // the records of the slots it looks back over.
     assert!(
-        read <= (summary.keys_in_use + summary.entries_read) as u64,
+        read <= (summary.keys_in_use + summary.entries_read) as u64 + 4,
         "read {read} items: {summary:?}"
     );
     assert!(summary.entries_read < 100, "{summary:?}");
@@ -555,4 +557,37 @@ async fn a_rate_limited_digest_waits_out_retry_after_and_is_sent_once_on_redeliv
     let third = stack.worker.handle(sqs_event(jobs)).await;
     assert!(second.batch_item_failures.is_empty() && third.batch_item_failures.is_empty());
     assert_eq!(digests(&stack, "U0DEV").len(), 1);
+}
+
+#[tokio::test]
+async fn a_digest_whose_answer_was_lost_is_never_posted_twice() {
+    let stack = Stack::start().await;
+    map(
+        &stack,
+        json!([{"user_id": "u-dev", "email": "dev@sandbox.example", "name": "Dev"}]),
+    )
+    .await;
+    set_tenant_reminders(&stack, json!({"time": "11:15"})).await;
+    request(&stack, "DR-L", "deal_registration", &["u-dev"]).await;
+    work(&stack).await;
+    // Slack posts the digest, then the answer is lost (HTTP 502 after the commit).
+    stack.slack.inject(
+        "chat.postMessage",
+        sandbox::slack::Fault::CommitThenFail {
+            status: 502,
+            millis: 0,
+        },
+        1,
+    );
+
+    // Wednesday 2026-11-25 11:15 in Los Angeles (-08:00) is 19:15 UTC.
+    assert_eq!(run_at(&stack, "2026-11-25T19:15:00Z").await, vec!["u-dev"]);
+    // The same slot again (a repeated schedule invocation, a redelivered job).
+    assert_eq!(run_at(&stack, "2026-11-25T19:15:00Z").await, vec!["u-dev"]);
+
+    assert_eq!(
+        digests(&stack, "U0DEV").len(),
+        1,
+        "the one Slack committed, no second"
+    );
 }

@@ -459,6 +459,15 @@ impl ApprovalStore for DynamoStore {
         Ok(conditional(claimed, "PutItem")?.is_some())
     }
 
+    async fn claim_expires_at(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let item = self.get_item(format!("CLAIM#{key}"), "CLAIM").await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| item.get("expires_at"))
+            .and_then(|value| value.as_n().ok())
+            .and_then(|n| n.parse().ok()))
+    }
+
     async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError> {
         self.client
             .put_item()

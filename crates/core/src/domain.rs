@@ -456,9 +456,14 @@ impl MessageCopy {
         }
     }
 
-    /// The copy's key in the approval's `copies` map: a message is a copy once.
+    /// The copy's key in the approval's `copies` map: a message is a copy once, and a
+    /// person's digest copy is their latest digest (a new one replaces it, so a request
+    /// pending for weeks keeps one digest copy per approver, not one per day).
     pub fn key(&self) -> String {
-        Self::key_of(&self.at())
+        match (&self.role, &self.for_user) {
+            (CopyRole::Digest, Some(slack_user_id)) => format!("digest-{slack_user_id}"),
+            _ => Self::key_of(&self.at()),
+        }
     }
 
     /// The key a message has as a copy, whatever its role.

@@ -255,6 +255,9 @@ impl ApprovalStore for MemoryStore {
         self.claims.lock().unwrap().insert(key.into(), expires_at);
         Ok(())
     }
+    async fn claim_expires_at(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.claim_expiry(key))
+    }
     async fn release_claim(&self, key: &str) -> Result<(), StoreError> {
         self.claims.lock().unwrap().remove(key);
         Ok(())

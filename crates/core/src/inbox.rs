@@ -27,14 +27,21 @@ pub struct InboxEntry {
     pub permalink: Option<String>,
 }
 
-/// How a kind of request is shown: its label and the digest group it lands under.
+/// How a kind of request is shown: its label and the digest group it lands under. (Its
+/// channel is the tenant's route for the kind, kept in one place only.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder_group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+}
+
+/// A `PUT …/kinds/{kind}`: the display settings to lay over the stored ones, and the
+/// channel to route the kind to, when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindUpdate {
+    pub settings: KindSettings,
     pub channel_id: Option<String>,
 }
 
@@ -49,7 +56,7 @@ struct KindBody {
     channel_id: Option<String>,
 }
 
-impl KindSettings {
+impl KindUpdate {
     /// Parses `PUT /v1/tenants/{t}/kinds/{kind}`; a field left out keeps its stored value.
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
         let body: KindBody = parse_json(body)?;
@@ -61,23 +68,27 @@ impl KindSettings {
                 })
                 .transpose()
         };
-        let settings = Self {
-            label: text("label", body.label, LABEL_MAX)?,
-            reminder_group: text("reminder_group", body.reminder_group, REMINDER_GROUP_MAX)?,
+        let update = Self {
+            settings: KindSettings {
+                label: text("label", body.label, LABEL_MAX)?,
+                reminder_group: text("reminder_group", body.reminder_group, REMINDER_GROUP_MAX)?,
+            },
             channel_id: body.channel_id,
         };
-        if let Some(channel_id) = &settings.channel_id {
+        if let Some(channel_id) = &update.channel_id {
             check_channel_id("channel_id", channel_id)?;
         }
-        if settings == Self::default() {
+        if update.settings == KindSettings::default() && update.channel_id.is_none() {
             return Err(ValidationError::new(
                 "body",
                 "must set at least one of label, reminder_group, channel_id",
             ));
         }
-        Ok(settings)
+        Ok(update)
     }
+}
 
+impl KindSettings {
     /// What the kind is called: its label, else its id made readable.
     pub fn label_of(&self, kind: &str) -> String {
         self.label.clone().unwrap_or_else(|| humanise(kind))
@@ -97,7 +108,6 @@ impl KindSettings {
                 .reminder_group
                 .clone()
                 .or_else(|| self.reminder_group.clone()),
-            channel_id: newer.channel_id.clone().or_else(|| self.channel_id.clone()),
         }
     }
 }
@@ -147,7 +157,7 @@ mod tests {
 
     #[test]
     fn kind_settings_name_the_bad_field_and_merge_over_stored_ones() {
-        let error = |body: &str| KindSettings::from_json(body.as_bytes()).unwrap_err().field;
+        let error = |body: &str| KindUpdate::from_json(body.as_bytes()).unwrap_err().field;
         assert_eq!(
             error(&format!(r#"{{"reminder_group":"{}"}}"#, "x".repeat(76))),
             "reminder_group"
@@ -157,15 +167,15 @@ mod tests {
         assert_eq!(error(r#"{"colour":"red"}"#), "colour");
         assert_eq!(error("{}"), "body");
         let stored = KindSettings {
-            channel_id: Some("C1".into()),
+            label: Some("Invoice".into()),
             ..KindSettings::default()
         };
-        let newer =
-            KindSettings::from_json(br#"{"label":"Invoices to pay","reminder_group":"To pay"}"#)
-                .unwrap();
-        let merged = stored.merged(&newer);
-        assert_eq!(merged.channel_id.as_deref(), Some("C1"));
+        let newer = KindUpdate::from_json(br#"{"reminder_group":"To pay"}"#).unwrap();
+        let merged = stored.merged(&newer.settings);
+        assert_eq!(merged.label.as_deref(), Some("Invoice"));
         assert_eq!(merged.group(), "To pay");
+        let route = KindUpdate::from_json(br#"{"channel_id":"C0FINANCE"}"#).unwrap();
+        assert_eq!(route.channel_id.as_deref(), Some("C0FINANCE"));
         assert_eq!(
             KindSettings::default().label_of("purchase_order"),
             "Purchase order"

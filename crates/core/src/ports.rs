@@ -115,6 +115,9 @@ pub trait ApprovalStore: Send + Sync {
     async fn extend_claim(&self, key: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Gives a claim back when the guarded work failed and should be retried.
     async fn release_claim(&self, key: &str) -> Result<(), StoreError>;
+    /// When a claim held under `key` expires (`None`: never claimed, or given back): tells a
+    /// short lease still running from work already done and kept.
+    async fn claim_expires_at(&self, key: &str) -> Result<Option<i64>, StoreError>;
     /// Notes, at `now`, that an approval has effects parked until `installation_id` is
     /// installed again; noting it again renews the note.
     async fn park(
@@ -287,7 +290,7 @@ pub trait InboxStore: Send + Sync {
         user_id: &HostUserId,
         schedule: &Schedule,
     ) -> Result<(), StoreError>;
-    /// A kind's label, group and channel (the channel is also what `channel_for` reads).
+    /// A kind's label and digest group (its channel is `TenantStore::channel_for`'s).
     async fn kind_settings(
         &self,
         tenant_id: &str,
@@ -460,8 +463,6 @@ pub trait HomeQueue: Send + Sync {
 pub struct HomeFor {
     /// The team (or enterprise) id of the installation the Home belongs to.
     pub installation_id: String,
-    /// The workspace the person opened it in (for an org-wide install, one of many).
-    pub team_id: String,
     pub slack_user_id: String,
 }
 

@@ -450,6 +450,9 @@ pub struct ReminderJob {
     pub key: String,
     /// Not before this time (epoch seconds).
     pub not_before: i64,
+    /// When the run queued it: a job retried for half a day is dropped, not sent days late.
+    #[serde(default)]
+    pub queued_at: i64,
 }
 
 /// Plans a run: one job per person (found once however many of their requests wait),
@@ -477,6 +480,7 @@ pub fn plan_run(
                 slot,
                 key: key.to_string(),
                 not_before,
+                queued_at: slot.start(),
             }
         })
         .collect()

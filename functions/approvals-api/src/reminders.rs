@@ -2,7 +2,7 @@
 //! when people are reminded, and how each kind of request is labelled and grouped.
 
 use approvals_core::domain::check_identifier;
-use approvals_core::inbox::KindSettings;
+use approvals_core::inbox::KindUpdate;
 use approvals_core::people::HostUserId;
 use approvals_core::reminders::{user_schedule_from_json, Schedule, TenantReminders};
 use approvals_core::usecases::inbox::Inbox;
@@ -109,29 +109,30 @@ pub(crate) async fn put_kind(
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant(&tenant_id)?;
     check_identifier("kind", &kind).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let newer = KindSettings::from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let update = KindUpdate::from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
     let saved = async {
         let stored = api
             .inbox
             .kind_settings(tenant_id, &kind)
             .await?
             .unwrap_or_default();
-        let settings = stored.merged(&newer);
+        let settings = stored.merged(&update.settings);
         api.inbox
             .save_kind_settings(tenant_id, &kind, &settings)
             .await?;
-        if let Some(channel_id) = &newer.channel_id {
+        if let Some(channel_id) = &update.channel_id {
             api.tenants
                 .set_channel(tenant_id, &kind, channel_id)
                 .await?;
         }
-        Ok::<_, approvals_core::ports::StoreError>(settings)
+        let channel_id = api.tenants.channel_for(tenant_id, &kind).await?;
+        Ok::<_, approvals_core::ports::StoreError>((settings, channel_id))
     };
     Ok(match saved.await {
-        Ok(settings) => json_response(
+        Ok((settings, channel_id)) => json_response(
             200,
             &json!({"tenant_id": tenant_id, "kind": kind, "label": settings.label_of(&kind),
-                    "reminder_group": settings.group(), "channel_id": settings.channel_id}),
+                    "reminder_group": settings.group(), "channel_id": channel_id}),
         ),
         Err(error) => internal_error(&error),
     })

@@ -142,6 +142,8 @@ pub(crate) async fn list_users(
 const WAITING_SHOWN: usize = 50;
 
 /// Each user's pending requests, oldest first: `[{"approval_id","kind","title","created_at"}]`.
+/// One Query of each user's inbox, no other read and no write: an entry whose request ended
+/// a moment ago may still show until its removal lands.
 async fn waiting_of(
     api: &ApprovalsApi,
     tenant_id: &str,
@@ -149,13 +151,13 @@ async fn waiting_of(
 ) -> Result<Vec<serde_json::Value>, approvals_core::ports::StoreError> {
     let mut all = Vec::with_capacity(users.len());
     for user in users {
-        let live = api
-            .people_inbox()
-            .live_waiting(tenant_id, &user.user_id, WAITING_SHOWN)
+        let entries = api
+            .inbox
+            .waiting(tenant_id, &user.user_id, WAITING_SHOWN)
             .await?;
-        let items: Vec<serde_json::Value> = live
+        let items: Vec<serde_json::Value> = entries
             .iter()
-            .map(|(entry, _)| {
+            .map(|entry| {
                 json!({"approval_id": entry.approval_id, "kind": entry.kind,
                        "title": entry.title, "created_at": entry.created_at})
             })

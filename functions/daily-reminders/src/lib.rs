@@ -12,7 +12,7 @@ use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::ConfigError;
 use approvals_core::domain::ValidationError;
-use approvals_core::ports::{InboxStore, ReminderQueue};
+use approvals_core::ports::{ApprovalStore, InboxStore, ReminderQueue};
 use approvals_core::reminders::Slot;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::reminders::{RunError, RunReminders, RunSummary};
@@ -71,6 +71,8 @@ pub fn slot_of(input: &serde_json::Value) -> Result<Slot, ValidationError> {
 pub struct DailyReminders {
     pub inbox: Arc<dyn InboxStore>,
     pub queue: Arc<dyn ReminderQueue>,
+    /// Records each run, so the next one covers a slot whose run failed.
+    pub runs: Arc<dyn ApprovalStore>,
 }
 
 impl DailyReminders {
@@ -81,9 +83,11 @@ impl DailyReminders {
     }
 
     pub fn new(aws: &SdkConfig, settings: Settings) -> Self {
+        let store = Arc::new(DynamoStore::without_token_keys(aws, settings.table));
         Self {
-            inbox: Arc::new(DynamoStore::without_token_keys(aws, settings.table)),
+            inbox: store.clone(),
             queue: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
+            runs: store,
         }
     }
 
@@ -96,10 +100,12 @@ impl DailyReminders {
         let run = RunReminders {
             inbox: self.inbox.as_ref(),
             queue: self.queue.as_ref(),
+            runs: self.runs.as_ref(),
         };
         let summary = run.run(slot, unix_now()).await?;
         tracing::info!(slot = %summary.slot, keys_in_use = summary.keys_in_use,
-            due_keys = ?summary.due_keys, entries_read = summary.entries_read,
+            due_keys = ?summary.due_keys, caught_up = ?summary.caught_up,
+            entries_read = summary.entries_read,
             people = summary.people, "reminder run queued its jobs");
         Ok(summary)
     }

@@ -392,6 +392,13 @@ impl DecisionWorker {
                     ?reminded, "reminder job done");
                 Verdict::Done
             }
+            Err(error) if !error.is_retryable() => {
+                // Slack refused it for good (a deactivated person, the Messages tab off):
+                // retrying cannot help, and tomorrow's run tries again.
+                tracing::error!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
+                    "reminder refused by Slack; dropped");
+                Verdict::Done
+            }
             Err(error) => {
                 tracing::warn!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
                     "reminder failed; it will be retried");

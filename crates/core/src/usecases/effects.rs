@@ -163,7 +163,6 @@ impl<'a> PerformEffects<'a> {
         }
         let home = HomeFor {
             installation_id: approval.installation_id.clone(),
-            team_id: approval.installation_id.clone(),
             slack_user_id: slack_user_id.to_owned(),
         };
         HomeTab {

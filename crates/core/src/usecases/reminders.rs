@@ -20,12 +20,21 @@ use crate::usecases::inbox::Inbox;
 /// Digests sent per second in one workspace: well inside Slack's workspace-wide posting
 /// limit, so a team of 10,000 is reminded within the hour and none is dropped.
 pub const SENDS_PER_SECOND: u32 = 5;
+/// Earlier slots a run also covers when no run was recorded for them, so the people of a
+/// run that failed (past Lambda's own retries) are reminded by the next one, late but once.
+pub const LOOK_BACK_SLOTS: i64 = 4;
+/// How long a run's record is kept: longer than the look-back.
+const RUN_RECORD_SECS: i64 = 2 * 86_400;
 /// Waiting items read for one digest: what one message can show, and enough to count on.
 const DIGEST_READ_MAX: usize = 200;
-/// How long one attempt holds a person's daily reminder: a crash mid-way frees it soon.
+/// How long one attempt holds a person's daily reminder: longer than the worker's 60 s
+/// budget for a record, so two attempts never overlap; a crash mid-way frees it soon.
 const SENDING_LEASE_SECS: i64 = 120;
-/// How long the daily guard is kept once sent: past the end of any local day.
+/// How long the daily guard is kept once sent: past the end of any local day. Far longer
+/// than a lease, which is how a held guard tells "sent" from "being sent".
 const SENT_GUARD_SECS: i64 = 2 * 86_400;
+/// A job retried for longer than this is for a day that is over: dropped, never sent late.
+const STALE_JOB_SECS: i64 = 12 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -41,6 +50,8 @@ pub struct RunSummary {
     pub slot: String,
     pub keys_in_use: usize,
     pub due_keys: Vec<String>,
+    /// Earlier slots with no recorded run, covered by this one.
+    pub caught_up: Vec<String>,
     /// Waiting entries read under the due keys (one person may have many).
     pub entries_read: usize,
     /// Jobs queued: one per person.
@@ -50,6 +61,12 @@ pub struct RunSummary {
 pub struct RunReminders<'a> {
     pub inbox: &'a dyn InboxStore,
     pub queue: &'a dyn ReminderQueue,
+    /// Where each run is recorded once it has queued its jobs.
+    pub runs: &'a dyn ApprovalStore,
+}
+
+fn run_key(slot: Slot) -> String {
+    format!("reminder-run:{}", slot.start())
 }
 
 impl RunReminders<'_> {
@@ -57,24 +74,55 @@ impl RunReminders<'_> {
     /// past it; who is due comes from the slot alone, so a late or repeated run finds the
     /// same people (and the worker's daily guard sends each once).
     pub async fn run(&self, slot: Slot, now: i64) -> Result<RunSummary, RunError> {
-        let keys = self.inbox.keys_in_use().await?;
-        let due = due_keys(&keys, slot);
-        let mut found = Vec::new();
-        for key in &due {
-            for waiter in self.inbox.waiting_under(key).await? {
-                found.push((key.clone(), waiter));
+        let mut slots = Vec::new();
+        for back in (1..=LOOK_BACK_SLOTS).rev() {
+            let earlier = Slot::containing(slot.start() - back * crate::reminders::SLOT_SECS);
+            if self
+                .runs
+                .claim_expires_at(&run_key(earlier))
+                .await?
+                .is_none()
+            {
+                slots.push(earlier);
             }
         }
-        let entries_read = found.len();
-        let jobs = plan_run(slot, found, SENDS_PER_SECOND);
-        self.queue.remind(&jobs, now).await?;
-        Ok(RunSummary {
+        let caught_up: Vec<String> = slots
+            .iter()
+            .map(|s| crate::time::rfc3339(s.start()))
+            .collect();
+        slots.push(slot);
+        let keys = self.inbox.keys_in_use().await?;
+        let mut summary = RunSummary {
             slot: crate::time::rfc3339(slot.start()),
             keys_in_use: keys.len(),
-            due_keys: due.iter().map(ToString::to_string).collect(),
-            entries_read,
-            people: jobs.len(),
-        })
+            caught_up,
+            ..RunSummary::default()
+        };
+        let mut jobs = Vec::new();
+        for &slot in &slots {
+            let mut found = Vec::new();
+            for key in due_keys(&keys, slot) {
+                for waiter in self.inbox.waiting_under(&key).await? {
+                    found.push((key.clone(), waiter));
+                }
+                summary.due_keys.push(key.to_string());
+            }
+            summary.entries_read += found.len();
+            jobs.extend(plan_run(slot, found, SENDS_PER_SECOND));
+        }
+        for job in &mut jobs {
+            job.queued_at = now;
+        }
+        self.queue.remind(&jobs, now).await?;
+        // Recorded once queued, with the slots it caught up on: a run that failed before
+        // recording is covered by the next.
+        for slot in slots {
+            self.runs
+                .claim_once(&run_key(slot), now, now + RUN_RECORD_SECS)
+                .await?;
+        }
+        summary.people = jobs.len();
+        Ok(summary)
     }
 }
 
@@ -98,6 +146,15 @@ impl DigestError {
             _ => None,
         }
     }
+
+    /// Worth retrying: not a Slack refusal that no retry can change (`user_not_found`,
+    /// `messages_tab_disabled`, `invalid_blocks`…).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Slack(error) => error.is_retryable(),
+            Self::Store(_) | Self::Token(_) => true,
+        }
+    }
 }
 
 /// What became of one person's reminder job.
@@ -107,10 +164,15 @@ pub enum Reminded {
         items: usize,
         more: usize,
     },
-    /// Paced for later: bring the job back in this many seconds.
+    /// Paced for later, or another attempt is sending it right now: bring the job back in
+    /// this many seconds.
     Early {
         wait_secs: i64,
     },
+    /// Slack may have posted it (the answer was lost): kept as sent, never posted twice.
+    MaybeSent,
+    /// For a local day that is over: dropped.
+    Stale,
     /// Nothing waits on them any more: no DM.
     NothingWaiting,
     /// Reminded already today (a repeated run or a redelivered job).
@@ -122,6 +184,14 @@ pub enum Reminded {
     NotInSlack,
     /// The tenant has no usable workspace.
     NotConnected,
+}
+
+/// What one attempt came to before the daily guard is settled.
+enum Sending {
+    /// Nothing to send (or nobody to send it with).
+    Nothing(Reminded),
+    /// Posted: the digest to record, and the token it was posted with.
+    Posted(Digest, crate::secret::SecretToken),
 }
 
 pub struct SendDigest<'a> {
@@ -140,6 +210,9 @@ impl SendDigest<'_> {
             return Ok(Reminded::Early {
                 wait_secs: job.not_before - now,
             });
+        }
+        if now - job.queued_at > STALE_JOB_SECS {
+            return Ok(Reminded::Stale);
         }
         let people = &self.people;
         let Some(user) = people
@@ -177,23 +250,46 @@ impl SendDigest<'_> {
             _ => return Ok(Reminded::NotDue),
         };
         let guard = format!("remind:{}:{}:{local_date}", job.tenant_id, job.user_id);
-        if !people
-            .approvals
+        let claims = people.approvals;
+        if !claims
             .claim_once(&guard, now, now + SENDING_LEASE_SECS)
             .await?
         {
-            return Ok(Reminded::AlreadySent);
+            return match claims.claim_expires_at(&guard).await? {
+                // A lease: another attempt is sending it; come back once it has ended.
+                Some(until) if until - now <= SENDING_LEASE_SECS => Ok(Reminded::Early {
+                    wait_secs: (until - now).max(1),
+                }),
+                Some(_) => Ok(Reminded::AlreadySent),
+                // Given back meanwhile: the next delivery tries again.
+                None => Ok(Reminded::Early { wait_secs: 1 }),
+            };
         }
         match self.send(job, &slack_user_id, &tenant, now).await {
-            Ok(reminded) => {
-                people
-                    .approvals
-                    .extend_claim(&guard, now + SENT_GUARD_SECS)
-                    .await?;
+            Ok(Sending::Nothing(reminded)) => {
+                claims.extend_claim(&guard, now + SENT_GUARD_SECS).await?;
                 Ok(reminded)
             }
+            Ok(Sending::Posted(digest, token)) => {
+                // Sent: from here on nothing may give the day back, or it is posted twice.
+                claims.extend_claim(&guard, now + SENT_GUARD_SECS).await?;
+                if let Err(error) = self.record(&digest, &token, now).await {
+                    tracing::warn!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
+                        "digest sent, but not recorded: its items are not updated in place");
+                }
+                Ok(Reminded::Sent {
+                    items: digest.items.len(),
+                    more: digest.more,
+                })
+            }
+            Err(DigestError::Slack(error)) if error.is_ambiguous() => {
+                tracing::warn!(tenant_id = %job.tenant_id, user_id = %job.user_id, %error,
+                    "the digest's post may have landed; kept as sent rather than risk a second");
+                claims.extend_claim(&guard, now + SENT_GUARD_SECS).await?;
+                Ok(Reminded::MaybeSent)
+            }
             Err(error) => {
-                people.approvals.release_claim(&guard).await?;
+                claims.release_claim(&guard).await?;
                 Err(error)
             }
         }
@@ -205,20 +301,20 @@ impl SendDigest<'_> {
         slack_user_id: &str,
         tenant: &crate::reminders::TenantReminders,
         now: i64,
-    ) -> Result<Reminded, DigestError> {
+    ) -> Result<Sending, DigestError> {
         let people = &self.people;
         let Some(installation) = self.tenants.installation_for_tenant(&job.tenant_id).await? else {
-            return Ok(Reminded::NotConnected);
+            return Ok(Sending::Nothing(Reminded::NotConnected));
         };
         let live = people
             .live_waiting(&job.tenant_id, &job.user_id, DIGEST_READ_MAX)
             .await?;
         if live.is_empty() {
-            return Ok(Reminded::NothingWaiting);
+            return Ok(Sending::Nothing(Reminded::NothingWaiting));
         }
         let token = match self.tokens.usable_token(&installation, now).await {
             Ok(token) => token,
-            Err(TokenError::Revoked) => return Ok(Reminded::NotConnected),
+            Err(TokenError::Revoked) => return Ok(Sending::Nothing(Reminded::NotConnected)),
             Err(error) => return Err(DigestError::Token(error)),
         };
         let kinds = people.kinds(&job.tenant_id, &live).await?;
@@ -269,11 +365,7 @@ impl SendDigest<'_> {
             inbox_url: tenant.inbox_url.clone(),
             sent_at: now,
         };
-        self.record(&digest, &posted, &token, now).await?;
-        Ok(Reminded::Sent {
-            items: digest.items.len(),
-            more,
-        })
+        Ok(Sending::Posted(digest, token))
     }
 
     /// Keeps the digest and makes it a copy of each request it lists, so a decision on any
@@ -281,12 +373,15 @@ impl SendDigest<'_> {
     async fn record(
         &self,
         digest: &Digest,
-        posted: &SlackMessageRef,
         token: &crate::secret::SecretToken,
         now: i64,
     ) -> Result<(), DigestError> {
         let approvals = self.people.approvals;
         self.people.inbox.save_digest(digest).await?;
+        let posted = &SlackMessageRef {
+            channel_id: digest.channel_id.clone(),
+            message_ts: digest.message_ts.clone(),
+        };
         let copy = MessageCopy::sent_to(posted.clone(), CopyRole::Digest, &digest.slack_user_id);
         let mut ended_meanwhile = false;
         for item in &digest.items {
@@ -375,7 +470,7 @@ mod tests {
     use crate::usecases::tokens::StaticTokens;
 
     /// 2026-11-25T03:30:00Z: 09:00 in Kolkata.
-    const KOLKATA_NINE: i64 = 1_764_041_400;
+    const KOLKATA_NINE: i64 = 1_795_577_400;
 
     fn cara(tz: &str) -> HostUser {
         HostUser {
@@ -413,6 +508,7 @@ mod tests {
         RunReminders {
             inbox: store,
             queue: &queue,
+            runs: store,
         }
         .run(Slot::containing(slot), slot)
         .await
@@ -512,6 +608,60 @@ mod tests {
         job.not_before = KOLKATA_NINE + 30;
         let early = send(&store, &slack).run(&job, KOLKATA_NINE).await.unwrap();
         assert_eq!(early, Reminded::Early { wait_secs: 30 });
+    }
+
+    #[tokio::test]
+    async fn a_run_that_failed_is_caught_up_by_the_next_and_only_once() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        waiting_on_cara(&store, "Asia/Kolkata").await;
+        // The 03:15 run went fine; the 03:30 one (Cara's) never ran.
+        assert!(jobs_at(&store, KOLKATA_NINE - 900).await.is_empty());
+
+        let caught = jobs_at(&store, KOLKATA_NINE + 900).await;
+        let later = jobs_at(&store, KOLKATA_NINE + 1800).await;
+
+        assert_eq!(caught.len(), 1, "the 03:45 run covers 03:30");
+        assert_eq!(caught[0].slot, Slot::containing(KOLKATA_NINE));
+        assert!(later.is_empty(), "03:30 is recorded as covered now");
+        let reminded = send(&store, &slack)
+            .run(&caught[0], KOLKATA_NINE + 900)
+            .await;
+        assert_eq!(reminded.unwrap(), Reminded::Sent { items: 1, more: 0 });
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_while_another_attempt_sends_comes_back_later_not_dropped() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        waiting_on_cara(&store, "Asia/Kolkata").await;
+        let job = jobs_at(&store, KOLKATA_NINE).await.remove(0);
+        let guard = "remind:acme:u-cara:2026-11-25";
+        // Another attempt holds the lease (it was cut off at the worker's deadline).
+        assert!(store
+            .claim_once(guard, KOLKATA_NINE, KOLKATA_NINE + 120)
+            .await
+            .unwrap());
+
+        let held = send(&store, &slack)
+            .run(&job, KOLKATA_NINE + 20)
+            .await
+            .unwrap();
+        let after = send(&store, &slack)
+            .run(&job, KOLKATA_NINE + 121)
+            .await
+            .unwrap();
+        let stale = send(&store, &slack)
+            .run(&job, KOLKATA_NINE + 13 * 3600)
+            .await
+            .unwrap();
+
+        assert_eq!(held, Reminded::Early { wait_secs: 100 });
+        assert_eq!(after, Reminded::Sent { items: 1, more: 0 });
+        assert_eq!(
+            stale,
+            Reminded::Stale,
+            "tomorrow is too late for today's digest"
+        );
+        assert_eq!(slack.posted().len(), 1);
     }
 
     #[tokio::test]

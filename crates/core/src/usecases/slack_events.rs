@@ -218,10 +218,6 @@ impl SlackEvents<'_> {
                 // The worker builds and publishes it: this answer stays within Slack's 3 s.
                 let home = HomeFor {
                     installation_id: installation_id.to_owned(),
-                    team_id: envelope
-                        .team_id
-                        .clone()
-                        .unwrap_or_else(|| installation_id.to_owned()),
                     slack_user_id,
                 };
                 self.homes.publish_home(&home).await?;
