@@ -1033,6 +1033,10 @@ impl InboxStore for MemoryStore {
             .map(|entries| entries.values().rev().take(limit).cloned().collect())
             .unwrap_or_default())
     }
+}
+
+#[async_trait]
+impl ReminderSettings for MemoryStore {
     async fn tenant_reminders(
         &self,
         tenant_id: &str,
@@ -1099,6 +1103,10 @@ impl InboxStore for MemoryStore {
             .insert((tenant_id.into(), kind.into()), settings.clone());
         Ok(())
     }
+}
+
+#[async_trait]
+impl DigestStore for MemoryStore {
     async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError> {
         let mut inbox = self.inbox.lock().unwrap();
         let key = (digest.channel_id.clone(), digest.message_ts.clone());

@@ -219,7 +219,7 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// People's inboxes, their reminder settings and the digests sent to them.
+/// People's inboxes: what waits on whom, and what each asked for.
 ///
 /// Contract: an entry waiting on a person is filed under their [`ReminderKey`] in an index
 /// that holds only waiting entries (removed ones leave it), so finding who is due reads
@@ -269,6 +269,11 @@ pub trait InboxStore: Send + Sync {
         user_id: &HostUserId,
         limit: usize,
     ) -> Result<Vec<InboxEntry>, StoreError>;
+}
+
+/// When people are reminded, and how each kind of request reads in their inbox.
+#[async_trait]
+pub trait ReminderSettings: Send + Sync {
     async fn tenant_reminders(
         &self,
         tenant_id: &str,
@@ -302,6 +307,11 @@ pub trait InboxStore: Send + Sync {
         kind: &str,
         settings: &KindSettings,
     ) -> Result<(), StoreError>;
+}
+
+/// The digests sent, so a decision on any request one lists re-renders it.
+#[async_trait]
+pub trait DigestStore: Send + Sync {
     async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError>;
     async fn digest(
         &self,

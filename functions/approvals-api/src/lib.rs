@@ -19,9 +19,9 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, EffectsQueue, HostNotifier, InboxStore,
-    InstallFlowStore, InstallFollowUp, NotificationStore, SlackApi, SlackDirectory, SlackOAuth,
-    TenantStore, UserDirectory,
+    ApprovalStore, BotTokens, CleanupQueue, DigestStore, EffectsQueue, HostNotifier, InboxStore,
+    InstallFlowStore, InstallFollowUp, NotificationStore, ReminderSettings, SlackApi,
+    SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -85,6 +85,8 @@ pub struct ApprovalsApi {
     pub slack: Arc<dyn SlackApi>,
     pub directory: Arc<dyn UserDirectory>,
     pub inbox: Arc<dyn InboxStore>,
+    pub reminder_settings: Arc<dyn ReminderSettings>,
+    pub digests: Arc<dyn DigestStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -128,6 +130,8 @@ impl ApprovalsApi {
             install_flow: store.clone(),
             directory: store.clone(),
             inbox: store.clone(),
+            reminder_settings: store.clone(),
+            digests: store.clone(),
             notifications: store,
             notifier: queue.clone(),
             follow_up: queue.clone(),
@@ -299,7 +303,7 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         slack: api.slack.as_ref(),
         tokens: api.tokens.as_ref(),
         directory: api.directory.as_ref(),
-        inbox: api.inbox.as_ref(),
+        people: api.people_inbox(),
         later: api.later.as_ref(),
     };
     match use_case.run(request, unix_now()).await {

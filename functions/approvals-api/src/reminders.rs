@@ -18,6 +18,8 @@ impl ApprovalsApi {
     pub(crate) fn people_inbox(&self) -> Inbox<'_> {
         Inbox {
             inbox: self.inbox.as_ref(),
+            settings: self.reminder_settings.as_ref(),
+            digests: self.digests.as_ref(),
             users: self.directory.as_ref(),
             approvals: self.approvals.as_ref(),
         }
@@ -39,7 +41,11 @@ pub(crate) async fn put_tenant_reminders(
     let tenant_id = tenant(&tenant_id)?;
     let reminders =
         TenantReminders::from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if let Err(error) = api.inbox.save_tenant_reminders(tenant_id, &reminders).await {
+    if let Err(error) = api
+        .reminder_settings
+        .save_tenant_reminders(tenant_id, &reminders)
+        .await
+    {
         return Ok(internal_error(&error));
     }
     let refiled = match api.people_inbox().refile_tenant(tenant_id).await {
@@ -83,7 +89,7 @@ pub(crate) async fn put_user_reminders(
     }
     let inbox = api.people_inbox();
     let saved = async {
-        api.inbox
+        api.reminder_settings
             .save_user_schedule(tenant_id, &user_id, &schedule)
             .await?;
         inbox.refile(tenant_id, &user_id).await
@@ -112,12 +118,12 @@ pub(crate) async fn put_kind(
     let update = KindUpdate::from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
     let saved = async {
         let stored = api
-            .inbox
+            .reminder_settings
             .kind_settings(tenant_id, &kind)
             .await?
             .unwrap_or_default();
         let settings = stored.merged(&update.settings);
-        api.inbox
+        api.reminder_settings
             .save_kind_settings(tenant_id, &kind, &settings)
             .await?;
         if let Some(channel_id) = &update.channel_id {

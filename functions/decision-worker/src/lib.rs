@@ -16,8 +16,9 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, HomeFor, InboxStore, Installed, QueueError, SlackApi,
-    SlackOAuth, StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, DigestStore, EffectsQueue, HomeFor, InboxStore, Installed,
+    QueueError, ReminderSettings, SlackApi, SlackOAuth, StoreError, TenantStore, UserDirectory,
+    WebhookSink, WorkItem,
 };
 use approvals_core::reminders::ReminderJob;
 use approvals_core::time::unix_now;
@@ -91,6 +92,8 @@ pub struct DecisionWorker {
     pub tenants: Arc<dyn TenantStore>,
     pub directory: Arc<dyn UserDirectory>,
     pub inbox: Arc<dyn InboxStore>,
+    pub reminder_settings: Arc<dyn ReminderSettings>,
+    pub digests: Arc<dyn DigestStore>,
     pub slack: Arc<dyn SlackApi>,
     pub tokens: Arc<dyn BotTokens>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -136,6 +139,8 @@ impl DecisionWorker {
             tenants: store.clone(),
             directory: store.clone(),
             inbox: store.clone(),
+            reminder_settings: store.clone(),
+            digests: store.clone(),
             slack: Arc::new(slack),
             tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),
             oauth,
@@ -275,7 +280,7 @@ impl DecisionWorker {
                     webhooks: self.webhooks.as_ref(),
                     tokens: self.tokens.as_ref(),
                     directory: self.directory.as_ref(),
-                    inbox: self.inbox.as_ref(),
+                    people: self.people(),
                     backoff: self.backoff,
                 };
                 match decide.run(&command, now).await {
@@ -363,14 +368,15 @@ impl DecisionWorker {
             webhooks: Some(self.webhooks.as_ref()),
             tokens: self.tokens.as_ref(),
             backoff: self.backoff,
-            inbox: self.inbox.as_ref(),
-            directory: self.directory.as_ref(),
+            people: self.people(),
         }
     }
 
     fn people(&self) -> Inbox<'_> {
         Inbox {
             inbox: self.inbox.as_ref(),
+            settings: self.reminder_settings.as_ref(),
+            digests: self.digests.as_ref(),
             users: self.directory.as_ref(),
             approvals: self.approvals.as_ref(),
         }

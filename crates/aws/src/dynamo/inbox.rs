@@ -8,7 +8,7 @@
 //! - `REMINDKEYS` / `KEY#{key}`, with `key`: every key anything was filed under.
 //! - `TENANT#{tenant}` / `REMINDERS`: the tenant's reminder settings;
 //!   `TENANT#{tenant}` / `REMINDERS#USER#{user}`: a person's own schedule;
-//!   `TENANT#{tenant}` / `KIND#{kind}`: a kind's label, group and channel.
+//!   `TENANT#{tenant}` / `KIND#{kind}`: a kind's label and digest group.
 //! - `DIGEST#{channel}#{ts}` / `DIGEST`: a sent digest, found again from its message.
 
 use async_trait::async_trait;
@@ -23,7 +23,7 @@ use super::{
 };
 use approvals_core::inbox::{Digest, InboxEntry, KindSettings};
 use approvals_core::people::HostUserId;
-use approvals_core::ports::{InboxStore, StoreError};
+use approvals_core::ports::{DigestStore, InboxStore, ReminderSettings, StoreError};
 use approvals_core::reminders::{ReminderKey, Schedule, TenantReminders, Waiter};
 
 const WAITING: &str = "WAIT#";
@@ -400,7 +400,10 @@ impl InboxStore for DynamoStore {
         self.entries(tenant_id, user_id, ASKED, Order::NewestFirst, limit)
             .await
     }
+}
 
+#[async_trait]
+impl ReminderSettings for DynamoStore {
     async fn tenant_reminders(
         &self,
         tenant_id: &str,
@@ -454,7 +457,10 @@ impl InboxStore for DynamoStore {
         self.put_value(tenant_pk(tenant_id), &format!("KIND#{kind}"), settings)
             .await
     }
+}
 
+#[async_trait]
+impl DigestStore for DynamoStore {
     async fn save_digest(&self, digest: &Digest) -> Result<(), StoreError> {
         self.put_value(
             digest_pk(&digest.channel_id, &digest.message_ts),

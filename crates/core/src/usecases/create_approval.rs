@@ -11,11 +11,12 @@ use crate::machine::{Policy, Status};
 use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, InboxStore, SlackApi, SlackError, StoreError,
-    TenantStore, TokenError, UserDirectory,
+    ApprovalStore, BotTokens, EffectsQueue, SlackApi, SlackError, StoreError, TenantStore,
+    TokenError, UserDirectory,
 };
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
+use crate::usecases::inbox::Inbox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApprovalError {
@@ -65,7 +66,7 @@ pub struct CreateApproval<'a> {
     pub tokens: &'a dyn BotTokens,
     pub directory: &'a dyn UserDirectory,
     /// People's inboxes: each approver's, and the requester's list of what they asked for.
-    pub inbox: &'a dyn InboxStore,
+    pub people: Inbox<'a>,
     /// Finishes the DMs this request could not post (Slack down for a while).
     pub later: &'a dyn EffectsQueue,
 }
@@ -256,8 +257,7 @@ impl CreateApproval<'_> {
             webhooks: None,
             tokens: self.tokens,
             backoff: Backoff::default(),
-            inbox: self.inbox,
-            directory: self.directory,
+            people: self.people,
         }
         .run(&approval, now)
         .await?;
@@ -425,7 +425,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
 
@@ -451,7 +451,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
@@ -474,7 +474,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
 
@@ -497,7 +497,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
 
@@ -527,7 +527,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
 
@@ -552,7 +552,7 @@ mod tests {
             slack: &slack,
             tokens: &StaticTokens,
             directory: &store,
-            inbox: &store,
+            people: Inbox::over(&store),
             later: &IgnoredQueue,
         };
 

@@ -8,10 +8,10 @@ use crate::domain::{Approval, CopyRole, DecisionCommand, MessageCopy, RefusedCli
 use crate::machine::{Command, Refusal};
 use crate::outbox::Backoff;
 use crate::ports::{
-    ApprovalStore, BotTokens, InboxStore, SlackApi, StoreError, TenantStore, UserDirectory,
-    WebhookSink,
+    ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, UserDirectory, WebhookSink,
 };
 use crate::usecases::effects::{PerformEffects, Progress};
+use crate::usecases::inbox::Inbox;
 use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker, KnownAs};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct Decide<'a> {
     pub webhooks: &'a dyn WebhookSink,
     pub tokens: &'a dyn BotTokens,
     pub directory: &'a dyn UserDirectory,
-    pub inbox: &'a dyn InboxStore,
+    pub people: Inbox<'a>,
     pub backoff: Backoff,
 }
 
@@ -178,8 +178,7 @@ impl Decide<'_> {
             webhooks: Some(self.webhooks),
             tokens: self.tokens,
             backoff: self.backoff,
-            inbox: self.inbox,
-            directory: self.directory,
+            people: self.people,
         }
         .run(&approval, now)
         .await?;
@@ -227,7 +226,7 @@ mod tests {
             slack,
             tokens: &StaticTokens,
             directory: store,
-            inbox: store,
+            people: Inbox::over(store),
             later: &crate::fakes::IgnoredQueue,
         }
         .run(request("DR-1", Some("C1")), 10)
@@ -248,7 +247,7 @@ mod tests {
             webhooks: hooks,
             tokens: &StaticTokens,
             directory: store,
-            inbox: store,
+            people: Inbox::over(store),
             backoff: Backoff::default(),
         }
     }
@@ -380,8 +379,7 @@ mod tests {
             webhooks: Some(&hooks),
             tokens: &StaticTokens,
             backoff: Backoff::default(),
-            inbox: &store,
-            directory: &store,
+            people: Inbox::over(&store),
         };
         let progress = perform.run(&approval, 21).await.unwrap();
         assert_eq!((progress.open, progress.parked), (0, 1));

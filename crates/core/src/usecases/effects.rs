@@ -16,8 +16,8 @@ use crate::blocks::{current_message, minimal_ended_message, SlackMessage};
 use crate::domain::{Approval, CopyRole, Installation, MessageCopy};
 use crate::outbox::{Backoff, OutboxEntry, Outgoing};
 use crate::ports::{
-    ApprovalStore, BotTokens, HomeFor, InboxStore, SlackApi, SlackError, StoreError, TenantStore,
-    TokenError, UserDirectory, WebhookError, WebhookSink,
+    ApprovalStore, BotTokens, HomeFor, SlackApi, SlackError, StoreError, TenantStore, TokenError,
+    WebhookError, WebhookSink,
 };
 use crate::usecases::inbox::{HomeError, HomeTab, Inbox};
 use crate::usecases::reminders::render_digest;
@@ -127,8 +127,7 @@ pub struct PerformEffects<'a> {
     pub tokens: &'a dyn BotTokens,
     pub backoff: Backoff,
     /// People's inboxes: filed when a request reaches them, emptied when it ends.
-    pub inbox: &'a dyn InboxStore,
-    pub directory: &'a dyn UserDirectory,
+    pub people: Inbox<'a>,
 }
 
 impl From<HomeError> for Failure {
@@ -141,15 +140,7 @@ impl From<HomeError> for Failure {
     }
 }
 
-impl<'a> PerformEffects<'a> {
-    fn people(&self) -> Inbox<'a> {
-        Inbox {
-            inbox: self.inbox,
-            users: self.directory,
-            approvals: self.approvals,
-        }
-    }
-
+impl PerformEffects<'_> {
     /// Publishes the person's Home again; a workspace that is gone has no Home to refresh
     /// (the next open after a reinstall publishes it afresh).
     async fn refresh_home(
@@ -166,7 +157,7 @@ impl<'a> PerformEffects<'a> {
             slack_user_id: slack_user_id.to_owned(),
         };
         HomeTab {
-            inbox: self.people(),
+            inbox: self.people,
             tenants: self.tenants,
             slack: self.slack,
             tokens: self.tokens,
@@ -373,10 +364,10 @@ impl PerformEffects<'_> {
                 Ok(())
             }
             Outgoing::AddToInbox { user_id, asked } => {
-                Ok(self.people().file(approval, user_id, *asked).await?)
+                Ok(self.people.file(approval, user_id, *asked).await?)
             }
             Outgoing::RemoveFromInbox { user_id } => {
-                Ok(self.people().unfile(approval, user_id).await?)
+                Ok(self.people.unfile(approval, user_id).await?)
             }
             Outgoing::RefreshHome { slack_user_id } => {
                 self.refresh_home(approval, slack_user_id, now).await
@@ -489,7 +480,12 @@ impl PerformEffects<'_> {
         let at = copy.at();
         if copy.role == CopyRole::Digest {
             // The digest lists other requests too: it is re-rendered whole, as they stand.
-            let Some(digest) = self.inbox.digest(&at.channel_id, &at.message_ts).await? else {
+            let Some(digest) = self
+                .people
+                .digests
+                .digest(&at.channel_id, &at.message_ts)
+                .await?
+            else {
                 return Err(Failure::Permanent(format!(
                     "no digest is recorded for {}",
                     copy.key()

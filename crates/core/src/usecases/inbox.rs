@@ -9,18 +9,39 @@ use crate::inbox::{InboxEntry, KindSettings};
 use crate::machine::Status;
 use crate::people::HostUserId;
 use crate::ports::{
-    ApprovalStore, BotTokens, HomeFor, InboxStore, SlackApi, SlackError, StoreError, TenantStore,
-    TokenError, UserDirectory,
+    ApprovalStore, BotTokens, DigestStore, HomeFor, InboxStore, ReminderSettings, SlackApi,
+    SlackError, StoreError, TenantStore, TokenError, UserDirectory,
 };
 use crate::reminders::{PersonSchedule, ReminderKey};
 
 /// Pending approvals read per page when a tenant's settings change.
 const REFILE_PAGE: usize = 100;
 
+/// The ports a person's inbox is kept with: its entries, the reminder settings that file
+/// them, the digests that list them, the people they belong to and the requests they name.
+#[derive(Clone, Copy)]
 pub struct Inbox<'a> {
     pub inbox: &'a dyn InboxStore,
+    pub settings: &'a dyn ReminderSettings,
+    pub digests: &'a dyn DigestStore,
     pub users: &'a dyn UserDirectory,
     pub approvals: &'a dyn ApprovalStore,
+}
+
+impl<'a> Inbox<'a> {
+    /// Every port from one store that keeps them all (the single table, the fakes).
+    pub fn over<S>(store: &'a S) -> Self
+    where
+        S: InboxStore + ReminderSettings + DigestStore + UserDirectory + ApprovalStore,
+    {
+        Self {
+            inbox: store,
+            settings: store,
+            digests: store,
+            users: store,
+            approvals: store,
+        }
+    }
 }
 
 impl Inbox<'_> {
@@ -32,11 +53,11 @@ impl Inbox<'_> {
         user_id: &HostUserId,
     ) -> Result<PersonSchedule, StoreError> {
         let tenant = self
-            .inbox
+            .settings
             .tenant_reminders(tenant_id)
             .await?
             .unwrap_or_default();
-        let own = self.inbox.user_schedule(tenant_id, user_id).await?;
+        let own = self.settings.user_schedule(tenant_id, user_id).await?;
         let user = self
             .users
             .users(tenant_id, std::slice::from_ref(user_id))
@@ -179,7 +200,7 @@ impl Inbox<'_> {
         let kinds: BTreeSet<String> = live.iter().map(|(entry, _)| entry.kind.clone()).collect();
         let mut settings = BTreeMap::new();
         for kind in kinds {
-            let found = self.inbox.kind_settings(tenant_id, &kind).await?;
+            let found = self.settings.kind_settings(tenant_id, &kind).await?;
             settings.insert(kind, found.unwrap_or_default());
         }
         Ok(settings)

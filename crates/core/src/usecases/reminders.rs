@@ -229,12 +229,12 @@ impl SendDigest<'_> {
             _ => return Ok(Reminded::NotInSlack),
         };
         let tenant = people
-            .inbox
+            .settings
             .tenant_reminders(&job.tenant_id)
             .await?
             .unwrap_or_default();
         let own = people
-            .inbox
+            .settings
             .user_schedule(&job.tenant_id, &job.user_id)
             .await?;
         let schedule = PersonSchedule::resolve(&tenant, own.as_ref(), user.tz.as_deref());
@@ -377,7 +377,7 @@ impl SendDigest<'_> {
         now: i64,
     ) -> Result<(), DigestError> {
         let approvals = self.people.approvals;
-        self.people.inbox.save_digest(digest).await?;
+        self.people.digests.save_digest(digest).await?;
         let posted = &SlackMessageRef {
             channel_id: digest.channel_id.clone(),
             message_ts: digest.message_ts.clone(),
@@ -491,11 +491,7 @@ mod tests {
         let mut approval = Approval::new(request("DR-1", Some("C1")), "T1".into(), 0);
         approval.request.approvers = vec![cara(tz).user_id];
         store.insert_if_absent(&approval).await.unwrap();
-        let people = Inbox {
-            inbox: store,
-            users: store,
-            approvals: store,
-        };
+        let people = Inbox::over(store);
         people
             .file(&approval, &cara(tz).user_id, false)
             .await
@@ -525,11 +521,7 @@ mod tests {
 
     fn send<'a>(store: &'a MemoryStore, slack: &'a FakeSlack) -> SendDigest<'a> {
         SendDigest {
-            people: Inbox {
-                inbox: store,
-                users: store,
-                approvals: store,
-            },
+            people: Inbox::over(store),
             tenants: store,
             slack,
             tokens: &StaticTokens,
