@@ -67,16 +67,7 @@ pub fn pending_message(approval: &Approval) -> SlackMessage {
         blocks.push(json!({"type": "context", "block_id": "approval_progress",
                            "elements": [mrkdwn_raw(&progress)]}));
     }
-    let mut buttons = vec![
-        json!({"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
-               "text": plain("Approve", slack_limits::BUTTON_TEXT), "value": approval.id}),
-        json!({"type": "button", "action_id": reject_action_id(approval), "style": "danger",
-               "text": plain("Reject", slack_limits::BUTTON_TEXT), "value": approval.id}),
-    ];
-    if let Some(link) = &approval.request.link {
-        buttons.push(json!({"type": "button", "action_id": OPEN_ACTION_ID,
-                            "text": plain("Open", slack_limits::BUTTON_TEXT), "url": link}));
-    }
+    let buttons = decision_buttons(approval);
     blocks.push(json!({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": buttons}));
     SlackMessage {
         text: fallback_text(approval, "Approval requested"),
@@ -503,6 +494,22 @@ fn escaped_len(c: char) -> usize {
         '<' | '>' => 4,
         _ => 1,
     }
+}
+
+/// Approve, Reject and (with a link) Open: the same buttons wherever the request is shown,
+/// so a click anywhere decides the same way.
+pub(crate) fn decision_buttons(approval: &Approval) -> Vec<Value> {
+    let mut buttons = vec![
+        json!({"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
+               "text": plain("Approve", slack_limits::BUTTON_TEXT), "value": approval.id}),
+        json!({"type": "button", "action_id": reject_action_id(approval), "style": "danger",
+               "text": plain("Reject", slack_limits::BUTTON_TEXT), "value": approval.id}),
+    ];
+    if let Some(link) = &approval.request.link {
+        buttons.push(json!({"type": "button", "action_id": OPEN_ACTION_ID,
+                            "text": plain("Open", slack_limits::BUTTON_TEXT), "url": link}));
+    }
+    buttons
 }
 
 #[cfg(test)]

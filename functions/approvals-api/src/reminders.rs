@@ -3,7 +3,6 @@
 
 use approvals_core::domain::check_identifier;
 use approvals_core::inbox::KindUpdate;
-use approvals_core::people::HostUserId;
 use approvals_core::reminders::{user_schedule_from_json, Schedule, TenantReminders};
 use approvals_core::usecases::inbox::Inbox;
 use approvals_lambda::http::{internal_error, json_response, ApiError};
@@ -67,8 +66,7 @@ pub(crate) async fn put_user_reminders(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant(&tenant_id)?;
-    let user_id = HostUserId::try_from(user_id)
-        .map_err(|message| ApiError::invalid(format!("user_id: {message}")))?;
+    let user_id = crate::users::user_in_path(user_id)?;
     let schedule = user_schedule_from_json(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
     match api
         .directory

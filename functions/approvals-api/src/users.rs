@@ -28,6 +28,12 @@ impl ApprovalsApi {
     }
 }
 
+/// A user id from the path, or the 400 that names it.
+pub(crate) fn user_in_path(user_id: String) -> Result<HostUserId, ApiError> {
+    HostUserId::try_from(user_id)
+        .map_err(|message| ApiError::invalid(format!("user_id: {message}")))
+}
+
 fn users_body(users: &[HostUser]) -> serde_json::Value {
     json!({"users": users.iter().map(HostUser::to_json).collect::<Vec<_>>()})
 }
@@ -55,8 +61,7 @@ pub(crate) async fn put_user(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant(&tenant_id)?;
-    let user_id = HostUserId::try_from(user_id)
-        .map_err(|message| ApiError::invalid(format!("user_id: {message}")))?;
+    let user_id = user_in_path(user_id)?;
     let one = parse_one_user(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
     let input = UserInput {
         user_id,

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    ending_line, escape_truncated, mrkdwn_raw, plain, reject_action_id, slack_limits, SlackMessage,
-    APPROVE_ACTION_ID, OPEN_ACTION_ID,
+    decision_buttons, ending_line, escape_truncated, mrkdwn_raw, plain, slack_limits, SlackMessage,
 };
 use crate::domain::Approval;
 use crate::reminders::waited;
@@ -153,16 +152,7 @@ fn item_blocks(line: &InboxLine<'_>, now: i64) -> Vec<Value> {
         return vec![json!({"type": "section", "text": mrkdwn_raw(&text)})];
     }
     let text = format!("*{title}*\n{label} · {}", waited(approval.created_at, now));
-    let mut buttons = vec![
-        json!({"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
-               "text": plain("Approve", slack_limits::BUTTON_TEXT), "value": approval.id}),
-        json!({"type": "button", "action_id": reject_action_id(approval), "style": "danger",
-               "text": plain("Reject", slack_limits::BUTTON_TEXT), "value": approval.id}),
-    ];
-    if let Some(link) = &approval.request.link {
-        buttons.push(json!({"type": "button", "action_id": OPEN_ACTION_ID,
-                            "text": plain("Open", slack_limits::BUTTON_TEXT), "url": link}));
-    }
+    let buttons = decision_buttons(approval);
     vec![
         json!({"type": "section", "text": mrkdwn_raw(&text)}),
         json!({"type": "actions", "block_id": format!("{INBOX_BLOCK_PREFIX}{}", approval.id),
