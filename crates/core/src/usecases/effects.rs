@@ -136,6 +136,10 @@ impl From<HomeError> for Failure {
             HomeError::Store(error) => error.into(),
             HomeError::Token(error) => error.into(),
             HomeError::Slack(error) => error.into(),
+            HomeError::Busy => Failure::Retry {
+                reason: HomeError::Busy.to_string(),
+                not_before_secs: 0,
+            },
         }
     }
 }

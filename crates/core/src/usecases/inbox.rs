@@ -215,7 +215,12 @@ pub enum HomeError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Slack(#[from] SlackError),
+    #[error("this Home is being published right now; try again in a moment")]
+    Busy,
 }
+
+/// How long one publish holds a person's Home: longer than a publish takes.
+const PUBLISH_LEASE_SECS: i64 = 30;
 
 /// What became of a Home publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,10 +242,32 @@ pub struct HomeTab<'a> {
 }
 
 impl HomeTab<'_> {
+    /// Publishes what the person's Home lists now. One publish at a time per person: a
+    /// publish that read the state earlier must never land after one that read it later
+    /// (a Home opened while a decision refreshes it), so the second waits and reads again.
     pub async fn publish(&self, home: &HomeFor, now: i64) -> Result<HomePublished, HomeError> {
         let Some(installation) = self.tenants.installation(&home.installation_id).await? else {
             return Ok(HomePublished::NotInstalled);
         };
+        let claims = self.inbox.approvals;
+        let lease = format!("home:{}:{}", home.installation_id, home.slack_user_id);
+        if !claims
+            .claim_once(&lease, now, now + PUBLISH_LEASE_SECS)
+            .await?
+        {
+            return Err(HomeError::Busy);
+        }
+        let published = self.render_and_publish(home, &installation, now).await;
+        claims.release_claim(&lease).await?;
+        published
+    }
+
+    async fn render_and_publish(
+        &self,
+        home: &HomeFor,
+        installation: &crate::domain::Installation,
+        now: i64,
+    ) -> Result<HomePublished, HomeError> {
         let mut waiting: Vec<(InboxEntry, Approval, KindSettings)> = Vec::new();
         let mut asked: Vec<Approval> = Vec::new();
         for tenant_id in self
@@ -305,7 +332,7 @@ impl HomeTab<'_> {
             .collect();
         let asked_refs: Vec<&Approval> = asked.iter().collect();
         let view = home_view(&lines, &asked_refs, now);
-        let token = self.tokens.usable_token(&installation, now).await?;
+        let token = self.tokens.usable_token(installation, now).await?;
         self.slack
             .publish_home(&token, &home.slack_user_id, &view)
             .await?;
@@ -313,5 +340,45 @@ impl HomeTab<'_> {
             waiting: lines.len(),
             asked: asked.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{installation, FakeSlack, MemoryStore};
+    use crate::usecases::tokens::StaticTokens;
+
+    #[tokio::test]
+    async fn one_publish_at_a_time_per_person_and_the_second_reads_again() {
+        let (store, slack) = (MemoryStore::default(), FakeSlack::default());
+        store.connect("acme", installation("T1"));
+        let tab = HomeTab {
+            inbox: Inbox::over(&store),
+            tenants: &store,
+            slack: &slack,
+            tokens: &StaticTokens,
+        };
+        let home = HomeFor {
+            installation_id: "T1".into(),
+            slack_user_id: "U0CARA".into(),
+        };
+        // Another publish of Cara's Home is under way.
+        assert!(store.claim_once("home:T1:U0CARA", 100, 130).await.unwrap());
+
+        let busy = tab.publish(&home, 110).await;
+        assert!(matches!(busy, Err(HomeError::Busy)));
+        assert!(slack.homes().is_empty());
+
+        let published = tab.publish(&home, 131).await.unwrap();
+        assert_eq!(
+            published,
+            HomePublished::Published {
+                waiting: 0,
+                asked: 0
+            }
+        );
+        assert_eq!(slack.homes().len(), 1);
+        assert_eq!(store.claim_expiry("home:T1:U0CARA"), None, "released after");
     }
 }
