@@ -77,10 +77,11 @@ fn bench_planning(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("reminders");
-    group.throughput(Throughput::Elements(found.len() as u64));
+    group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("due_keys_of_50_zones", |b| {
         b.iter(|| due_keys(std::hint::black_box(&keys), slot))
     });
+    group.throughput(Throughput::Elements(found.len() as u64));
     group.bench_function("plan_run_10k_entries", |b| {
         b.iter_batched(
             || found.clone(),
