@@ -63,7 +63,7 @@ dev: venv
 events:
 	cargo run --quiet -p dev-server --example make_events
 
-## bench: the ack-path and cold-start benchmarks (criterion); reports in target/criterion
+## bench: the ack-path, cold-start and reminder-planning benchmarks (criterion); reports in target/criterion
 bench:
 	cargo bench -p slack-interactions
 	cargo bench -p approvals-core --bench reminders
