@@ -691,6 +691,34 @@ mod tests {
     }
 
     #[test]
+    fn ten_thousand_people_of_one_workspace_are_all_planned_at_the_pace_slack_allows() {
+        let key = ReminderKey::parse("09:00@UTC").unwrap();
+        let slot = at("2026-11-25T09:00:00Z");
+        let found = (0..10_000).map(|n| {
+            let user_id = HostUserId::try_from(format!("u-{n}")).unwrap();
+            (
+                key.clone(),
+                Waiter {
+                    tenant_id: "big".into(),
+                    user_id,
+                },
+            )
+        });
+
+        let jobs = plan_run(slot, found, 5);
+
+        assert_eq!(jobs.len(), 10_000, "nobody is dropped");
+        let last = jobs.iter().map(|j| j.not_before).max().unwrap();
+        assert_eq!(
+            last - slot.start(),
+            1_999,
+            "5 a second: the last one 2,000 s on"
+        );
+        let in_first_second = jobs.iter().filter(|j| j.not_before == slot.start()).count();
+        assert_eq!(in_first_second, 5);
+    }
+
+    #[test]
     fn waiting_time_reads_naturally() {
         assert_eq!(waited(0, 3 * 86_400 + 5), "waiting 3 days");
         assert_eq!(waited(0, 3_600), "waiting 1 hour");
