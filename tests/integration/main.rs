@@ -9,6 +9,7 @@ mod approval_spine;
 mod event_source_mapping;
 mod event_sources;
 mod host_api;
+mod host_decisions;
 mod install_flow;
 mod outage;
 mod people;

@@ -231,7 +231,7 @@ fn status_label(status: Status) -> &'static str {
         Status::Pending => "Approval requested",
         Status::Approved => "Approved",
         Status::Rejected => "Rejected",
-        Status::Cancelled => "Cancelled",
+        Status::Cancelled => "Withdrawn",
         Status::Expired => "Expired",
     }
 }
@@ -269,7 +269,15 @@ pub fn ending_line(ending: &Ending) -> String {
     let mut line = format!("{icon} {}", status_label(ending.status));
     match &ending.by {
         Some(Actor::Slack { user_id, .. }) => line.push_str(&format!(" by <@{user_id}>")),
-        Some(Actor::Host { .. }) => line.push_str(" in the host application"),
+        Some(Actor::Host { name, host, .. }) => {
+            if let Some(name) = name {
+                line.push_str(&format!(" by {}", escape_truncated(name, 100)));
+            }
+            match host {
+                Some(host) => line.push_str(&format!(" in {}", escape_truncated(host, 100))),
+                None => line.push_str(" in the host application"),
+            }
+        }
         None => {}
     }
     line.push_str(&format!(" on {}", slack_date(ending.at)));
@@ -333,6 +341,15 @@ pub fn refusal_line(refusal: &Refusal, clicker: &str) -> String {
                 line.push('.');
             }
             line
+        }
+        Refusal::Ended { ending } if ending.status == Status::Cancelled => {
+            match ending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+                Some(reason) => format!(
+                    "This request was withdrawn: *{}*",
+                    escape_truncated(&one_line(reason), 500)
+                ),
+                None => "This request was withdrawn.".into(),
+            }
         }
         Refusal::Ended { ending } => {
             let line = ending_line(ending);

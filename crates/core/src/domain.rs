@@ -665,6 +665,10 @@ pub struct TenantLink {
     pub installed_by: Option<String>,
     #[serde(default)]
     pub disconnect_reason: Option<DisconnectReason>,
+    /// The host's name for the tenant, as its install link gave it: copies decided in the
+    /// host say where ("Approved by Ana Alvarez in Acme").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
 }
 
 impl TenantLink {
@@ -682,6 +686,7 @@ impl TenantLink {
             installed_at: installation.installed_at,
             installed_by: installation.installed_by.clone(),
             disconnect_reason: None,
+            tenant_name: None,
         }
     }
 }

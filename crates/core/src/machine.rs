@@ -150,8 +150,19 @@ impl Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum Actor {
-    Slack { user_id: String, team_id: String },
-    Host { user_id: Option<String> },
+    Slack {
+        user_id: String,
+        team_id: String,
+    },
+    /// Someone in the host's own screen: their id there, and the names the copies show
+    /// ("Approved by Ana Alvarez in Acme").
+    Host {
+        user_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+    },
 }
 
 impl Actor {
@@ -235,6 +246,9 @@ pub enum Command {
     /// A decision made in the host's own screen: it ends the request whatever the policy.
     HostDecision {
         user_id: Option<String>,
+        /// The person's name, and the host application's, for the copies.
+        name: Option<String>,
+        host: Option<String>,
         decision: Decision,
         reason: Option<String>,
     },
@@ -337,6 +351,8 @@ pub fn apply(state: &ApprovalState, command: &Command, now: i64) -> Transition {
         } => vote(state, user_id, team_id, *decision, reason.clone(), now),
         Command::HostDecision {
             user_id,
+            name,
+            host,
             decision,
             reason,
         } => end(
@@ -344,6 +360,8 @@ pub fn apply(state: &ApprovalState, command: &Command, now: i64) -> Transition {
             decision.status_after(),
             Some(Actor::Host {
                 user_id: user_id.clone(),
+                name: name.clone(),
+                host: host.clone(),
             }),
             reason.clone(),
             now,
@@ -626,6 +644,8 @@ mod tests {
                     approve("UA"),
                     Command::HostDecision {
                         user_id: Some("u-ana".into()),
+                        name: None,
+                        host: None,
                         decision: Decision::Approved,
                         reason: None,
                     },
@@ -794,6 +814,8 @@ mod tests {
             }),
             1 => decision.prop_map(|decision| Command::HostDecision {
                 user_id: None,
+                name: None,
+                host: None,
                 decision,
                 reason: None,
             }),

@@ -1,6 +1,7 @@
 //! The host's HTTP API: signed requests to create approvals, read them, route channels and
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
+mod host_decisions;
 mod listing;
 mod notifications;
 mod reminders;
@@ -151,6 +152,8 @@ impl ApprovalsApi {
         let routes = Router::new()
             .route("/v1/approvals", post(create).get(listing::list))
             .route("/v1/approvals/{id}", get(read))
+            .route("/v1/approvals/{id}/cancel", post(host_decisions::cancel))
+            .route("/v1/approvals/{id}/decision", post(host_decisions::decide))
             .route("/v1/notifications", post(notifications::notify))
             .route(
                 "/v1/tenants/{tenant_id}/channels/{kind}",
@@ -451,7 +454,7 @@ pub fn approval_body(approval: &Approval) -> Value {
     let ending = approval.state.ending.as_ref();
     let decided_by = ending.and_then(|ending| match &ending.by {
         Some(Actor::Slack { user_id, .. }) => Some(user_id.clone()),
-        Some(Actor::Host { user_id }) => user_id.clone(),
+        Some(Actor::Host { user_id, .. }) => user_id.clone(),
         None => None,
     });
     let first_channel_copy = approval

@@ -256,7 +256,10 @@ impl InstallFlow<'_> {
             }
         };
         self.tenants.save_installation(&installation).await?;
-        let link = TenantLink::active(&record.tenant_id, &installation);
+        let link = TenantLink {
+            tenant_name: record.tenant_name.clone(),
+            ..TenantLink::active(&record.tenant_id, &installation)
+        };
         self.tenants.save_link(&link).await?;
         tracing::info!(tenant_id = %record.tenant_id, installation_id = installation.id(), "Slack connected");
         notify(self.notifier, connected_event(&link, now)).await;

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod create_approval;
 pub mod decide;
 pub mod effects;
+pub mod host_decisions;
 pub mod inbox;
 pub mod install;
 pub mod notify;

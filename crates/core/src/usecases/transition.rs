@@ -258,7 +258,9 @@ fn actor_json(approval: &Approval, actor: &Option<Actor>, known_as: Option<&Know
             json!({"source": "slack", "slack_user_id": user_id, "slack_team_id": team_id,
                    "user_id": host_user_id, "email": email})
         }
-        Some(Actor::Host { user_id }) => json!({"source": "host", "host_user_id": user_id}),
+        Some(Actor::Host { user_id, name, .. }) => {
+            json!({"source": "host", "host_user_id": user_id, "user_id": user_id, "name": name})
+        }
         None => Value::Null,
     }
 }

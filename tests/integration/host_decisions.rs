@@ -1,0 +1,210 @@
+//! The host stays in charge: it withdraws a request or decides it in its own screen, racing
+//! safely with clicks in Slack.
+
+use approvals_core::domain::TenantLink;
+use serde_json::{json, Value};
+
+use crate::common::{sqs_event, Stack};
+use crate::people::{ephemeral_to, work};
+
+async fn cancel(stack: &Stack, id: &str, body: Value) -> (u16, Value) {
+    stack
+        .host_call("POST", &format!("/v1/approvals/{id}/cancel"), &body)
+        .await
+}
+
+async fn decide(stack: &Stack, id: &str, body: Value) -> (u16, Value) {
+    stack
+        .host_call("POST", &format!("/v1/approvals/{id}/decision"), &body)
+        .await
+}
+
+fn text_of(stack: &Stack, channel: &str, ts: &str) -> String {
+    let message = stack
+        .slack
+        .message(channel, ts)
+        .expect("the message is there");
+    format!("{} {}", message.text, message.blocks)
+}
+
+#[tokio::test]
+async fn a_withdrawn_request_shows_it_everywhere_and_a_late_click_is_told() {
+    let stack = Stack::start().await;
+    let (id, channel, ts) = stack.create_approval("WD-1").await;
+
+    let (status, body) = cancel(
+        &stack,
+        &id,
+        json!({"tenant_id": stack.tenant_id, "reason": "the partner withdrew the deal"}),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    let events = stack.host_events().await;
+    let cancelled: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "approval.cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{events:?}");
+    assert_eq!(
+        cancelled[0]["data"]["reason"],
+        "the partner withdrew the deal"
+    );
+    let shown = text_of(&stack, &channel, &ts);
+    assert!(shown.contains("Withdrawn"), "{shown}");
+    assert!(shown.contains("the partner withdrew the deal"), "{shown}");
+    assert!(
+        !shown.contains("\"action_id\":\"approve\""),
+        "no buttons left: {shown}"
+    );
+
+    // Ana's screen had not refreshed: her click is told, and changes nothing.
+    let body = stack
+        .slack
+        .click_payload(&channel, &ts, "approve", "U0ANA")
+        .unwrap();
+    assert_eq!(stack.interact(&body).await.0, 200);
+    work(&stack).await;
+    let told = ephemeral_to(&stack, &channel, "U0ANA");
+    assert!(
+        told.iter()
+            .any(|t| t.contains("This request was withdrawn: *the partner withdrew the deal*")),
+        "{told:?}"
+    );
+    assert_eq!(stack.approval_item(&id).await["status"], "cancelled");
+
+    // Withdrawing again, or deciding now, is a 409 with how it ended.
+    let (status, again) = cancel(&stack, &id, json!({"tenant_id": stack.tenant_id})).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["error"], "already_decided");
+    assert_eq!(again["approval"]["status"], "cancelled");
+    let (status, late) = decide(
+        &stack,
+        &id,
+        json!({"tenant_id": stack.tenant_id, "decision": "approved", "user_id": "u-ana"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{late}");
+}
+
+#[tokio::test]
+async fn another_tenants_request_is_not_found_and_bad_bodies_name_the_field() {
+    let stack = Stack::start().await;
+    let (id, _, _) = stack.create_approval("WD-2").await;
+
+    let (status, body) = cancel(&stack, &id, json!({"tenant_id": "someone-else"})).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = cancel(
+        &stack,
+        "apr_not-an-id",
+        json!({"tenant_id": stack.tenant_id}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = decide(
+        &stack,
+        &id,
+        json!({"tenant_id": stack.tenant_id, "decision": "maybe", "user_id": "u-ana"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("decision"),
+        "{body}"
+    );
+    let (status, body) = cancel(
+        &stack,
+        &id,
+        json!({"tenant_id": stack.tenant_id, "why": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("why"),
+        "{body}"
+    );
+
+    assert_eq!(
+        stack.approval_item(&id).await["status"],
+        "pending",
+        "nothing changed"
+    );
+    assert!(stack.host_events().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_decision_in_the_host_names_who_and_where_and_the_webhook_says_host() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/users", stack.tenant_id);
+    let users = json!({"users": [{"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana Alvarez"}]});
+    assert_eq!(stack.host_call("PUT", &path, &users).await.0, 200);
+    let mut link = stack.store().link(&stack.tenant_id).await.unwrap().unwrap();
+    link.tenant_name = Some("Acme".into());
+    stack
+        .store()
+        .save_link(&TenantLink { ..link })
+        .await
+        .unwrap();
+    let (id, channel, ts) = stack.create_approval("HD-1").await;
+
+    let (status, body) = decide(
+        &stack,
+        &id,
+        json!({"tenant_id": stack.tenant_id, "decision": "approved", "user_id": "u-ana"}),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "approved");
+    let events = stack.host_events().await;
+    let decided: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "approval.decided")
+        .collect();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0]["data"]["decided_by"]["source"], "host");
+    assert_eq!(decided[0]["data"]["decided_by"]["user_id"], "u-ana");
+    assert_eq!(decided[0]["data"]["decided_by"]["email"], Value::Null);
+    let shown = text_of(&stack, &channel, &ts);
+    assert!(shown.contains("Approved by Ana Alvarez in Acme"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_host_decision_racing_a_click_ends_the_request_exactly_once() {
+    let stack = Stack::start().await;
+    for n in 0..5 {
+        let (id, channel, ts) = stack.create_approval(&format!("RACE-{n}")).await;
+        let click_body = stack
+            .slack
+            .click_payload(&channel, &ts, "reject", "U0BEN")
+            .unwrap();
+        let host = decide(
+            &stack,
+            &id,
+            json!({"tenant_id": stack.tenant_id, "decision": "approved", "user_id": "u-mgr"}),
+        );
+        let click = stack.interact(&click_body);
+        let ((host_status, _), (click_status, _)) = tokio::join!(host, click);
+        assert_eq!(click_status, 200);
+        assert!(host_status == 200 || host_status == 409, "{host_status}");
+        // The click's command and the host's follow-up may meet in one batch: whichever
+        // leases an effect performs it, the other comes back later with nothing left to do.
+        let records = stack.drain_queue().await;
+        stack.worker.handle(sqs_event(records)).await;
+        let events: Vec<Value> = stack.host.received().into_iter().map(|h| h.body).collect();
+        let ended: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "approval.decided" && e["data"]["approval_id"] == id.as_str())
+            .collect();
+        assert_eq!(ended.len(), 1, "one outcome for {id}: {events:?}");
+        let status = stack.approval_item(&id).await["status"].clone();
+        assert_eq!(ended[0]["data"]["status"], status);
+        // The host's answer agrees with what was stored.
+        if host_status == 200 {
+            assert_eq!(status, "approved");
+        } else {
+            assert_eq!(status, "rejected");
+        }
+    }
+}
