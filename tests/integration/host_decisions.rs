@@ -208,3 +208,134 @@ async fn a_host_decision_racing_a_click_ends_the_request_exactly_once() {
         }
     }
 }
+
+/// A request to expire at `at` (epoch seconds).
+async fn expiring(stack: &Stack, external_id: &str, at: i64) -> (String, String, String) {
+    let mut body = stack.approval_body(external_id);
+    body["expires_at"] = json!(approvals_core::time::rfc3339(at));
+    let (status, created) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["id"].as_str().unwrap().into(),
+        created["slack"]["channel_id"].as_str().unwrap().into(),
+        created["slack"]["message_ts"].as_str().unwrap().into(),
+    )
+}
+
+/// The 15-minute run for the quarter hour after `deadline`'s, and the worker's clock moved
+/// to it (an expiry's follow-up is due from the run's time on).
+async fn sweep_after(stack: &Stack, deadline: i64) -> approvals_core::usecases::deadlines::Swept {
+    let slot = deadline - deadline.rem_euclid(900) + 900;
+    let offset = slot + 60 - approvals_core::time::unix_now();
+    stack
+        .clock_offset
+        .store(offset, std::sync::atomic::Ordering::SeqCst);
+    let input = json!({"scheduled_time": approvals_core::time::rfc3339(slot)});
+    crate::reminders::reminders(stack)
+        .handle(&input)
+        .await
+        .expect("the run succeeds")
+        .deadlines
+}
+
+#[tokio::test]
+async fn a_request_expires_once_within_a_quarter_hour_of_its_deadline() {
+    let stack = Stack::start().await;
+    let deadline = approvals_core::time::unix_now() + 3600;
+    let (id, channel, ts) = expiring(&stack, "EXP-1", deadline).await;
+    assert_eq!(stack.approval_item(&id).await["status"], "pending");
+
+    let first = sweep_after(&stack, deadline).await;
+    let again = sweep_after(&stack, deadline).await;
+
+    assert!(first.expired >= 1, "{first:?}");
+    assert_eq!(stack.approval_item(&id).await["status"], "expired");
+    let records = stack.drain_queue().await;
+    stack.worker.handle(sqs_event(records)).await;
+    let expired: Vec<Value> = stack
+        .host
+        .received()
+        .into_iter()
+        .map(|h| h.body)
+        .filter(|e| e["type"] == "approval.expired" && e["data"]["approval_id"] == id.as_str())
+        .collect();
+    assert_eq!(
+        expired.len(),
+        1,
+        "one webhook, however often the sweep runs: {again:?}"
+    );
+    let shown = text_of(&stack, &channel, &ts);
+    assert!(shown.contains("Expired"), "{shown}");
+    assert!(
+        !shown.contains("\"action_id\":\"approve\""),
+        "no buttons left: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn expiry_racing_a_click_ends_the_request_once() {
+    let stack = Stack::start().await;
+    let deadline = approvals_core::time::unix_now() + 7200;
+    let mut requests = Vec::new();
+    for n in 0..4 {
+        requests.push(expiring(&stack, &format!("EXP-RACE-{n}"), deadline).await);
+    }
+
+    let stack = &stack;
+    let clicks = futures::future::join_all(requests.iter().map(|(_, channel, ts)| {
+        let body = stack
+            .slack
+            .click_payload(channel, ts, "approve", "U0ANA")
+            .unwrap();
+        async move { stack.interact(&body).await.0 }
+    }));
+    let (clicked, _) = tokio::join!(clicks, sweep_after(stack, deadline));
+    assert!(clicked.iter().all(|status| *status == 200));
+    let records = stack.drain_queue().await;
+    stack.worker.handle(sqs_event(records)).await;
+
+    let events: Vec<Value> = stack.host.received().into_iter().map(|h| h.body).collect();
+    for (id, _, _) in &requests {
+        let ended: Vec<&Value> = events
+            .iter()
+            .filter(|e| {
+                (e["type"] == "approval.decided" || e["type"] == "approval.expired")
+                    && e["data"]["approval_id"] == id.as_str()
+            })
+            .collect();
+        let status = stack.approval_item(id).await["status"].clone();
+        assert!(status == "approved" || status == "expired", "{status}");
+        assert_eq!(ended.len(), 1, "one outcome for {id}: {ended:?}");
+        assert_eq!(ended[0]["data"]["status"], status);
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_in_the_past_too_far_ahead_or_unreadable_is_refused_by_field() {
+    let stack = Stack::start().await;
+    let now = approvals_core::time::unix_now();
+    for (n, expires_at) in [
+        json!(approvals_core::time::rfc3339(now - 60)),
+        json!(approvals_core::time::rfc3339(now + 400 * 86_400)),
+        json!("next tuesday"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = stack.approval_body(&format!("EXP-BAD-{n}"));
+        body["expires_at"] = expires_at.clone();
+        let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+        assert_eq!(status, 400, "{expires_at}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("expires_at"),
+            "{answer}"
+        );
+    }
+    assert!(
+        stack.slack.calls(Some("chat.postMessage")).is_empty(),
+        "nothing posted"
+    );
+}

@@ -22,7 +22,7 @@ use crate::common::{sqs_event, Stack};
 use crate::slack_events::send_event;
 
 /// The reminder function over the stack's table and queue, as its binary wires it.
-fn reminders(stack: &Stack) -> DailyReminders {
+pub(crate) fn reminders(stack: &Stack) -> DailyReminders {
     DailyReminders::new(
         &stack.aws,
         daily_reminders::Settings {
@@ -434,30 +434,35 @@ async fn a_run_reads_the_pending_entries_of_the_due_zones_not_the_table() {
         };
         store.add_waiting(&entry, Some(&key)).await.unwrap();
     }
+    let queue = Arc::new(SqsDecisionQueue::new(
+        stack.sqs.clone(),
+        stack.queue_url.clone(),
+    ));
     let run = DailyReminders {
         inbox: store.clone(),
-        queue: Arc::new(SqsDecisionQueue::new(
-            stack.sqs.clone(),
-            stack.queue_url.clone(),
-        )),
+        queue: queue.clone(),
         runs: store.clone(),
+        deadlines: store.clone(),
+        effects: queue,
     };
     let before = store.items_read();
 
     // Thursday 06:45 in Chatham is Wednesday 2026-11-25 17:00 UTC.
-    let summary = run
+    let tick = run
         .handle(&json!({"scheduled_time": "2026-11-25T17:00:00Z"}))
         .await
         .unwrap();
+    let (summary, swept) = (&tick.reminders, &tick.deadlines);
 
     let read = store.items_read() - before;
     assert!(summary.due_keys.contains(&key.to_string()), "{summary:?}");
     assert!(summary.people >= 20);
     // Other tests share the table and may have people due in this slot too, so the bound
     // is what the run itself found: the keys registry, the entries under the due keys, and
-    // the records of the slots it looks back over.
+    // the records of the slots it looks back over, and the deadlines due (none of them
+    // read from requests that are not due).
     assert!(
-        read <= (summary.keys_in_use + summary.entries_read) as u64 + 4,
+        read <= (summary.keys_in_use + summary.entries_read + 2 * swept.due) as u64 + 4,
         "read {read} items: {summary:?}"
     );
     assert!(summary.entries_read < 100, "{summary:?}");

@@ -16,10 +16,12 @@
 //! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
 //!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
+//! - `DUE#{quarter}` / `APPROVAL#{id}`: request deadlines by quarter hour: see [`deadlines`].
 //! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
 //!   [`notifications`]; approvals waiting for a reinstall: see [`parked`].
 //! - People's inboxes, reminder settings and digests: see [`inbox`].
 
+mod deadlines;
 mod inbox;
 mod notifications;
 mod parked;

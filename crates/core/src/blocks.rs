@@ -556,6 +556,7 @@ mod tests {
             channel_id: None,
             approvers: Vec::new(),
             reject_reason: Default::default(),
+            expires_at: None,
         };
         Approval::new(request, "T1".into(), 0)
     }

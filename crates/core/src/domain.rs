@@ -100,7 +100,13 @@ pub struct ApprovalRequest {
     pub approvers: Vec<HostUserId>,
     #[serde(default, skip_serializing_if = "RejectReason::is_required")]
     pub reject_reason: RejectReason,
+    /// When a request still pending ends as `expired` (RFC 3339, as the host sent it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
+
+/// The furthest ahead a request may expire.
+pub const MAX_EXPIRY_SECS: i64 = 366 * 86_400;
 
 /// Longest inputs we store; Slack's own smaller limits are met by visible truncation.
 pub mod limits {
@@ -123,8 +129,42 @@ impl ApprovalRequest {
         Ok(request)
     }
 
+    /// The deadline as epoch seconds; `None` without one (or one that does not parse,
+    /// which validation refused).
+    pub fn expires_at_epoch(&self) -> Option<i64> {
+        let text = self.expires_at.as_deref()?;
+        text.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|at| at.as_second())
+    }
+
+    /// The deadline is in the future and at most a year ahead of `now`.
+    pub fn check_deadline(&self, now: i64) -> Result<Option<i64>, ValidationError> {
+        let Some(at) = self.expires_at_epoch() else {
+            return Ok(None);
+        };
+        if at <= now {
+            return Err(ValidationError::new("expires_at", "must be in the future"));
+        }
+        if at - now > MAX_EXPIRY_SECS {
+            return Err(ValidationError::new(
+                "expires_at",
+                "must be at most a year ahead",
+            ));
+        }
+        Ok(Some(at))
+    }
+
     fn validate(&mut self) -> Result<(), ValidationError> {
         check_identifier("tenant_id", &self.tenant_id)?;
+        if let Some(text) = &self.expires_at {
+            if text.parse::<jiff::Timestamp>().is_err() {
+                return Err(ValidationError::new(
+                    "expires_at",
+                    format!("must be an RFC 3339 time such as 2026-12-24T17:00:00Z, not {text:?}"),
+                ));
+            }
+        }
         check_text("external_id", &self.external_id, limits::EXTERNAL_ID)?;
         check_identifier("kind", &self.kind)?;
         check_text("title", &self.title, limits::TITLE)?;

@@ -54,6 +54,7 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         channel_id: channel_id.map(str::to_owned),
         approvers: Vec::new(),
         reject_reason: crate::domain::RejectReason::None,
+        expires_at: None,
     }
 }
 
@@ -70,6 +71,8 @@ pub struct MemoryStore {
     notifications: Mutex<HashMap<String, crate::notification::Notification>>,
     parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
     inbox: Mutex<MemoryInbox>,
+    /// Quarter-hour start → approval ids due in it.
+    deadlines: Mutex<BTreeMap<i64, std::collections::BTreeSet<String>>>,
 }
 
 /// One person's waiting entries by (created_at, approval id), each with the reminder key
@@ -1143,6 +1146,33 @@ impl ReminderQueue for MemoryQueue {
     ) -> Result<(), QueueError> {
         for job in jobs {
             self.push(WorkItem::Remind(job.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeadlineStore for MemoryStore {
+    async fn add_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+        let quarter = crate::reminders::Slot::containing(at).start();
+        let mut deadlines = self.deadlines.lock().unwrap();
+        deadlines
+            .entry(quarter)
+            .or_default()
+            .insert(approval_id.to_owned());
+        Ok(())
+    }
+    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<String>, StoreError> {
+        let deadlines = self.deadlines.lock().unwrap();
+        Ok(deadlines
+            .get(&quarter)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+    async fn remove_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+        let quarter = crate::reminders::Slot::containing(at).start();
+        if let Some(ids) = self.deadlines.lock().unwrap().get_mut(&quarter) {
+            ids.remove(approval_id);
         }
         Ok(())
     }

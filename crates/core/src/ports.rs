@@ -309,6 +309,19 @@ pub trait ReminderSettings: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// The deadlines of requests, found by the 15-minute sweep.
+///
+/// Contract: an entry is filed under the quarter hour its deadline falls in, so a sweep reads
+/// the entries of the quarters it covers and nothing else; adding and removing are
+/// repeat-safe.
+#[async_trait]
+pub trait DeadlineStore: Send + Sync {
+    async fn add_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError>;
+    /// The approvals whose deadline falls in the quarter hour starting at `quarter`.
+    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<String>, StoreError>;
+    async fn remove_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError>;
+}
+
 /// The digests sent, so a decision on any request one lists re-renders it.
 #[async_trait]
 pub trait DigestStore: Send + Sync {

@@ -20,8 +20,8 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, DigestStore, EffectsQueue, HostNotifier, InboxStore,
-    InstallFlowStore, InstallFollowUp, NotificationStore, ReminderSettings, SlackApi,
+    ApprovalStore, BotTokens, CleanupQueue, DeadlineStore, DigestStore, EffectsQueue, HostNotifier,
+    InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore, ReminderSettings, SlackApi,
     SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
@@ -88,6 +88,7 @@ pub struct ApprovalsApi {
     pub inbox: Arc<dyn InboxStore>,
     pub reminder_settings: Arc<dyn ReminderSettings>,
     pub digests: Arc<dyn DigestStore>,
+    pub deadlines: Arc<dyn DeadlineStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -133,6 +134,7 @@ impl ApprovalsApi {
             inbox: store.clone(),
             reminder_settings: store.clone(),
             digests: store.clone(),
+            deadlines: store.clone(),
             notifications: store,
             notifier: queue.clone(),
             follow_up: queue.clone(),
@@ -307,6 +309,7 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         tokens: api.tokens.as_ref(),
         directory: api.directory.as_ref(),
         people: api.people_inbox(),
+        deadlines: api.deadlines.as_ref(),
         later: api.later.as_ref(),
     };
     match use_case.run(request, unix_now()).await {

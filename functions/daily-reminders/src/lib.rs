@@ -1,5 +1,6 @@
-//! The reminder run: from the schedule's `scheduled_time`, find who is due and queue one
-//! job per person for the decision worker, which sends the digests.
+//! The 15-minute run: from the schedule's `scheduled_time`, find who is due a reminder and
+//! queue one job per person for the decision worker, which sends the digests; and expire the
+//! requests whose deadline passed.
 //!
 //! It works from the time the schedule names, never from the clock, so a late or repeated
 //! invocation finds the same people, and the worker's daily guard sends each of them once.
@@ -12,9 +13,12 @@ use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::ConfigError;
 use approvals_core::domain::ValidationError;
-use approvals_core::ports::{ApprovalStore, InboxStore, ReminderQueue};
+use approvals_core::ports::{
+    ApprovalStore, DeadlineStore, EffectsQueue, InboxStore, ReminderQueue,
+};
 use approvals_core::reminders::Slot;
 use approvals_core::time::unix_now;
+use approvals_core::usecases::deadlines::{SweepDeadlines, SweepError, Swept};
 use approvals_core::usecases::reminders::{RunError, RunReminders, RunSummary};
 use approvals_lambda::env::required_env;
 
@@ -43,17 +47,26 @@ pub enum ReminderRunError {
     Input(#[from] ValidationError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+}
+
+/// What one run did: the reminders it queued and the requests it expired.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tick {
+    pub reminders: RunSummary,
+    pub deadlines: Swept,
 }
 
 /// The schedule's input: `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`.
 #[derive(serde::Deserialize)]
-struct Tick {
+struct ScheduleInput {
     scheduled_time: Option<String>,
 }
 
 /// The slot a schedule input names, or the error that names the field.
 pub fn slot_of(input: &serde_json::Value) -> Result<Slot, ValidationError> {
-    let tick: Tick = serde_json::from_value(input.clone()).map_err(|_| {
+    let tick: ScheduleInput = serde_json::from_value(input.clone()).map_err(|_| {
         ValidationError::new(
             "scheduled_time",
             "the input must be a JSON object with scheduled_time",
@@ -71,8 +84,12 @@ pub fn slot_of(input: &serde_json::Value) -> Result<Slot, ValidationError> {
 pub struct DailyReminders {
     pub inbox: Arc<dyn InboxStore>,
     pub queue: Arc<dyn ReminderQueue>,
-    /// Records each run, so the next one covers a slot whose run failed.
+    /// Records each run, so the next one covers a slot whose run failed; and the requests
+    /// the sweep expires.
     pub runs: Arc<dyn ApprovalStore>,
+    pub deadlines: Arc<dyn DeadlineStore>,
+    /// The worker performs what an expiry arms.
+    pub effects: Arc<dyn EffectsQueue>,
 }
 
 impl DailyReminders {
@@ -84,16 +101,19 @@ impl DailyReminders {
 
     pub fn new(aws: &SdkConfig, settings: Settings) -> Self {
         let store = Arc::new(DynamoStore::without_token_keys(aws, settings.table));
+        let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
         Self {
             inbox: store.clone(),
-            queue: Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url)),
-            runs: store,
+            queue: queue.clone(),
+            runs: store.clone(),
+            deadlines: store,
+            effects: queue,
         }
     }
 
     /// One run. The clock only spreads jobs paced past the present; who is due comes from
     /// the input's slot alone.
-    pub async fn handle(&self, input: &serde_json::Value) -> Result<RunSummary, ReminderRunError> {
+    pub async fn handle(&self, input: &serde_json::Value) -> Result<Tick, ReminderRunError> {
         let slot = slot_of(input).inspect_err(|error| {
             tracing::error!(%error, "reminder run refused its input; nothing was sent");
         })?;
@@ -107,6 +127,18 @@ impl DailyReminders {
             due_keys = ?summary.due_keys, caught_up = ?summary.caught_up,
             entries_read = summary.entries_read,
             people = summary.people, "reminder run queued its jobs");
-        Ok(summary)
+        let swept = SweepDeadlines {
+            approvals: self.runs.as_ref(),
+            deadlines: self.deadlines.as_ref(),
+            later: self.effects.as_ref(),
+        }
+        .run(slot)
+        .await?;
+        tracing::info!(slot = %summary.slot, due = swept.due, expired = swept.expired,
+            already_ended = swept.already_ended, "deadline sweep done");
+        Ok(Tick {
+            reminders: summary,
+            deadlines: swept,
+        })
     }
 }

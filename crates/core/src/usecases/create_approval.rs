@@ -11,8 +11,8 @@ use crate::machine::{Policy, Status};
 use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
-    ApprovalStore, BotTokens, EffectsQueue, SlackApi, SlackError, StoreError, TenantStore,
-    TokenError, UserDirectory,
+    ApprovalStore, BotTokens, DeadlineStore, EffectsQueue, SlackApi, SlackError, StoreError,
+    TenantStore, TokenError, UserDirectory,
 };
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
@@ -67,6 +67,8 @@ pub struct CreateApproval<'a> {
     pub directory: &'a dyn UserDirectory,
     /// People's inboxes: each approver's, and the requester's list of what they asked for.
     pub people: Inbox<'a>,
+    /// Where a request's deadline is filed for the sweep that expires it.
+    pub deadlines: &'a dyn DeadlineStore,
     /// Finishes the DMs this request could not post (Slack down for a while).
     pub later: &'a dyn EffectsQueue,
 }
@@ -107,6 +109,7 @@ impl CreateApproval<'_> {
                 return Ok(Created::Existing(existing));
             }
         }
+        let deadline = request.check_deadline(now)?;
         let installation = self
             .tenants
             .installation_for_tenant(&request.tenant_id)
@@ -144,6 +147,7 @@ impl CreateApproval<'_> {
             .filter_map(|r| r.slack_user_id.clone())
             .collect();
         fresh.state.policy = policy;
+        fresh.state.expires_at = deadline;
         for (seq, slack_user_id) in mapped.iter().enumerate() {
             fresh.outbox.insert(
                 post_direct_key(slack_user_id),
@@ -158,6 +162,11 @@ impl CreateApproval<'_> {
             );
         }
         fresh.audience = audience;
+        if let Some(at) = deadline {
+            // Filed first: the sweep finds the request however this attempt ends (and finds
+            // nothing to do for one that was never stored).
+            self.deadlines.add_deadline(&fresh.id, at).await?;
+        }
         for (key, effect) in crate::outbox::inbox_filings(&fresh) {
             let seq = fresh.outbox.len() as u64;
             fresh
@@ -426,6 +435,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
 
@@ -452,6 +462,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
         use_case.run(request("DR-1", Some("C1")), 10).await.unwrap();
@@ -475,6 +486,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
 
@@ -498,6 +510,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
 
@@ -528,6 +541,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
 
@@ -553,6 +567,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
+            deadlines: &store,
             later: &IgnoredQueue,
         };
 

@@ -227,6 +227,7 @@ mod tests {
             tokens: &StaticTokens,
             directory: store,
             people: Inbox::over(store),
+            deadlines: store,
             later: &crate::fakes::IgnoredQueue,
         }
         .run(request("DR-1", Some("C1")), 10)

@@ -3,6 +3,7 @@
 pub mod ack_click;
 pub mod connection;
 pub mod create_approval;
+pub mod deadlines;
 pub mod decide;
 pub mod effects;
 pub mod host_decisions;

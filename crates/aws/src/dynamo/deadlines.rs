@@ -1,0 +1,68 @@
+//! Request deadlines, one partition per quarter hour, for the 15-minute sweep.
+//!
+//! `DUE#{quarter start, epoch seconds}` / `APPROVAL#{id}`, with `approval_id` and `due_at`:
+//! a sweep queries the quarters it covers and reads only what is due in them.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{backend, s, DynamoStore};
+use approvals_core::ports::{DeadlineStore, StoreError};
+use approvals_core::reminders::Slot;
+
+fn due_pk(at: i64) -> String {
+    format!("DUE#{}", Slot::containing(at).start())
+}
+
+fn due_sk(approval_id: &str) -> String {
+    format!("APPROVAL#{approval_id}")
+}
+
+#[async_trait]
+impl DeadlineStore for DynamoStore {
+    async fn add_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(due_pk(at)))
+            .item("sk", s(due_sk(approval_id)))
+            .item("approval_id", s(approval_id))
+            .item("due_at", AttributeValue::N(at.to_string()))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(due_pk(quarter)))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend("Query", &e))?;
+            self.count_read(page.scanned_count.max(0) as u64);
+            found.extend(
+                page.items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|item| item.get("approval_id")?.as_s().ok().cloned()),
+            );
+        }
+        Ok(found)
+    }
+
+    async fn remove_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+        self.delete_at(due_pk(at), &due_sk(approval_id))
+            .send()
+            .await
+            .map_err(|e| backend("DeleteItem", &e))?;
+        Ok(())
+    }
+}
