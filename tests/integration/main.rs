@@ -13,6 +13,7 @@ mod host_decisions;
 mod install_flow;
 mod outage;
 mod people;
+mod policies;
 mod reconnect;
 mod reminders;
 mod sample_events;

@@ -236,7 +236,7 @@ fn status_label(status: Status) -> &'static str {
     }
 }
 
-/// "2 of 3 approvals (step 1 of 2)", once anyone has voted on a policy that needs more.
+/// "1 of 2 approvals (step 1 of 2): ✅ <@U…>", on a policy that needs more than one.
 fn progress_line(state: &ApprovalState) -> Option<String> {
     let step = state.policy.steps.get(state.step)?;
     if step.required <= 1 && state.policy.steps.len() == 1 {
@@ -253,6 +253,16 @@ fn progress_line(state: &ApprovalState) -> Option<String> {
             state.step + 1,
             state.policy.steps.len()
         ));
+    }
+    let voters: Vec<String> = state
+        .votes
+        .iter()
+        .filter(|vote| vote.step == state.step && vote.decision == Decision::Approved)
+        .map(|vote| format!("✅ <@{}>", vote.user_id))
+        .collect();
+    if !voters.is_empty() {
+        line.push_str(": ");
+        line.push_str(&voters.join(", "));
     }
     Some(line)
 }
@@ -557,6 +567,8 @@ mod tests {
             approvers: Vec::new(),
             reject_reason: Default::default(),
             expires_at: None,
+            policy: None,
+            steps: Vec::new(),
         };
         Approval::new(request, "T1".into(), 0)
     }

@@ -103,7 +103,37 @@ pub struct ApprovalRequest {
     /// When a request still pending ends as `expired` (RFC 3339, as the host sent it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// How many of `approvers` must approve (any reject rejects); one without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyRequest>,
+    /// Ordered steps, each with its approvers: a step's are asked once the one before it
+    /// is approved. With steps, `approvers` lists everyone in them, in order (filled in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRequest>,
 }
+
+/// `"policy": {"min_approvals": 2}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRequest {
+    pub min_approvals: u32,
+}
+
+/// One of `"steps"`: `{"approvers": ["u-c1", "u-c2"], "min_approvals": 1}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    pub approvers: Vec<HostUserId>,
+    #[serde(default = "one_approval")]
+    pub min_approvals: u32,
+}
+
+fn one_approval() -> u32 {
+    1
+}
+
+/// The most steps a request may have.
+pub const MAX_STEPS: usize = 10;
 
 /// The furthest ahead a request may expire.
 pub const MAX_EXPIRY_SECS: i64 = 366 * 86_400;
@@ -192,6 +222,7 @@ impl ApprovalRequest {
         if let Some(channel_id) = &self.channel_id {
             check_channel_id("channel_id", channel_id)?;
         }
+        self.check_policy()?;
         check_user_list("approvers", &self.approvers)?;
         for (index, approver) in self.approvers.iter().enumerate() {
             if self.requester.user_id.as_ref() == Some(approver) {
@@ -201,6 +232,72 @@ impl ApprovalRequest {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `policy` or `steps` (not both) that every request can finish; with steps,
+    /// `approvers` becomes everyone in them, in order, each once.
+    fn check_policy(&mut self) -> Result<(), ValidationError> {
+        let min_of = |field: String, min: u32, of: usize| {
+            if min == 0 || min as usize > of {
+                Err(ValidationError::new(
+                    field,
+                    format!("must be 1 to {of}, the number of approvers"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(policy) = &self.policy {
+            if !self.steps.is_empty() {
+                return Err(ValidationError::new(
+                    "steps",
+                    "give either policy or steps, not both",
+                ));
+            }
+            min_of(
+                "policy.min_approvals".into(),
+                policy.min_approvals,
+                self.approvers.len(),
+            )?;
+        }
+        if self.steps.is_empty() {
+            return Ok(());
+        }
+        if !self.approvers.is_empty() {
+            return Err(ValidationError::new(
+                "approvers",
+                "give the approvers inside steps when there are steps",
+            ));
+        }
+        if self.steps.len() > MAX_STEPS {
+            return Err(ValidationError::new(
+                "steps",
+                format!("at most {MAX_STEPS} steps"),
+            ));
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            let field = format!("steps[{index}].approvers");
+            if step.approvers.is_empty() {
+                return Err(ValidationError::new(
+                    field,
+                    "a step needs at least one approver",
+                ));
+            }
+            check_user_list(&field, &step.approvers)?;
+            min_of(
+                format!("steps[{index}].min_approvals"),
+                step.min_approvals,
+                step.approvers.len(),
+            )?;
+        }
+        let mut everyone: Vec<HostUserId> = Vec::new();
+        for user_id in self.steps.iter().flat_map(|step| &step.approvers) {
+            if !everyone.contains(user_id) {
+                everyone.push(user_id.clone());
+            }
+        }
+        self.approvers = everyone;
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         approvers: Vec::new(),
         reject_reason: crate::domain::RejectReason::None,
         expires_at: None,
+        policy: None,
+        steps: Vec::new(),
     }
 }
 

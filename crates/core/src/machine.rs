@@ -410,14 +410,23 @@ fn vote(
         user_id: user_id.to_owned(),
         team_id: team_id.to_owned(),
     });
+    // Where a request needs several votes, each is told to the host, the last one too.
+    let counted = state.policy.steps.len() > 1 || step.required > 1;
+    let told = |transition: Transition| {
+        if counted {
+            with_vote_event(transition)
+        } else {
+            transition
+        }
+    };
     if decision == Decision::Rejected {
-        return finish(next, Status::Rejected, by, reason, now);
+        return told(finish(next, Status::Rejected, by, reason, now));
     }
     if next.approvals_in(state.step) < step.required {
         return Transition::to(next, vec![Effect::UpdateCopies, Effect::NotifyHostVote]);
     }
     if state.step + 1 == state.policy.steps.len() {
-        return finish(next, Status::Approved, by, None, now);
+        return told(finish(next, Status::Approved, by, None, now));
     }
     next.step += 1;
     let step = next.step;
@@ -429,6 +438,17 @@ fn vote(
             Effect::AskStep { step },
         ],
     )
+}
+
+/// The vote that ends the request is told to the host too, before the ending.
+fn with_vote_event(mut transition: Transition) -> Transition {
+    let at = transition
+        .effects
+        .iter()
+        .position(|effect| *effect == Effect::NotifyHostEnded)
+        .unwrap_or(transition.effects.len());
+    transition.effects.insert(at, Effect::NotifyHostVote);
+    transition
 }
 
 fn end(
@@ -714,7 +734,12 @@ mod tests {
         );
         assert_eq!(
             transitions[2].effects,
-            [Effect::UpdateCopies, Effect::NotifyHostEnded]
+            [
+                Effect::UpdateCopies,
+                Effect::NotifyHostVote,
+                Effect::NotifyHostEnded
+            ],
+            "in a chain every vote is told, the last one too"
         );
         let ending = transitions[2]
             .next

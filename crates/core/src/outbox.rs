@@ -147,10 +147,19 @@ pub fn home_key(slack_user_id: &str) -> String {
 
 /// When a request is made: it waits in each approver's inbox (mapped or not: an unmapped
 /// approver's items show in the host's not-in-Slack view), and joins the requester's list.
+/// With steps, only the first step's approvers are waited on yet.
 pub fn inbox_filings(approval: &crate::domain::Approval) -> Vec<(String, Outgoing)> {
     let audience = &approval.audience;
-    let approvers = audience.approvers.iter().filter_map(|p| p.user_id.clone());
+    let approvers: Vec<crate::people::HostUserId> = match approval.request.steps.first() {
+        Some(first) => first.approvers.clone(),
+        None => audience
+            .approvers
+            .iter()
+            .filter_map(|p| p.user_id.clone())
+            .collect(),
+    };
     let mut filings: Vec<(String, Outgoing)> = approvers
+        .into_iter()
         .map(|user_id| {
             let key = inbox_key(&user_id, false);
             (
@@ -173,6 +182,53 @@ pub fn inbox_filings(approval: &crate::domain::Approval) -> Vec<(String, Outgoin
         ));
     }
     filings
+}
+
+/// When step `step` opens: its approvers are asked in their DMs (each once, ever) and it
+/// waits in their inboxes; it leaves the inboxes of the step before's approvers.
+pub fn step_opened(
+    approval: &crate::domain::Approval,
+    next: &crate::machine::ApprovalState,
+    step: usize,
+) -> Vec<(String, Outgoing)> {
+    let mut opened = Vec::new();
+    if let Some(crate::machine::Approvers::Named(slack_user_ids)) =
+        next.policy.steps.get(step).map(|s| &s.approvers)
+    {
+        for slack_user_id in slack_user_ids {
+            let key = post_direct_key(slack_user_id);
+            if !approval.outbox.contains_key(&key) {
+                let slack_user_id = slack_user_id.clone();
+                opened.push((key, Outgoing::PostDirect { slack_user_id }));
+            }
+        }
+    }
+    let hosts_of = |index: usize| {
+        approval
+            .request
+            .steps
+            .get(index)
+            .map(|s| s.approvers.clone())
+            .unwrap_or_default()
+    };
+    let waiting_now = hosts_of(step);
+    for user_id in hosts_of(step.wrapping_sub(1))
+        .into_iter()
+        .filter(|user_id| !waiting_now.contains(user_id))
+    {
+        opened.push((uninbox_key(&user_id), Outgoing::RemoveFromInbox { user_id }));
+    }
+    for user_id in waiting_now {
+        let key = inbox_key(&user_id, false);
+        opened.push((
+            key,
+            Outgoing::AddToInbox {
+                user_id,
+                asked: false,
+            },
+        ));
+    }
+    opened
 }
 
 /// When a request ends: it leaves each approver's inbox, and every Home that listed it

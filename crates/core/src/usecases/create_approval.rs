@@ -7,7 +7,7 @@ use crate::blocks::{current_message, pending_message};
 use crate::domain::{
     Approval, ApprovalRequest, Audience, CopyRole, MessageCopy, Person, ValidationError,
 };
-use crate::machine::{Policy, Status};
+use crate::machine::{Approvers, Policy, Status, Step};
 use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
@@ -73,6 +73,39 @@ pub struct CreateApproval<'a> {
     pub later: &'a dyn EffectsQueue,
 }
 
+/// The request's policy in Slack users: its steps, N of its approvers, or any one of them
+/// (with none in Slack, nobody can decide from Slack; the host still can).
+fn policy_of(request: &ApprovalRequest, audience: &Audience, mapped: &[String]) -> Policy {
+    let slack_id_of = |user_id: &crate::people::HostUserId| {
+        audience
+            .approvers
+            .iter()
+            .find(|person| person.user_id.as_ref() == Some(user_id))
+            .and_then(|person| person.slack_user_id.clone())
+    };
+    if !request.steps.is_empty() {
+        let steps = request
+            .steps
+            .iter()
+            .map(|step| Step {
+                approvers: Approvers::Named(
+                    step.approvers.iter().filter_map(slack_id_of).collect(),
+                ),
+                required: step.min_approvals,
+            })
+            .collect();
+        return Policy {
+            steps,
+            barred: Vec::new(),
+        };
+    }
+    if request.approvers.is_empty() {
+        return Policy::anyone();
+    }
+    let required = request.policy.as_ref().map_or(1, |p| p.min_approvals);
+    Policy::n_of(required, mapped.to_vec())
+}
+
 /// How each approver was reached, for the create answer.
 pub fn approver_statuses(approval: &Approval) -> Vec<(Person, &'static str)> {
     approval
@@ -135,12 +168,7 @@ impl CreateApproval<'_> {
             _ => {}
         }
         let mut fresh = Approval::new(request, installation.id().to_owned(), now);
-        let mut policy = if fresh.request.approvers.is_empty() {
-            Policy::anyone()
-        } else {
-            // Any one of the approvers decides; with none in Slack, nobody can from Slack.
-            Policy::n_of(1, mapped.clone())
-        };
+        let mut policy = policy_of(&fresh.request, &audience, &mapped);
         policy.barred = audience
             .requester
             .iter()
@@ -148,7 +176,12 @@ impl CreateApproval<'_> {
             .collect();
         fresh.state.policy = policy;
         fresh.state.expires_at = deadline;
-        for (seq, slack_user_id) in mapped.iter().enumerate() {
+        // Only the first step's approvers are asked now; each next step's when it opens.
+        let asked_first = match &fresh.state.policy.steps[0].approvers {
+            Approvers::Named(slack_user_ids) => slack_user_ids.clone(),
+            Approvers::Anyone => Vec::new(),
+        };
+        for (seq, slack_user_id) in asked_first.iter().enumerate() {
             fresh.outbox.insert(
                 post_direct_key(slack_user_id),
                 OutboxEntry::new(

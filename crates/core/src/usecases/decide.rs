@@ -626,17 +626,19 @@ mod tests {
 
         assert_eq!(first.outcome, DecideOutcome::Counted);
         assert_eq!(
-            second.progress.open, 2,
-            "the decision waits for the vote event"
+            second.progress.open, 3,
+            "both votes' events and the decision wait for the first, which failed"
         );
         let delivered: Vec<String> = hooks.events().iter().map(|e| e.kind.clone()).collect();
         assert_eq!(
             delivered,
             [
-                "approval.vote_recorded",
-                "approval.vote_recorded",
+                "approval.vote",
+                "approval.vote",
+                "approval.vote",
                 "approval.decided"
-            ]
+            ],
+            "the first vote's failed attempt and its retry, the second vote, then the decision"
         );
         assert_eq!(store.approval(&id).unwrap().status(), Status::Approved);
     }

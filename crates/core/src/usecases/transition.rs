@@ -209,7 +209,7 @@ fn plan(
             }
             Effect::NotifyHostEnded => {
                 if let Some(ending) = &next.ending {
-                    let event = ended_event(approval, ending, known_as);
+                    let event = ended_event(approval, next, ending, known_as);
                     push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
                     let requester = approval
                         .audience
@@ -238,8 +238,11 @@ fn plan(
                 }
             }
             Effect::AskStep { step } => {
-                // Asking a step's approvers in their DMs comes with the people feature.
-                tracing::info!(approval_id = %approval.id, step, "approval moved to the next step");
+                let event = step_completed_event(approval, next, *step, now);
+                push(event_key(seq), Outgoing::DeliverEvent { event }, &mut seq);
+                for (key, effect) in crate::outbox::step_opened(approval, next, *step) {
+                    push(key, effect, &mut seq);
+                }
             }
             Effect::TellClicker { .. } => {}
         }
@@ -298,7 +301,12 @@ fn requester_json(approval: &Approval) -> Value {
 
 /// `approval.decided` (approved or rejected), `approval.cancelled` or `approval.expired`,
 /// built once when the transition is written, so every retry sends the same event.
-pub fn ended_event(approval: &Approval, ending: &Ending, known_as: Option<&KnownAs>) -> HostEvent {
+pub fn ended_event(
+    approval: &Approval,
+    next: &ApprovalState,
+    ending: &Ending,
+    known_as: Option<&KnownAs>,
+) -> HostEvent {
     let at = rfc3339(ending.at);
     let kind = match ending.status {
         Status::Approved | Status::Rejected | Status::Pending => "approval.decided",
@@ -320,11 +328,51 @@ pub fn ended_event(approval: &Approval, ending: &Ending, known_as: Option<&Known
             "decided_by": actor_json(approval, &ending.by, known_as),
             "decided_at": at,
             "requester": requester_json(approval),
+            "votes": votes_json(approval, next),
         }),
     }
 }
 
-/// `approval.vote_recorded`: a vote counted while the approval waits for more.
+/// `approval.step_completed`: step `opened - 1` gathered its approvals; `opened` is asked.
+fn step_completed_event(
+    approval: &Approval,
+    next: &ApprovalState,
+    opened: usize,
+    now: i64,
+) -> HostEvent {
+    let completed = opened.saturating_sub(1);
+    HostEvent {
+        id: new_event_id(),
+        kind: "approval.step_completed".into(),
+        created_at: rfc3339(now),
+        data: json!({
+            "approval_id": approval.id,
+            "tenant_id": approval.request.tenant_id,
+            "external_id": approval.request.external_id,
+            "step": completed,
+            "next_step": opened,
+            "steps": next.policy.steps.len(),
+            "votes": votes_json(approval, next),
+        }),
+    }
+}
+
+/// Every vote so far, each with the host's identity of the voter where the request names
+/// them.
+fn votes_json(approval: &Approval, state: &ApprovalState) -> Value {
+    state
+        .votes
+        .iter()
+        .map(|vote| {
+            let (user_id, email) = slack_user_identity(approval, &vote.user_id, None);
+            json!({"slack_user_id": vote.user_id, "user_id": user_id, "email": email,
+                   "decision": vote.decision.as_str(), "step": vote.step,
+                   "reason": vote.reason, "voted_at": rfc3339(vote.at)})
+        })
+        .collect()
+}
+
+/// `approval.vote`: a vote counted while the approval waits for more.
 fn vote_event(
     approval: &Approval,
     next: &ApprovalState,
@@ -336,7 +384,7 @@ fn vote_event(
     let (host_user_id, email) = slack_user_identity(approval, &vote.user_id, known_as);
     Some(HostEvent {
         id: new_event_id(),
-        kind: "approval.vote_recorded".into(),
+        kind: "approval.vote".into(),
         created_at: rfc3339(now),
         data: json!({
             "approval_id": approval.id,
