@@ -339,3 +339,99 @@ async fn a_deadline_in_the_past_too_far_ahead_or_unreadable_is_refused_by_field(
         "nothing posted"
     );
 }
+
+#[tokio::test]
+async fn the_audit_trail_lists_what_happened_in_order_page_by_page() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/users", stack.tenant_id);
+    let users =
+        json!({"users": [{"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana"}]});
+    assert_eq!(stack.host_call("PUT", &path, &users).await.0, 200);
+    let mut body = stack.approval_body("AUD-1");
+    body["approvers"] = json!(["u-ana"]);
+    let (status, created) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let channel = created["slack"]["channel_id"].as_str().unwrap().to_owned();
+    let ts = created["slack"]["message_ts"].as_str().unwrap().to_owned();
+    // Ben is no approver: refused. Ana approves.
+    assert_eq!(stack.click(&channel, &ts, "approve", "U0BEN").await, 200);
+    work(&stack).await;
+    assert_eq!(stack.click(&channel, &ts, "approve", "U0ANA").await, 200);
+    work(&stack).await;
+
+    let stack = &stack;
+    let trail = |query: String| {
+        let path = format!(
+            "/v1/approvals/{id}/events?tenant_id={}{query}",
+            stack.tenant_id
+        );
+        async move { stack.host_call("GET", &path, &Value::Null).await }
+    };
+    let (status, all) = trail(String::new()).await;
+    assert_eq!(status, 200, "{all}");
+    let kinds: Vec<&str> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    let position = |kind: &str| {
+        kinds
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {kinds:?}"))
+    };
+    assert_eq!(kinds[0], "created", "{kinds:?}");
+    assert!(
+        position("copy_posted") < position("click_refused"),
+        "{kinds:?}"
+    );
+    assert!(
+        position("click_refused") < position("approved"),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"effect_done"), "{kinds:?}");
+    let refused = &all["events"][position("click_refused")];
+    assert_eq!(refused["detail"]["slack_user_id"], "U0BEN");
+    assert_eq!(refused["detail"]["reason"], "not_an_approver");
+    let approved = &all["events"][position("approved")];
+    assert_eq!(approved["detail"]["by"]["slack_user_id"], "U0ANA");
+    let webhook = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["effect"] == "deliver_event")
+        .expect("the webhook's delivery is in the trail");
+    assert_eq!(webhook["kind"], "effect_done");
+
+    // Two at a time, the same events in the same order.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let query = match &cursor {
+            Some(cursor) => format!("&limit=2&cursor={}", urlencode(cursor)),
+            None => "&limit=2".into(),
+        };
+        let (status, page) = trail(query).await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, *all["events"].as_array().unwrap());
+
+    let other = format!("/v1/approvals/{id}/events?tenant_id=someone-else");
+    assert_eq!(stack.host_call("GET", &other, &Value::Null).await.0, 404);
+    let bad = format!(
+        "/v1/approvals/{id}/events?tenant_id={}&cursor=x",
+        stack.tenant_id
+    );
+    assert_eq!(stack.host_call("GET", &bad, &Value::Null).await.0, 400);
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
+}

@@ -30,6 +30,7 @@ pub(crate) fn reminders(stack: &Stack) -> DailyReminders {
             queue_url: stack.queue_url.clone(),
         },
     )
+    .expect("the run wires up")
 }
 
 async fn put(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
@@ -421,7 +422,7 @@ async fn a_run_reads_the_pending_entries_of_the_due_zones_not_the_table() {
     }
     // 20 pending ones, waiting on 20 people in Chatham (+13:45 in its summer) at 06:45.
     let key = ReminderKey::parse("06:45@Pacific/Chatham").unwrap();
-    let store = Arc::new(DynamoStore::without_token_keys(&stack.aws, &stack.table));
+    let store = Arc::new(DynamoStore::without_token_keys(&stack.aws, &stack.table).unwrap());
     for n in 0..20 {
         let entry = InboxEntry {
             tenant_id: tenant.clone(),

@@ -16,11 +16,14 @@
 //! - `INSTALL_LINK#{sha256 of the token}` and `OAUTH_STATE#{state}`: the install flow's
 //!   one-time records, expiring through TTL a day after they stop working.
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
+//! - `APPROVAL#{id}` / `AUDIT#{written}#{n}#{random}`: the request's audit trail, kept
+//!   `AUDIT_RETENTION_DAYS` through TTL: see [`audit`].
 //! - `DUE#{quarter}` / `APPROVAL#{id}`: request deadlines by quarter hour: see [`deadlines`].
 //! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
 //!   [`notifications`]; approvals waiting for a reinstall: see [`parked`].
 //! - People's inboxes, reminder settings and digests: see [`inbox`].
 
+mod audit;
 mod deadlines;
 mod inbox;
 mod notifications;
@@ -67,6 +70,22 @@ pub struct DynamoStore {
     table: String,
     cipher: TokenCipher,
     items_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How long audit records are kept (TTL), `AUDIT_RETENTION_DAYS`.
+    audit_retention_secs: i64,
+}
+
+/// `AUDIT_RETENTION_DAYS`, default 400: whole days from 1 to 3,650.
+fn audit_retention_days() -> Result<i64, approvals_core::config::ConfigError> {
+    let Ok(raw) = std::env::var("AUDIT_RETENTION_DAYS") else {
+        return Ok(approvals_core::audit::DEFAULT_RETENTION_DAYS);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(days) if (1..=3650).contains(&days) => Ok(days),
+        _ => Err(approvals_core::config::ConfigError::InvalidVariable(
+            "AUDIT_RETENTION_DAYS",
+            format!("{raw:?} is not a whole number of days from 1 to 3650"),
+        )),
+    }
 }
 
 impl DynamoStore {
@@ -103,21 +122,30 @@ impl DynamoStore {
         table: impl Into<String>,
         secrets: &approvals_core::config::AppSecrets,
     ) -> Result<Self, approvals_core::config::ConfigError> {
-        Ok(Self::from_config(
-            aws,
-            table,
-            TokenCipher::from_secrets(secrets)?,
-        ))
+        Ok(
+            Self::from_config(aws, table, TokenCipher::from_secrets(secrets)?)
+                .keeping_audit_for(audit_retention_days()?),
+        )
+    }
+
+    /// Keeps audit records `days` days (TTL).
+    pub fn keeping_audit_for(mut self, days: i64) -> Self {
+        self.audit_retention_secs = days * 86_400;
+        self
     }
 
     /// The store for a function that never reads or writes a token (the reminder run): it
     /// needs neither the application secret nor its keys, and any sealed token it met would
     /// fail to open under the throwaway key.
-    pub fn without_token_keys(aws: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+    pub fn without_token_keys(
+        aws: &aws_config::SdkConfig,
+        table: impl Into<String>,
+    ) -> Result<Self, approvals_core::config::ConfigError> {
         use rand::RngCore as _;
         let mut throwaway = [0_u8; 32];
         rand::rng().fill_bytes(&mut throwaway);
-        Self::from_config(aws, table, TokenCipher::new(throwaway))
+        Ok(Self::from_config(aws, table, TokenCipher::new(throwaway))
+            .keeping_audit_for(audit_retention_days()?))
     }
 
     /// The store over a client built from the shared SDK configuration.
@@ -135,6 +163,7 @@ impl DynamoStore {
             table: table.into(),
             cipher,
             items_read: Default::default(),
+            audit_retention_secs: approvals_core::audit::DEFAULT_RETENTION_DAYS * 86_400,
         }
     }
 
@@ -241,6 +270,8 @@ impl ApprovalStore for DynamoStore {
             )),
         );
         if self.put_if_absent(item).await? {
+            self.write_audit(&approval.id, [approvals_core::audit::created(approval)])
+                .await;
             Ok(None)
         } else {
             self.get(&approval.id).await
@@ -263,6 +294,8 @@ impl ApprovalStore for DynamoStore {
             .send()
             .await
             .map_err(|e| backend("UpdateItem", &e))?;
+        self.write_audit(approval_id, [approvals_core::audit::copy_posted(copy)])
+            .await;
         Ok(())
     }
 
@@ -343,7 +376,12 @@ impl ApprovalStore for DynamoStore {
             .condition_expression(condition)
             .send()
             .await;
-        Ok(conditional(written, "UpdateItem")?.is_some())
+        let committed = conditional(written, "UpdateItem")?.is_some();
+        if committed {
+            self.write_audit(approval_id, commit.audit.iter().cloned())
+                .await;
+        }
+        Ok(committed)
     }
 
     async fn add_effect(
@@ -411,7 +449,12 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":for_version", to_attribute(&entry.for_version)?)
             .send()
             .await;
-        Ok(conditional(saved, "UpdateItem")?.is_some())
+        let saved = conditional(saved, "UpdateItem")?.is_some();
+        if saved {
+            self.write_audit(approval_id, approvals_core::audit::effect(key, entry))
+                .await;
+        }
+        Ok(saved)
     }
 
     async fn record_refusal(
@@ -423,7 +466,11 @@ impl ApprovalStore for DynamoStore {
         item.insert("pk".into(), s(approval_pk(approval_id)));
         item.insert("sk".into(), s(format!("REFUSAL#{}", refusal.command_id)));
         // A redelivered command is the same refusal: the first record stays.
-        self.put_if_absent(item).await.map(drop)
+        if self.put_if_absent(item).await? {
+            self.write_audit(approval_id, [approvals_core::audit::click_refused(refusal)])
+                .await;
+        }
+        Ok(())
     }
 
     async fn refusals(&self, approval_id: &str) -> Result<Vec<RefusedClick>, StoreError> {

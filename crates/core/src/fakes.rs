@@ -73,6 +73,8 @@ pub struct MemoryStore {
     notifications: Mutex<HashMap<String, crate::notification::Notification>>,
     parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
     inbox: Mutex<MemoryInbox>,
+    /// Each approval's audit trail, in the order written.
+    audit: Mutex<HashMap<String, Vec<crate::audit::AuditEvent>>>,
     /// Quarter-hour start → approval ids due in it.
     deadlines: Mutex<BTreeMap<i64, std::collections::BTreeSet<String>>>,
 }
@@ -95,6 +97,14 @@ struct MemoryInbox {
 }
 
 impl MemoryStore {
+    fn log(&self, approval_id: &str, events: impl IntoIterator<Item = crate::audit::AuditEvent>) {
+        let mut audit = self.audit.lock().unwrap();
+        audit
+            .entry(approval_id.to_owned())
+            .or_default()
+            .extend(events);
+    }
+
     pub fn connect(&self, tenant_id: &str, installation: Installation) {
         let link = TenantLink::active(tenant_id, &installation);
         self.installations
@@ -129,6 +139,8 @@ impl ApprovalStore for MemoryStore {
             return Ok(Some(existing.clone()));
         }
         approvals.insert(approval.id.clone(), approval.clone());
+        drop(approvals);
+        self.log(&approval.id, [crate::audit::created(approval)]);
         Ok(None)
     }
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
@@ -138,6 +150,7 @@ impl ApprovalStore for MemoryStore {
         if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
             approval.copies.insert(copy.key(), copy.clone());
         }
+        self.log(id, [crate::audit::copy_posted(copy)]);
         Ok(())
     }
     async fn delete_untouched(&self, id: &str) -> Result<bool, StoreError> {
@@ -165,6 +178,8 @@ impl ApprovalStore for MemoryStore {
         approval.state = commit.state.clone();
         approval.outbox.extend(commit.outbox.iter().cloned());
         approval.applied.extend(commit.command_id.iter().cloned());
+        drop(approvals);
+        self.log(id, commit.audit.iter().cloned());
         Ok(true)
     }
     async fn add_effect(
@@ -219,6 +234,8 @@ impl ApprovalStore for MemoryStore {
             return Ok(false);
         }
         *stored = entry.clone();
+        drop(approvals);
+        self.log(id, crate::audit::effect(key, entry));
         Ok(true)
     }
     async fn record_refusal(
@@ -232,6 +249,8 @@ impl ApprovalStore for MemoryStore {
             .any(|(id, r)| id == approval_id && r.command_id == refusal.command_id)
         {
             refusals.push((approval_id.to_owned(), refusal.clone()));
+            drop(refusals);
+            self.log(approval_id, [crate::audit::click_refused(refusal)]);
         }
         Ok(())
     }
@@ -1177,5 +1196,35 @@ impl DeadlineStore for MemoryStore {
             ids.remove(approval_id);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditTrail for MemoryStore {
+    async fn audit_trail(
+        &self,
+        approval_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<crate::audit::AuditEvent>, StoreError> {
+        // In the order written, as the table keeps it.
+        let events = self
+            .audit
+            .lock()
+            .unwrap()
+            .get(approval_id)
+            .cloned()
+            .unwrap_or_default();
+        let start: usize = after
+            .map_or(Ok(0), str::parse)
+            .map_err(|_| StoreError::Corrupt("not a cursor of this trail".into()))?;
+        let end = (start + limit).min(events.len());
+        Ok(Page {
+            items: events
+                .get(start..end)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
+            next_cursor: (end < events.len()).then(|| end.to_string()),
+        })
     }
 }

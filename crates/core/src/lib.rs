@@ -5,6 +5,7 @@
 //! never the other way round. Entrypoints pass `now` in; the use cases read the clock
 //! ([`time::unix_now`]) only where they wait (a token refresh lease, a disconnect sweep).
 
+pub mod audit;
 pub mod blocks;
 pub mod config;
 pub mod domain;

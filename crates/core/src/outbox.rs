@@ -82,6 +82,9 @@ pub struct OutboxEntry {
     /// it is not retried on a timer but resumed when the app is installed again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parked: bool,
+    /// When it was last tried: the audit trail dates each attempt by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<i64>,
 }
 
 impl OutboxEntry {
@@ -98,6 +101,7 @@ impl OutboxEntry {
             failed: None,
             leased_until: None,
             parked: false,
+            last_attempt_at: None,
         }
     }
 

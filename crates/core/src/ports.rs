@@ -30,7 +30,7 @@ pub enum StoreError {
 
 /// One transition, written at once: the new state (its `version` one past the stored one),
 /// the outbox entries it arms, and the command it applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Commit {
     pub state: ApprovalState,
     pub outbox: Vec<(String, OutboxEntry)>,
@@ -40,6 +40,21 @@ pub struct Commit {
     pub copies_seen: usize,
     /// When the approval was created: a tenant's listing sorts on it within a status.
     pub created_at: i64,
+    /// What the transition did, for the request's audit trail.
+    pub audit: Vec<crate::audit::AuditEvent>,
+}
+
+/// Reads a request's audit trail. The store writes it with each change it is asked for
+/// (see [`crate::audit`]): created, copies posted, transitions, refused clicks, effects.
+#[async_trait]
+pub trait AuditTrail: Send + Sync {
+    /// Oldest first, at most `limit`, after the cursor a previous page gave.
+    async fn audit_trail(
+        &self,
+        approval_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<crate::audit::AuditEvent>, StoreError>;
 }
 
 /// Stores approvals. Every change of state goes through [`ApprovalStore::commit`], one

@@ -1,6 +1,7 @@
 //! The host's HTTP API: signed requests to create approvals, read them, route channels and
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
+mod audit;
 mod host_decisions;
 mod listing;
 mod notifications;
@@ -20,9 +21,9 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, CleanupQueue, DeadlineStore, DigestStore, EffectsQueue, HostNotifier,
-    InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore, ReminderSettings, SlackApi,
-    SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
+    ApprovalStore, AuditTrail, BotTokens, CleanupQueue, DeadlineStore, DigestStore, EffectsQueue,
+    HostNotifier, InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore,
+    ReminderSettings, SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -89,6 +90,7 @@ pub struct ApprovalsApi {
     pub reminder_settings: Arc<dyn ReminderSettings>,
     pub digests: Arc<dyn DigestStore>,
     pub deadlines: Arc<dyn DeadlineStore>,
+    pub audit: Arc<dyn AuditTrail>,
     pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -135,6 +137,7 @@ impl ApprovalsApi {
             reminder_settings: store.clone(),
             digests: store.clone(),
             deadlines: store.clone(),
+            audit: store.clone(),
             notifications: store,
             notifier: queue.clone(),
             follow_up: queue.clone(),
@@ -154,6 +157,7 @@ impl ApprovalsApi {
         let routes = Router::new()
             .route("/v1/approvals", post(create).get(listing::list))
             .route("/v1/approvals/{id}", get(read))
+            .route("/v1/approvals/{id}/events", get(audit::events))
             .route("/v1/approvals/{id}/cancel", post(host_decisions::cancel))
             .route("/v1/approvals/{id}/decision", post(host_decisions::decide))
             .route("/v1/notifications", post(notifications::notify))
@@ -496,6 +500,9 @@ pub fn approval_body(approval: &Approval) -> Value {
             "slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
             "decision": vote.decision.as_str(), "step": vote.step, "voted_at": rfc3339(vote.at),
         })).collect::<Vec<_>>(),
+        "expires_at": approval.state.expires_at.map(rfc3339),
+        "step": approval.state.step,
+        "steps": steps_json(approval),
         "slack": {
             "team_id": approval.installation_id,
             "channel_id": first_channel_copy.map(|copy| copy.channel_id.clone()),
@@ -515,6 +522,37 @@ pub fn approval_body(approval: &Approval) -> Value {
             "failed_reason": entry.failed,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// Each step: its approvers (the host's ids where it named steps), how many it needs, how
+/// many it has, and whether it is `done`, `current` or `waiting`.
+fn steps_json(approval: &Approval) -> Vec<Value> {
+    let state = &approval.state;
+    state
+        .policy
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let approvers: Vec<Value> = match approval.request.steps.get(index) {
+                Some(asked) => asked.approvers.iter().map(|id| json!(id)).collect(),
+                None => approval
+                    .request
+                    .approvers
+                    .iter()
+                    .map(|id| json!(id))
+                    .collect(),
+            };
+            let standing = match index.cmp(&state.step) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal if state.status.is_final() => "ended",
+                std::cmp::Ordering::Equal => "current",
+                std::cmp::Ordering::Greater => "waiting",
+            };
+            json!({"approvers": approvers, "min_approvals": step.required,
+                   "approvals": state.approvals_in(index), "status": standing})
+        })
+        .collect()
 }
 
 fn effect_kind(effect: &Outgoing) -> &'static str {

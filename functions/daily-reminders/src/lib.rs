@@ -96,19 +96,19 @@ impl DailyReminders {
     /// Cold-start wiring: the table and the queue, built once.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let aws = approvals_aws::aws_config().await;
-        Ok(Self::new(&aws, Settings::from_env()?))
+        Self::new(&aws, Settings::from_env()?)
     }
 
-    pub fn new(aws: &SdkConfig, settings: Settings) -> Self {
-        let store = Arc::new(DynamoStore::without_token_keys(aws, settings.table));
+    pub fn new(aws: &SdkConfig, settings: Settings) -> Result<Self, ConfigError> {
+        let store = Arc::new(DynamoStore::without_token_keys(aws, settings.table)?);
         let queue = Arc::new(SqsDecisionQueue::from_config(aws, settings.queue_url));
-        Self {
+        Ok(Self {
             inbox: store.clone(),
             queue: queue.clone(),
             runs: store.clone(),
             deadlines: store,
             effects: queue,
-        }
+        })
     }
 
     /// One run. The clock only spreads jobs paced past the present; who is due comes from

@@ -149,7 +149,7 @@ async fn main() -> Result<(), BoxError> {
             table: table.clone(),
             queue_url: queue_url.clone(),
         },
-    ));
+    )?);
     let scheduler_router = devserver::scheduler::router(reminders.clone());
     tokio::spawn(async move { axum::serve(scheduler_listener, scheduler_router).await });
     tokio::spawn(devserver::scheduler::every_quarter_hour(reminders));

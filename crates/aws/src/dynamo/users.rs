@@ -52,7 +52,7 @@ fn identity_item(tenant_id: &str, identity: &SlackIdentity) -> Result<Item, Stor
 
 impl DynamoStore {
     /// Puts the items in batches, retrying what DynamoDB leaves unprocessed.
-    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+    pub(super) async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
         for chunk in items.chunks(WRITE_BATCH) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()

@@ -251,6 +251,7 @@ impl PerformEffects<'_> {
             let mut next = entry.clone();
             next.attempts += 1;
             next.leased_until = None;
+            next.last_attempt_at = Some(now);
             if next.parked {
                 // The retry horizon counts from when the workspace came back.
                 next.created_at = now;

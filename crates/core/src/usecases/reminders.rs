@@ -677,6 +677,7 @@ mod tests {
                     command_id: None,
                     copies_seen: 0,
                     created_at: 0,
+                    audit: Vec::new(),
                 },
             )
             .await

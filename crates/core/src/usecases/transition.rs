@@ -73,6 +73,7 @@ pub async fn apply_command(
         }
         let transition = apply(&approval.state, command, now);
         if let Some(next) = transition.next {
+            let audit = crate::audit::transition(&approval.state, &next, command_id, now);
             let commit = Commit {
                 outbox: plan(
                     &approval,
@@ -86,6 +87,7 @@ pub async fn apply_command(
                 command_id: Some(command_id.to_owned()),
                 copies_seen: approval.copies.len(),
                 created_at: approval.created_at,
+                audit,
             };
             if store
                 .commit(&approval.id, approval.state.version, &commit)

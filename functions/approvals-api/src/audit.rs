@@ -1,0 +1,70 @@
+//! `GET /v1/approvals/{id}/events?tenant_id=…&limit=…&cursor=…`: a request's audit trail,
+//! oldest first, a page at a time.
+
+use approvals_core::domain::looks_like_approval_id;
+use approvals_lambda::http::{error_response, internal_error, json_response, ApiError};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use serde_json::json;
+
+use crate::Api;
+
+/// Default and largest page of the trail.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 500;
+
+pub(crate) async fn events(
+    State(api): Api,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|_| ApiError::invalid("query: not a valid query string"))?;
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    if let Some((unknown, _)) = pairs
+        .iter()
+        .find(|(key, _)| !["tenant_id", "limit", "cursor"].contains(&key.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "{unknown}: unknown parameter, expected tenant_id, limit or cursor"
+        )));
+    }
+    let tenant_id = param("tenant_id")
+        .ok_or_else(|| ApiError::invalid("tenant_id: query parameter is required"))?;
+    let limit = crate::page_limit(param("limit"), DEFAULT_PAGE, MAX_PAGE)?;
+    if !looks_like_approval_id(&id) {
+        return Ok(error_response(
+            404,
+            "not_found",
+            format!("no approval {id}"),
+        ));
+    }
+    match api.approvals.get(&id).await {
+        Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {}
+        Ok(_) => {
+            return Ok(error_response(
+                404,
+                "not_found",
+                format!("no approval {id} for tenant {tenant_id}"),
+            ))
+        }
+        Err(error) => return Ok(internal_error(&error)),
+    }
+    let cursor = param("cursor");
+    if cursor.is_some_and(|c| !c.starts_with("AUDIT#")) {
+        return Err(ApiError::invalid("cursor: not a cursor this API gave"));
+    }
+    Ok(match api.audit.audit_trail(&id, cursor, limit).await {
+        Ok(page) => json_response(
+            200,
+            &json!({"approval_id": id, "events": page.items, "next_cursor": page.next_cursor}),
+        ),
+        Err(error) => internal_error(&error),
+    })
+}
