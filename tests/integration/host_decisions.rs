@@ -435,3 +435,99 @@ async fn the_audit_trail_lists_what_happened_in_order_page_by_page() {
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
 }
+
+#[tokio::test]
+async fn a_request_escalates_once_adding_approvers_and_telling_the_first_in_the_thread() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/users", stack.tenant_id);
+    let users = json!({"users": [
+        {"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana"},
+        {"user_id": "u-cara", "email": "cara@sandbox.example", "name": "Cara"},
+    ]});
+    assert_eq!(stack.host_call("PUT", &path, &users).await.0, 200);
+    let mut body = stack.approval_body("ESC-1");
+    body["approvers"] = json!(["u-ana"]);
+    body["escalate_after_hours"] = json!(48);
+    body["escalate_to"] = json!(["u-cara"]);
+    let created_at = approvals_core::time::unix_now();
+    let (status, created) = stack.host_call("POST", "/v1/approvals", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let channel = created["slack"]["channel_id"].as_str().unwrap().to_owned();
+    let ts = created["slack"]["message_ts"].as_str().unwrap().to_owned();
+    work(&stack).await;
+    assert!(
+        stack.slack.messages("D0CARA").is_empty(),
+        "Cara is not asked yet"
+    );
+
+    let first = sweep_after(&stack, created_at + 48 * 3600).await;
+    let again = sweep_after(&stack, created_at + 48 * 3600).await;
+    let records = stack.drain_queue().await;
+    stack.worker.handle(sqs_event(records)).await;
+
+    assert_eq!((first.escalated, again.escalated), (1, 0));
+    let replies: Vec<String> = stack
+        .slack
+        .messages(&channel)
+        .into_iter()
+        .filter(|m| m.thread_ts.as_deref() == Some(ts.as_str()) && m.ts != ts)
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("Escalated to <@U0CARA> after 48 h without a decision")
+            && replies[0].contains("<@U0ANA>"),
+        "{replies:?}"
+    );
+    let cara = stack.slack.messages("D0CARA");
+    assert_eq!(cara.len(), 1, "Cara is asked in her DM");
+    // And she may decide now.
+    assert_eq!(
+        stack
+            .click("D0CARA", &cara[0].ts, "approve", "U0CARA")
+            .await,
+        200
+    );
+    let records = stack.drain_queue().await;
+    stack.worker.handle(sqs_event(records)).await;
+    let item = stack.approval_item(&id).await;
+    assert_eq!(item["status"], "approved", "{}", item["policy"]);
+    assert_eq!(item["ending"]["by"]["user_id"], "U0CARA");
+}
+
+#[tokio::test]
+async fn an_escalation_without_whom_or_when_is_refused_by_field() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/users", stack.tenant_id);
+    let users =
+        json!({"users": [{"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana"}]});
+    assert_eq!(stack.host_call("PUT", &path, &users).await.0, 200);
+    for (n, (extra, field)) in [
+        (json!({"escalate_to": ["u-ana"]}), "escalate_after_hours"),
+        (json!({"escalate_after_hours": 48}), "escalate_to"),
+        (
+            json!({"escalate_after_hours": 0, "escalate_to": ["u-ana"]}),
+            "escalate_after_hours",
+        ),
+        (
+            json!({"escalate_after_hours": 4, "escalate_to": ["u-nobody"]}),
+            "escalate_to[0]",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = stack.approval_body(&format!("ESC-BAD-{n}"));
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let (status, answer) = stack.host_call("POST", "/v1/approvals", &body).await;
+        assert_eq!(status, 400, "{extra}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}:")),
+            "{extra}: {message}"
+        );
+    }
+}

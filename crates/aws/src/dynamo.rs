@@ -327,6 +327,8 @@ impl ApprovalStore for DynamoStore {
             "votes = :votes",
             "version = :version",
             "gsi2sk = :listed",
+            // An escalation adds approvers to the policy.
+            "policy = :policy",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -338,6 +340,7 @@ impl ApprovalStore for DynamoStore {
             .expression_attribute_values(":step", to_attribute(&state.step)?)
             .expression_attribute_values(":votes", to_attribute(&state.votes)?)
             .expression_attribute_values(":version", to_attribute(&state.version)?)
+            .expression_attribute_values(":policy", to_attribute(&state.policy)?)
             .expression_attribute_values(
                 ":listed",
                 s(listing_sk(state.status, commit.created_at, approval_id)),

@@ -157,6 +157,7 @@ fn effect_name(effect: &Outgoing) -> Value {
         Outgoing::RefreshHome { slack_user_id } => {
             json!({"effect": "refresh_home", "slack_user_id": slack_user_id})
         }
+        Outgoing::ThreadReply { .. } => json!({"effect": "thread_reply"}),
     }
 }
 

@@ -569,6 +569,8 @@ mod tests {
             expires_at: None,
             policy: None,
             steps: Vec::new(),
+            escalate_after_hours: None,
+            escalate_to: Vec::new(),
         };
         Approval::new(request, "T1".into(), 0)
     }

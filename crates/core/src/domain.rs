@@ -110,7 +110,16 @@ pub struct ApprovalRequest {
     /// is approved. With steps, `approvers` lists everyone in them, in order (filled in).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRequest>,
+    /// Still pending this many hours after it was made, `escalate_to` are added as
+    /// approvers (with their DMs) and the first approvers are reminded in the thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_after_hours: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<HostUserId>,
 }
+
+/// The longest a request may wait before it is escalated: a year.
+pub const MAX_ESCALATE_AFTER_HOURS: u32 = 366 * 24;
 
 /// `"policy": {"min_approvals": 2}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +232,7 @@ impl ApprovalRequest {
             check_channel_id("channel_id", channel_id)?;
         }
         self.check_policy()?;
+        self.check_escalation()?;
         check_user_list("approvers", &self.approvers)?;
         for (index, approver) in self.approvers.iter().enumerate() {
             if self.requester.user_id.as_ref() == Some(approver) {
@@ -233,6 +243,37 @@ impl ApprovalRequest {
             }
         }
         Ok(())
+    }
+
+    /// `escalate_after_hours` and `escalate_to` come together, and name whom to add.
+    fn check_escalation(&self) -> Result<(), ValidationError> {
+        match (self.escalate_after_hours, self.escalate_to.is_empty()) {
+            (None, true) => Ok(()),
+            (Some(_), true) => Err(ValidationError::new(
+                "escalate_to",
+                "required with escalate_after_hours: whom to add as approvers",
+            )),
+            (None, false) => Err(ValidationError::new(
+                "escalate_after_hours",
+                "required with escalate_to: after how many hours without a decision",
+            )),
+            (Some(hours), false) => {
+                if hours == 0 || hours > MAX_ESCALATE_AFTER_HOURS {
+                    return Err(ValidationError::new(
+                        "escalate_after_hours",
+                        format!("must be 1 to {MAX_ESCALATE_AFTER_HOURS} hours"),
+                    ));
+                }
+                check_user_list("escalate_to", &self.escalate_to)
+            }
+        }
+    }
+
+    /// When the request escalates, if it does.
+    pub fn escalates_at(&self, created_at: i64) -> Option<i64> {
+        self.escalate_after_hours
+            .filter(|_| !self.escalate_to.is_empty())
+            .map(|hours| created_at + i64::from(hours) * 3600)
     }
 
     /// `policy` or `steps` (not both) that every request can finish; with steps,
@@ -636,6 +677,9 @@ pub struct Audience {
     pub approvers: Vec<Person>,
     #[serde(default)]
     pub requester: Option<Person>,
+    /// Who is added as an approver if the request escalates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<Person>,
 }
 
 impl Audience {

@@ -57,6 +57,8 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         expires_at: None,
         policy: None,
         steps: Vec::new(),
+        escalate_after_hours: None,
+        escalate_to: Vec::new(),
     }
 }
 
@@ -76,7 +78,7 @@ pub struct MemoryStore {
     /// Each approval's audit trail, in the order written.
     audit: Mutex<HashMap<String, Vec<crate::audit::AuditEvent>>>,
     /// Quarter-hour start → approval ids due in it.
-    deadlines: Mutex<BTreeMap<i64, std::collections::BTreeSet<String>>>,
+    deadlines: Mutex<BTreeMap<i64, std::collections::BTreeSet<Deadline>>>,
 }
 
 /// One person's waiting entries by (created_at, approval id), each with the reminder key
@@ -757,6 +759,15 @@ impl SlackApi for FakeSlack {
             .push((response_url.into(), body.clone()));
         Ok(())
     }
+    async fn post_reply(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+        text: &str,
+    ) -> Result<SlackMessageRef, SlackError> {
+        self.post_message(token, &at.channel_id, &SlackMessage::plain(text))
+            .await
+    }
     async fn permalink(
         &self,
         _token: &SecretToken,
@@ -1174,26 +1185,26 @@ impl ReminderQueue for MemoryQueue {
 
 #[async_trait]
 impl DeadlineStore for MemoryStore {
-    async fn add_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+    async fn add_deadline(&self, deadline: &Deadline, at: i64) -> Result<(), StoreError> {
         let quarter = crate::reminders::Slot::containing(at).start();
         let mut deadlines = self.deadlines.lock().unwrap();
         deadlines
             .entry(quarter)
             .or_default()
-            .insert(approval_id.to_owned());
+            .insert(deadline.clone());
         Ok(())
     }
-    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<String>, StoreError> {
+    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<Deadline>, StoreError> {
         let deadlines = self.deadlines.lock().unwrap();
         Ok(deadlines
             .get(&quarter)
-            .map(|ids| ids.iter().cloned().collect())
+            .map(|due| due.iter().cloned().collect())
             .unwrap_or_default())
     }
-    async fn remove_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError> {
+    async fn remove_deadline(&self, deadline: &Deadline, at: i64) -> Result<(), StoreError> {
         let quarter = crate::reminders::Slot::containing(at).start();
-        if let Some(ids) = self.deadlines.lock().unwrap().get_mut(&quarter) {
-            ids.remove(approval_id);
+        if let Some(due) = self.deadlines.lock().unwrap().get_mut(&quarter) {
+            due.remove(deadline);
         }
         Ok(())
     }

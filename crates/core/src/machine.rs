@@ -256,6 +256,10 @@ pub enum Command {
         reason: Option<String>,
     },
     Expire,
+    /// Nobody decided in time: these Slack users become approvers of the current step too.
+    Escalate {
+        add: Vec<String>,
+    },
 }
 
 /// Why a command changed nothing.
@@ -292,6 +296,8 @@ pub enum Effect {
     AskStep { step: usize },
     /// Tell one Slack user, privately, why their click changed nothing.
     TellClicker { user_id: String, refusal: Refusal },
+    /// Nobody decided in time: ask these added approvers, and say so in the thread.
+    Escalated { added: Vec<String> },
 }
 
 /// The result of applying a command: the next state (none when nothing changed) and the
@@ -371,7 +377,30 @@ pub fn apply(state: &ApprovalState, command: &Command, now: i64) -> Transition {
             Some(deadline) if now >= deadline => end(state, Status::Expired, None, None, now),
             _ => Transition::refused(Refusal::NotDue, None),
         },
+        Command::Escalate { add } => escalate(state, add),
     }
+}
+
+fn escalate(state: &ApprovalState, add: &[String]) -> Transition {
+    let mut next = state.clone();
+    next.version += 1;
+    let step = &mut next.policy.steps[state.step];
+    let mut added = Vec::new();
+    if let Approvers::Named(user_ids) = &mut step.approvers {
+        for user_id in add {
+            if !user_ids.contains(user_id) && !next.policy.barred.contains(user_id) {
+                user_ids.push(user_id.clone());
+                added.push(user_id.clone());
+            }
+        }
+    } else {
+        // Anyone may decide already: the escalation only asks them.
+        added = add.to_vec();
+    }
+    Transition::to(
+        next,
+        vec![Effect::UpdateCopies, Effect::Escalated { added }],
+    )
 }
 
 fn vote(
@@ -846,6 +875,9 @@ mod tests {
             }),
             1 => Just(Command::Cancel { reason: None }),
             1 => Just(Command::Expire),
+            1 => Just(Command::Escalate {
+                add: vec!["UX".into()]
+            }),
         ]
     }
 

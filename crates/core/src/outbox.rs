@@ -52,6 +52,8 @@ pub enum Outgoing {
     RemoveFromInbox { user_id: crate::people::HostUserId },
     /// Publish a person's App Home again, since what it lists changed.
     RefreshHome { slack_user_id: String },
+    /// A reply in the request's thread (on the channel message, else the first DM).
+    ThreadReply { text: String },
 }
 
 /// One side effect with its own progress.
@@ -188,6 +190,68 @@ pub fn inbox_filings(approval: &crate::domain::Approval) -> Vec<(String, Outgoin
     filings
 }
 
+/// The outbox key of the escalation's note in the thread: once.
+pub const ESCALATION_NOTE_KEY: &str = "escalation-note";
+
+/// When the request escalates: the added approvers are asked in their DMs and it waits in
+/// their inboxes; the first approvers are told in the thread.
+pub fn escalated(approval: &crate::domain::Approval, added: &[String]) -> Vec<(String, Outgoing)> {
+    let mut effects = Vec::new();
+    for slack_user_id in added {
+        let key = post_direct_key(slack_user_id);
+        if !approval.outbox.contains_key(&key) {
+            let slack_user_id = slack_user_id.clone();
+            effects.push((key, Outgoing::PostDirect { slack_user_id }));
+        }
+    }
+    for user_id in approval
+        .audience
+        .escalate_to
+        .iter()
+        .filter_map(|p| p.user_id.clone())
+    {
+        let key = inbox_key(&user_id, false);
+        effects.push((
+            key,
+            Outgoing::AddToInbox {
+                user_id,
+                asked: false,
+            },
+        ));
+    }
+    let mention = |ids: Vec<String>| {
+        ids.iter()
+            .map(|id| format!("<@{id}>"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let escalated_to: Vec<String> = approval
+        .audience
+        .escalate_to
+        .iter()
+        .filter_map(|p| p.slack_user_id.clone().or_else(|| Some(p.name.clone())))
+        .collect();
+    let first: Vec<String> = approval
+        .audience
+        .approvers
+        .iter()
+        .filter_map(|p| p.slack_user_id.clone())
+        .collect();
+    let hours = approval.request.escalate_after_hours.unwrap_or_default();
+    let mut text = format!(
+        "Escalated to {} after {hours} h without a decision.",
+        mention(escalated_to)
+    );
+    if !first.is_empty() {
+        text.push_str(&format!(" {}", mention(first)));
+    }
+    effects.push((
+        ESCALATION_NOTE_KEY.to_owned(),
+        Outgoing::ThreadReply { text },
+    ));
+    effects
+}
+
 /// When step `step` opens: its approvers are asked in their DMs (each once, ever) and it
 /// waits in their inboxes; it leaves the inboxes of the step before's approvers.
 pub fn step_opened(
@@ -245,6 +309,16 @@ pub fn inbox_clearing(approval: &crate::domain::Approval) -> Vec<(String, Outgoi
         .filter_map(|p| p.user_id.clone())
         .map(|user_id| (uninbox_key(&user_id), Outgoing::RemoveFromInbox { user_id }))
         .collect();
+    for user_id in audience
+        .escalate_to
+        .iter()
+        .filter_map(|p| p.user_id.clone())
+    {
+        let key = uninbox_key(&user_id);
+        if !clearing.iter().any(|(k, _)| *k == key) {
+            clearing.push((key, Outgoing::RemoveFromInbox { user_id }));
+        }
+    }
     let homes = audience.approvers.iter().chain(audience.requester.iter());
     for slack_user_id in homes.filter_map(|p| p.slack_user_id.clone()) {
         let key = home_key(&slack_user_id);

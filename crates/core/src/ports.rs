@@ -331,10 +331,35 @@ pub trait ReminderSettings: Send + Sync {
 /// repeat-safe.
 #[async_trait]
 pub trait DeadlineStore: Send + Sync {
-    async fn add_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError>;
-    /// The approvals whose deadline falls in the quarter hour starting at `quarter`.
-    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<String>, StoreError>;
-    async fn remove_deadline(&self, approval_id: &str, at: i64) -> Result<(), StoreError>;
+    async fn add_deadline(&self, deadline: &Deadline, at: i64) -> Result<(), StoreError>;
+    /// The deadlines that fall in the quarter hour starting at `quarter`.
+    async fn deadlines_in(&self, quarter: i64) -> Result<Vec<Deadline>, StoreError>;
+    async fn remove_deadline(&self, deadline: &Deadline, at: i64) -> Result<(), StoreError>;
+}
+
+/// What falls due for a request: its expiry, or its escalation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    Expire,
+    Escalate,
+}
+
+impl DeadlineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expire => "expire",
+            Self::Escalate => "escalate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deadline {
+    pub approval_id: String,
+    pub kind: DeadlineKind,
 }
 
 /// The digests sent, so a decision on any request one lists re-renders it.
@@ -594,6 +619,13 @@ pub trait SlackApi: Send + Sync {
     /// Posts to an interaction's `response_url` (ephemeral notes, replacements).
     async fn respond(&self, response_url: &str, body: &serde_json::Value)
         -> Result<(), SlackError>;
+    /// `chat.postMessage` with `thread_ts`: a reply in the thread of the message at `at`.
+    async fn post_reply(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+        text: &str,
+    ) -> Result<SlackMessageRef, SlackError>;
     /// `chat.getPermalink`: a link that opens the message for anyone who can see it.
     async fn permalink(
         &self,

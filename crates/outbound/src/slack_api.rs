@@ -263,6 +263,31 @@ impl SlackApi for SlackHttpClient {
         }
     }
 
+    async fn post_reply(
+        &self,
+        token: &SecretToken,
+        at: &SlackMessageRef,
+        text: &str,
+    ) -> Result<SlackMessageRef, SlackError> {
+        let answer = self
+            .call(
+                "chat.postMessage",
+                token,
+                &json!({"channel": at.channel_id, "thread_ts": at.message_ts, "text": text,
+                        "unfurl_links": false, "unfurl_media": false}),
+            )
+            .await?;
+        match answer.get("ts").and_then(Value::as_str) {
+            Some(ts) => Ok(SlackMessageRef {
+                channel_id: at.channel_id.clone(),
+                message_ts: ts.to_owned(),
+            }),
+            None => Err(SlackError::InvalidResponse {
+                method: "chat.postMessage".into(),
+            }),
+        }
+    }
+
     async fn permalink(
         &self,
         token: &SecretToken,

@@ -565,6 +565,7 @@ fn effect_kind(effect: &Outgoing) -> &'static str {
         Outgoing::AddToInbox { .. } => "add_to_inbox",
         Outgoing::RemoveFromInbox { .. } => "remove_from_inbox",
         Outgoing::RefreshHome { .. } => "refresh_home",
+        Outgoing::ThreadReply { .. } => "thread_reply",
     }
 }
 

@@ -11,8 +11,8 @@ use crate::machine::{Approvers, Policy, Status, Step};
 use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
-    ApprovalStore, BotTokens, DeadlineStore, EffectsQueue, SlackApi, SlackError, StoreError,
-    TenantStore, TokenError, UserDirectory,
+    ApprovalStore, BotTokens, Deadline, DeadlineKind, DeadlineStore, EffectsQueue, SlackApi,
+    SlackError, StoreError, TenantStore, TokenError, UserDirectory,
 };
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
@@ -195,10 +195,20 @@ impl CreateApproval<'_> {
             );
         }
         fresh.audience = audience;
-        if let Some(at) = deadline {
-            // Filed first: the sweep finds the request however this attempt ends (and finds
-            // nothing to do for one that was never stored).
-            self.deadlines.add_deadline(&fresh.id, at).await?;
+        // Filed first: the sweep finds the request however this attempt ends (and finds
+        // nothing to do for one that was never stored).
+        let due = [
+            (DeadlineKind::Expire, deadline),
+            (DeadlineKind::Escalate, fresh.request.escalates_at(now)),
+        ];
+        for (kind, at) in due {
+            if let Some(at) = at {
+                let deadline = Deadline {
+                    approval_id: fresh.id.clone(),
+                    kind,
+                };
+                self.deadlines.add_deadline(&deadline, at).await?;
+            }
         }
         for (key, effect) in crate::outbox::inbox_filings(&fresh) {
             let seq = fresh.outbox.len() as u64;
@@ -333,6 +343,7 @@ impl CreateApproval<'_> {
     async fn audience(&self, request: &ApprovalRequest) -> Result<Audience, CreateApprovalError> {
         let tenant_id = &request.tenant_id;
         let mut wanted = request.approvers.clone();
+        wanted.extend(request.escalate_to.iter().cloned());
         wanted.extend(request.requester.user_id.clone());
         let known: HashMap<_, HostUser> = self
             .directory
@@ -347,16 +358,22 @@ impl CreateApproval<'_> {
             email: Some(user.email.clone()),
             slack_user_id: user.slack_user_id.clone(),
         };
-        let mut approvers = Vec::with_capacity(request.approvers.len());
-        for (index, user_id) in request.approvers.iter().enumerate() {
-            let user = known.get(user_id).ok_or_else(|| {
-                ValidationError::new(
-                    format!("approvers[{index}]"),
-                    format!("{user_id} is not a user of tenant {tenant_id}; PUT it to /v1/tenants/{tenant_id}/users first"),
-                )
-            })?;
-            approvers.push(person(user));
-        }
+        let people = |field: &str, user_ids: &[crate::people::HostUserId]| {
+            user_ids
+                .iter()
+                .enumerate()
+                .map(|(index, user_id)| {
+                    known.get(user_id).map(person).ok_or_else(|| {
+                        ValidationError::new(
+                            format!("{field}[{index}]"),
+                            format!("{user_id} is not a user of tenant {tenant_id}; PUT it to /v1/tenants/{tenant_id}/users first"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<Person>, ValidationError>>()
+        };
+        let approvers = people("approvers", &request.approvers)?;
+        let escalate_to = people("escalate_to", &request.escalate_to)?;
         let requester = self.requester(request, &known).await?;
         if let Some(requester_slack) = requester.as_ref().and_then(|r| r.slack_user_id.as_ref()) {
             if let Some(index) = approvers
@@ -373,6 +390,7 @@ impl CreateApproval<'_> {
         Ok(Audience {
             approvers,
             requester,
+            escalate_to,
         })
     }
 

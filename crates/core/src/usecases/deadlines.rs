@@ -1,5 +1,5 @@
-//! The deadline sweep: every 15 minutes, requests whose `expires_at` has passed and that are
-//! still pending end as `expired`.
+//! The deadline sweep: every 15 minutes, requests still pending past their `expires_at` end
+//! as `expired`, and those past their `escalate_after_hours` are escalated, once.
 //!
 //! Due deadlines are found by reading the quarter hours just past in a small index, never
 //! by creating schedules at runtime; the run's cost follows what is due. Expiry is one more
@@ -7,7 +7,9 @@
 //! click and the sweep racing end the request once, and a repeated sweep changes nothing.
 
 use crate::machine::{Command, Refusal};
-use crate::ports::{ApprovalStore, DeadlineStore, EffectsQueue, QueueError, StoreError};
+use crate::ports::{
+    ApprovalStore, Deadline, DeadlineKind, DeadlineStore, EffectsQueue, QueueError, StoreError,
+};
 use crate::reminders::{Slot, SLOT_SECS};
 use crate::usecases::transition::{apply_command, Applied};
 
@@ -30,6 +32,8 @@ pub struct Swept {
     pub due: usize,
     /// Requests this sweep ended as expired.
     pub expired: usize,
+    /// Requests this sweep escalated.
+    pub escalated: usize,
     /// Requests that had ended otherwise before their deadline.
     pub already_ended: usize,
 }
@@ -42,45 +46,59 @@ pub struct SweepDeadlines<'a> {
 }
 
 impl SweepDeadlines<'_> {
-    /// Expires what was due before `slot` (the schedule's time, never the clock): the
-    /// state machine is given the slot as `now`, so a late or repeated run decides alike.
+    /// Expires or escalates what was due before `slot` (the schedule's time, never the
+    /// clock): the state machine is given the slot as `now`, so a late or repeated run
+    /// decides alike.
     pub async fn run(&self, slot: Slot) -> Result<Swept, SweepError> {
         let now = slot.start();
         let mut swept = Swept::default();
         for back in (1..=QUARTERS_BACK).rev() {
             let quarter = now - back * SLOT_SECS;
-            for approval_id in self.deadlines.deadlines_in(quarter).await? {
+            for deadline in self.deadlines.deadlines_in(quarter).await? {
                 swept.due += 1;
-                self.expire(&approval_id, quarter, now, &mut swept).await?;
+                self.handle(&deadline, quarter, now, &mut swept).await?;
             }
         }
         Ok(swept)
     }
 
-    async fn expire(
+    async fn handle(
         &self,
-        approval_id: &str,
+        deadline: &Deadline,
         quarter: i64,
         now: i64,
         swept: &mut Swept,
     ) -> Result<(), SweepError> {
+        let approval_id = deadline.approval_id.as_str();
         let Some(approval) = self.approvals.get(approval_id).await? else {
             // Filed by a create that never stored its request.
-            self.deadlines.remove_deadline(approval_id, quarter).await?;
+            self.deadlines.remove_deadline(deadline, quarter).await?;
             return Ok(());
         };
         if approval.status().is_final() {
             swept.already_ended += 1;
-            self.deadlines.remove_deadline(approval_id, quarter).await?;
+            self.deadlines.remove_deadline(deadline, quarter).await?;
             return Ok(());
         }
+        let command = match deadline.kind {
+            DeadlineKind::Expire => Command::Expire,
+            DeadlineKind::Escalate => Command::Escalate {
+                add: approval
+                    .audience
+                    .escalate_to
+                    .iter()
+                    .filter_map(|person| person.slack_user_id.clone())
+                    .collect(),
+            },
+        };
         // Queued first: if the sweep dies after the write, the worker still performs it.
         self.later.perform_later(approval_id, 0).await?;
-        let command_id = format!("expire:{approval_id}");
+        // One command id per deadline: a repeated sweep is a redelivery, applied once.
+        let command_id = format!("{}:{approval_id}", deadline.kind.as_str());
         match apply_command(
             self.approvals,
             approval,
-            &Command::Expire,
+            &command,
             &command_id,
             None,
             None,
@@ -88,16 +106,17 @@ impl SweepDeadlines<'_> {
         )
         .await?
         {
-            Applied::Changed(_) => swept.expired += 1,
+            Applied::Changed(_) if deadline.kind == DeadlineKind::Expire => swept.expired += 1,
+            Applied::Changed(_) => swept.escalated += 1,
             Applied::AlreadyApplied(_) => {}
             Applied::Refused(_, Refusal::Ended { .. }) => swept.already_ended += 1,
             // Its deadline is later than this entry says (it cannot be, once filed): kept.
             Applied::Refused(_, refusal) => {
-                tracing::warn!(approval_id, ?refusal, "a due request could not be expired");
+                tracing::warn!(approval_id, ?refusal, "a due deadline changed nothing");
                 return Ok(());
             }
         }
-        self.deadlines.remove_deadline(approval_id, quarter).await?;
+        self.deadlines.remove_deadline(deadline, quarter).await?;
         Ok(())
     }
 }
@@ -119,7 +138,11 @@ mod tests {
         approval.state.policy = Policy::anyone();
         approval.state.expires_at = Some(at);
         store.insert_if_absent(&approval).await.unwrap();
-        store.add_deadline(&approval.id, at).await.unwrap();
+        let deadline = Deadline {
+            approval_id: approval.id.clone(),
+            kind: DeadlineKind::Expire,
+        };
+        store.add_deadline(&deadline, at).await.unwrap();
         approval
     }
 

@@ -145,6 +145,33 @@ impl From<HomeError> for Failure {
 }
 
 impl PerformEffects<'_> {
+    /// Replies in the request's thread: on the channel message, else the first DM. A reply
+    /// whose answer was lost may have landed: it is not posted again.
+    async fn reply_in_thread(
+        &self,
+        approval: &Approval,
+        text: &str,
+        now: i64,
+    ) -> Result<(), Failure> {
+        let copies = approval.copies.values();
+        let Some(root) = copies
+            .clone()
+            .find(|c| c.role == CopyRole::Channel)
+            .or_else(|| copies.clone().find(|c| c.role == CopyRole::Direct))
+        else {
+            return Err(Failure::Permanent("no message to reply to".into()));
+        };
+        let token = self.token(approval, now).await?;
+        match self.slack.post_reply(&token, &root.at(), text).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_ambiguous() => {
+                tracing::warn!(approval_id = %approval.id, %error, "a thread reply may have landed; not posted again");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Publishes the person's Home again; a workspace that is gone has no Home to refresh
     /// (the next open after a reinstall publishes it afresh).
     async fn refresh_home(
@@ -377,6 +404,7 @@ impl PerformEffects<'_> {
             Outgoing::RefreshHome { slack_user_id } => {
                 self.refresh_home(approval, slack_user_id, now).await
             }
+            Outgoing::ThreadReply { text } => self.reply_in_thread(approval, text, now).await,
             Outgoing::TellClicker {
                 response_url, text, ..
             } => {

@@ -247,6 +247,11 @@ fn plan(
                 }
             }
             Effect::TellClicker { .. } => {}
+            Effect::Escalated { added } => {
+                for (key, effect) in crate::outbox::escalated(approval, added) {
+                    push(key, effect, &mut seq);
+                }
+            }
         }
     }
     entries
