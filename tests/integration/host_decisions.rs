@@ -243,7 +243,13 @@ async fn a_request_expires_once_within_a_quarter_hour_of_its_deadline() {
     let stack = Stack::start().await;
     let deadline = approvals_core::time::unix_now() + 3600;
     let (id, channel, ts) = expiring(&stack, "EXP-1", deadline).await;
-    assert_eq!(stack.approval_item(&id).await["status"], "pending");
+    let stored = stack.approval_item(&id).await;
+    assert_eq!(stored["status"], "pending");
+    assert_eq!(stored["deadline_at"], deadline);
+    assert!(
+        stored.get("expires_at").is_none(),
+        "the table's TTL attribute would delete the request at its deadline"
+    );
 
     let first = sweep_after(&stack, deadline).await;
     let again = sweep_after(&stack, deadline).await;

@@ -13,6 +13,7 @@ async fn map_team(stack: &Stack) {
         {"user_id": "u-ben", "email": "ben@sandbox.example", "name": "Ben"},
         {"user_id": "u-cara", "email": "cara@sandbox.example", "name": "Cara"},
         {"user_id": "u-dev", "email": "dev@sandbox.example", "name": "Dev"},
+        {"user_id": "u-zed", "email": "zed@elsewhere.example", "name": "Zed, not in Slack"},
     ]});
     let (status, body) = stack.host_call("PUT", &path, &users).await;
     assert_eq!(status, 200, "{body}");
@@ -181,6 +182,15 @@ async fn policies_that_cannot_finish_are_refused_by_field() {
         (
             json!({"steps": [step(json!(["u-ana"]))], "policy": {"min_approvals": 1}}),
             "steps",
+        ),
+        // Zed is not in Slack: two approvals from Ana and Zed could never come from Slack.
+        (
+            json!({"approvers": ["u-ana", "u-zed"], "policy": {"min_approvals": 2}}),
+            "policy.min_approvals",
+        ),
+        (
+            json!({"steps": [step(json!(["u-ana"])), step(json!(["u-zed"]))]}),
+            "steps[1].approvers",
         ),
     ];
     for (n, (extra, field)) in cases.into_iter().enumerate() {

@@ -286,16 +286,29 @@ impl ApprovalStore for DynamoStore {
     }
 
     async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
-        self.update_at(approval_pk(approval_id), APPROVAL_SK)
+        let answer = self
+            .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET copies.#copy = :copy")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#copy", copy.key())
             .expression_attribute_values(":copy", to_attribute(copy)?)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
             .await
             .map_err(|e| backend("UpdateItem", &e))?;
-        self.write_audit(approval_id, [approvals_core::audit::copy_posted(copy)])
-            .await;
+        // The same copy recorded again (a redelivery) is no new post; a new digest replacing
+        // the person's last one is.
+        let before = answer
+            .attributes
+            .as_ref()
+            .and_then(|old| old.get("copies"))
+            .and_then(|copies| copies.as_m().ok())
+            .and_then(|copies| copies.get(&copy.key()))
+            .and_then(|old| serde_dynamo::from_attribute_value::<_, MessageCopy>(old.clone()).ok());
+        if before.as_ref() != Some(copy) {
+            self.write_audit(approval_id, [approvals_core::audit::copy_posted(copy)])
+                .await;
+        }
         Ok(())
     }
 

@@ -149,10 +149,15 @@ impl ApprovalStore for MemoryStore {
         Ok(self.approval(approval_id))
     }
     async fn add_copy(&self, id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
-        if let Some(approval) = self.approvals.lock().unwrap().get_mut(id) {
-            approval.copies.insert(copy.key(), copy.clone());
+        let before = self
+            .approvals
+            .lock()
+            .unwrap()
+            .get_mut(id)
+            .and_then(|approval| approval.copies.insert(copy.key(), copy.clone()));
+        if before.as_ref() != Some(copy) {
+            self.log(id, [crate::audit::copy_posted(copy)]);
         }
-        self.log(id, [crate::audit::copy_posted(copy)]);
         Ok(())
     }
     async fn delete_untouched(&self, id: &str) -> Result<bool, StoreError> {

@@ -205,7 +205,13 @@ pub struct ApprovalState {
     pub votes: Vec<Vote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<Ending>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Stored as `deadline_at`: the single table's TTL attribute is `expires_at`, and a
+    /// request must never be deleted by its own deadline.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "deadline_at"
+    )]
     pub expires_at: Option<i64>,
     #[serde(default)]
     pub version: u64,
@@ -422,7 +428,12 @@ fn vote(
         };
         return Transition::refused(Refusal::NotAnApprover { approvers }, Some(user_id));
     }
-    if state.votes.iter().any(|vote| vote.user_id == user_id) {
+    // A vote counts once per step: someone in two steps votes in each.
+    if state
+        .votes
+        .iter()
+        .any(|vote| vote.user_id == user_id && vote.step == state.step)
+    {
         return Transition::refused(Refusal::AlreadyVoted, Some(user_id));
     }
     let mut next = state.clone();
@@ -916,8 +927,9 @@ mod tests {
                         prop_assert!(only_notes, "a refusal only tells the clicker");
                     }
                 }
-                // Each voter votes at most once.
-                let mut voters: Vec<&str> = state.votes.iter().map(|v| v.user_id.as_str()).collect();
+                // Each voter votes at most once in a step.
+                let mut voters: Vec<(usize, &str)> =
+                    state.votes.iter().map(|v| (v.step, v.user_id.as_str())).collect();
                 voters.sort();
                 let before = voters.len();
                 voters.dedup();

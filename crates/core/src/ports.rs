@@ -60,6 +60,10 @@ pub trait AuditTrail: Send + Sync {
 /// Stores approvals. Every change of state goes through [`ApprovalStore::commit`], one
 /// conditional write on the version read; outbox entries change one at a time, each
 /// conditioned on what it was, so two workers never undo each other's progress.
+///
+/// Contract: each change also lands in the request's audit trail ([`crate::audit`]): a new
+/// request, a new copy (not one recorded again), a commit's `audit`, a first refusal, an
+/// effect's attempt. Best-effort: the change stands even when its record cannot be written.
 #[async_trait]
 pub trait ApprovalStore: Send + Sync {
     /// Inserts unless an approval with this id exists; returns the existing one then.

@@ -122,20 +122,25 @@ impl DailyReminders {
             queue: self.queue.as_ref(),
             runs: self.runs.as_ref(),
         };
-        let summary = run.run(slot, unix_now()).await?;
-        tracing::info!(slot = %summary.slot, keys_in_use = summary.keys_in_use,
-            due_keys = ?summary.due_keys, caught_up = ?summary.caught_up,
-            entries_read = summary.entries_read,
-            people = summary.people, "reminder run queued its jobs");
+        // The sweep runs whatever became of the reminders: one failing never starves the
+        // other; the invocation still fails, so Lambda retries (both are repeat-safe).
+        let reminded = run.run(slot, unix_now()).await;
         let swept = SweepDeadlines {
             approvals: self.runs.as_ref(),
             deadlines: self.deadlines.as_ref(),
             later: self.effects.as_ref(),
         }
         .run(slot)
-        .await?;
+        .await;
+        let summary = reminded?;
+        tracing::info!(slot = %summary.slot, keys_in_use = summary.keys_in_use,
+            due_keys = ?summary.due_keys, caught_up = ?summary.caught_up,
+            entries_read = summary.entries_read,
+            people = summary.people, "reminder run queued its jobs");
+        let swept = swept?;
         tracing::info!(slot = %summary.slot, due = swept.due, expired = swept.expired,
-            already_ended = swept.already_ended, "deadline sweep done");
+            escalated = swept.escalated, already_ended = swept.already_ended,
+            failed = swept.failed, "deadline sweep done");
         Ok(Tick {
             reminders: summary,
             deadlines: swept,

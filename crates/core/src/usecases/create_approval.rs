@@ -106,6 +106,35 @@ fn policy_of(request: &ApprovalRequest, audience: &Audience, mapped: &[String]) 
     Policy::n_of(required, mapped.to_vec())
 }
 
+/// A policy the host asked for must be finishable from Slack: each step needs as many of
+/// its approvers in Slack as it asks approvals of.
+fn check_reachable(request: &ApprovalRequest, policy: &Policy) -> Result<(), ValidationError> {
+    if request.policy.is_none() && request.steps.is_empty() {
+        return Ok(());
+    }
+    for (index, step) in policy.steps.iter().enumerate() {
+        let Approvers::Named(in_slack) = &step.approvers else {
+            continue;
+        };
+        if (step.required as usize) > in_slack.len() {
+            let field = if request.steps.is_empty() {
+                "policy.min_approvals".to_owned()
+            } else {
+                format!("steps[{index}].approvers")
+            };
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{} approvals are asked, but only {} of these approvers are in Slack; map them first",
+                    step.required,
+                    in_slack.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// How each approver was reached, for the create answer.
 pub fn approver_statuses(approval: &Approval) -> Vec<(Person, &'static str)> {
     approval
@@ -169,6 +198,7 @@ impl CreateApproval<'_> {
         }
         let mut fresh = Approval::new(request, installation.id().to_owned(), now);
         let mut policy = policy_of(&fresh.request, &audience, &mapped);
+        check_reachable(&fresh.request, &policy)?;
         policy.barred = audience
             .requester
             .iter()

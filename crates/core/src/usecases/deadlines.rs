@@ -11,6 +11,7 @@ use crate::ports::{
     ApprovalStore, Deadline, DeadlineKind, DeadlineStore, EffectsQueue, QueueError, StoreError,
 };
 use crate::reminders::{Slot, SLOT_SECS};
+use crate::usecases::host_decisions::SAFETY_NET_DELAY_SECS;
 use crate::usecases::transition::{apply_command, Applied};
 
 /// Quarter hours a sweep covers before its own slot: the one just past (precision: within
@@ -34,6 +35,8 @@ pub struct Swept {
     pub expired: usize,
     /// Requests this sweep escalated.
     pub escalated: usize,
+    /// Deadlines that failed this time (left for the next run).
+    pub failed: usize,
     /// Requests that had ended otherwise before their deadline.
     pub already_ended: usize,
 }
@@ -56,7 +59,12 @@ impl SweepDeadlines<'_> {
             let quarter = now - back * SLOT_SECS;
             for deadline in self.deadlines.deadlines_in(quarter).await? {
                 swept.due += 1;
-                self.handle(&deadline, quarter, now, &mut swept).await?;
+                // One request failing holds up no other; its entry stays for the next run.
+                if let Err(error) = self.handle(&deadline, quarter, now, &mut swept).await {
+                    tracing::warn!(approval_id = %deadline.approval_id, %error,
+                        "a due deadline failed; the next run tries again");
+                    swept.failed += 1;
+                }
             }
         }
         Ok(swept)
@@ -91,8 +99,11 @@ impl SweepDeadlines<'_> {
                     .collect(),
             },
         };
-        // Queued first: if the sweep dies after the write, the worker still performs it.
-        self.later.perform_later(approval_id, 0).await?;
+        // Queued first, delayed: if the sweep dies after the write, the worker still
+        // performs it; the one queued after the write performs it at once.
+        self.later
+            .perform_later(approval_id, SAFETY_NET_DELAY_SECS)
+            .await?;
         // One command id per deadline: a repeated sweep is a redelivery, applied once.
         let command_id = format!("{}:{approval_id}", deadline.kind.as_str());
         match apply_command(
@@ -106,8 +117,17 @@ impl SweepDeadlines<'_> {
         )
         .await?
         {
-            Applied::Changed(_) if deadline.kind == DeadlineKind::Expire => swept.expired += 1,
-            Applied::Changed(_) => swept.escalated += 1,
+            Applied::Changed(_) => {
+                if deadline.kind == DeadlineKind::Expire {
+                    swept.expired += 1;
+                } else {
+                    swept.escalated += 1;
+                }
+                if let Err(error) = self.later.perform_later(approval_id, 0).await {
+                    tracing::warn!(approval_id, %error,
+                        "the follow-up was not queued; the delayed one performs it");
+                }
+            }
             Applied::AlreadyApplied(_) => {}
             Applied::Refused(_, Refusal::Ended { .. }) => swept.already_ended += 1,
             // Its deadline is later than this entry says (it cannot be, once filed): kept.

@@ -19,8 +19,9 @@ use crate::usecases::transition::{apply_command, Applied, KnownAs};
 
 /// The longest reason a host may give: what a copy and a webhook can carry.
 pub const REASON_MAX: usize = 3000;
-/// When the worker takes up the effects: at once (it waits out any lease still held).
-const EFFECTS_DELAY_SECS: i64 = 0;
+/// The follow-up queued before the write comes back this late: past an effect's lease, and
+/// long after the write, which the one queued after it finds at once.
+pub const SAFETY_NET_DELAY_SECS: i64 = 61;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostDecisionError {
@@ -107,6 +108,13 @@ impl HostDecisions<'_> {
             .map_err(|message| ValidationError::new("user_id", message))?;
         let reason = checked_reason(body.reason)?;
         let approval = self.owned(approval_id, &body.tenant_id).await?;
+        if approval.request.requester.user_id.as_ref() == Some(&user_id) {
+            return Err(ValidationError::new(
+                "user_id",
+                "is the requester, who may not decide their own request",
+            )
+            .into());
+        }
         if body.decision == Decision::Rejected
             && approval.request.reject_reason == RejectReason::Required
             && reason.is_none()
@@ -172,10 +180,11 @@ impl HostDecisions<'_> {
         if let Some(ending) = &approval.state.ending {
             return Err(ended(approval.clone(), ending));
         }
-        // Queued first: if this request dies after the write, the worker still performs
-        // what it armed (and finds nothing to do if the command changed nothing).
+        // Queued first, delayed: if this request dies after the write, the worker still
+        // performs what it armed (and finds nothing to do if the command changed nothing).
+        // A follow-up at once could be read before the write lands and find nothing.
         self.later
-            .perform_later(&approval.id, EFFECTS_DELAY_SECS)
+            .perform_later(&approval.id, SAFETY_NET_DELAY_SECS)
             .await?;
         let command_id = format!("host:{}", uuid::Uuid::new_v4().simple());
         match apply_command(
@@ -189,7 +198,13 @@ impl HostDecisions<'_> {
         )
         .await?
         {
-            Applied::Changed(approval) | Applied::AlreadyApplied(approval) => Ok(approval),
+            Applied::Changed(approval) | Applied::AlreadyApplied(approval) => {
+                if let Err(error) = self.later.perform_later(&approval.id, 0).await {
+                    tracing::warn!(approval_id = %approval.id, %error,
+                        "the follow-up was not queued; the delayed one performs it");
+                }
+                Ok(approval)
+            }
             Applied::Refused(approval, Refusal::Ended { ending }) => Err(ended(approval, &ending)),
             Applied::Refused(approval, refusal) => Err(StoreError::Corrupt(format!(
                 "a host command on approval {} was refused: {refusal:?}",
