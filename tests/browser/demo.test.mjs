@@ -344,6 +344,86 @@ test('the 09:00 digest in Kolkata and the Home tab: approve from the digest, eve
   }
 });
 
+test('the host stays in charge: 2 of 3 with progress, a withdrawal, a decision in the host, the timeline', async () => {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  const shot = (name) => page.screenshot({ path: `${OUT}/host-${name}.png`, fullPage: true });
+  const as = (user, channel) => page.goto(`${urls.slack}/?channel=${channel}&user=${user}`);
+  const message = (title) => page.locator('.message').filter({ hasText: title }).first();
+  const row = (title) => page.locator('#requests tr').filter({ hasText: title });
+  const request = async (title, approvers, min, then = '') => {
+    await page.goto(`${urls.host}/requests`);
+    await page.locator('#new-title').fill(title);
+    await page.locator('#new-approvers').fill(approvers);
+    await page.locator('#new-min').fill(String(min));
+    await page.locator('#new-then').fill(then);
+    await page.getByRole('button', { name: 'Request', exact: true }).click();
+    await page.waitForURL(`${urls.host}/requests`);
+    await row(title).waitFor();
+  };
+  try {
+    await connect(page);
+    await page.goto(`${urls.host}/people`);
+    await page.getByRole('button', { name: 'Map users' }).click();
+    await page.locator('#users tr').filter({ hasText: 'u-ben' }).filter({ hasText: 'U0BEN' }).waitFor();
+
+    // 1. Two of three: Ana approves, the message shows 1 of 2 with her name.
+    const twoOfThree = 'Laptops: two of three';
+    await request(twoOfThree, 'u-ana, u-ben, u-cara', 2);
+    await as('U0ANA', 'C0APPROVALS');
+    await message(twoOfThree).getByRole('button', { name: 'Approve' }).click();
+    await message(twoOfThree).filter({ hasText: '1 of 2 approvals' }).waitFor();
+    await shot('1-one-of-two');
+    // 2. Ben approves: approved.
+    await as('U0BEN', 'C0APPROVALS');
+    await message(twoOfThree).getByRole('button', { name: 'Approve' }).click();
+    await message(twoOfThree).filter({ hasText: 'Approved by' }).waitFor();
+
+    // 3. A request withdrawn from the host while Ana's screen still shows its buttons.
+    const withdrawn = 'Trade show booth: withdrawn';
+    await request(withdrawn, 'u-ana', 1);
+    await as('U0ANA', 'C0APPROVALS');
+    await message(withdrawn).getByRole('button', { name: 'Approve' }).waitFor();
+    await page.locator('#freeze').click();
+    const host = await context.newPage();
+    await host.goto(`${urls.host}/requests`);
+    await host.locator('#requests tr').filter({ hasText: withdrawn }).getByRole('button', { name: 'Withdraw' }).click();
+    await host.locator('#requests tr').filter({ hasText: withdrawn }).filter({ hasText: 'cancelled' }).waitFor();
+    await message(withdrawn).getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('button', { name: 'Resume live updates' }).click();
+    await page.getByText('This request was withdrawn').first().waitFor();
+    await message(withdrawn).filter({ hasText: 'Withdrawn' }).waitFor();
+    assert.equal(await message(withdrawn).getByRole('button', { name: 'Approve' }).count(), 0);
+    await shot('3-withdrawn');
+
+    // 4. Two steps, decided in the host at the first: every copy names who and where.
+    const twoSteps = 'Budget: two steps';
+    await request(twoSteps, 'u-ben', 1, 'u-cara');
+    await page.goto(`${urls.host}/requests`);
+    await row(twoSteps).filter({ hasText: 'step 2: 0 of 1 (waiting)' }).waitFor();
+    await row(twoSteps).getByRole('button', { name: 'Approve in host' }).click();
+    await row(twoSteps).filter({ hasText: 'approved' }).waitFor();
+    await as('U0BEN', 'C0APPROVALS');
+    await message(twoSteps).filter({ hasText: 'Approved by Ana Approver in' }).waitFor();
+
+    // 5. The timeline of the two-of-three request lists it all, in order.
+    await page.goto(`${urls.host}/requests`);
+    await row(twoOfThree).getByRole('link', { name: 'Timeline' }).click();
+    const kinds = await page.locator('#timeline li').evaluateAll((items) => items.map((li) => li.dataset.kind));
+    assert.equal(kinds[0], 'created');
+    assert.equal(kinds.filter((k) => k === 'vote').length, 2, kinds.join(', '));
+    assert.ok(kinds.indexOf('approved') > kinds.lastIndexOf('vote'), kinds.join(', '));
+    assert.ok(kinds.includes('effect_done'), kinds.join(', '));
+    await shot('5-timeline');
+  } catch (error) {
+    await shot('failure').catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});
+
 test('act as survives a reload and a request; the decision is by the person acting', async () => {
   const context = await browser.newContext();
   context.setDefaultTimeout(STEP_MS);

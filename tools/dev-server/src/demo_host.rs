@@ -5,6 +5,7 @@
 mod page;
 mod people;
 mod request;
+mod requests;
 mod settings;
 mod webhook_log;
 
@@ -102,6 +103,10 @@ pub fn router(host: Arc<DemoHost>) -> Router {
         .route("/demo/request", post(request::request_approval))
         .route("/people", get(people::people))
         .route("/people/map", post(people::map_people))
+        .route("/requests", get(requests::requests).post(requests::create))
+        .route("/requests/{id}", get(requests::timeline))
+        .route("/requests/{id}/decision", post(requests::decide))
+        .route("/requests/{id}/cancel", post(requests::cancel))
         .with_state(host)
         .fallback_service(stand_in)
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 pub enum Section {
     Settings,
     People,
+    Requests,
     WebhookLog,
     /// A page reached from elsewhere (the request endpoint's answers): no link is current.
     Other,
@@ -34,12 +35,13 @@ impl Layout<'_> {
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <title>{title} · Demo host</title>\n<style>{CSS}</style>\n</head>\n<body>\n\
              <header class=\"top\">\n<h1>Demo host <span class=\"sub\">the host application that asks for approvals</span></h1>\n\
-             <nav aria-label=\"Demo host\"><ul class=\"links\">{settings}{people}{log}\
+             <nav aria-label=\"Demo host\"><ul class=\"links\">{settings}{people}{requests}{log}\
              <li><a href=\"{sandbox}\">Open Slack sandbox</a></li></ul></nav>\n</header>\n\
              <main>\n<h2>{title}</h2>\n{body}\n</main>\n</body>\n</html>\n",
             title = escape(title),
             settings = link(Section::Settings, "/settings", "Settings"),
             people = link(Section::People, "/people", "People"),
+            requests = link(Section::Requests, "/requests", "Requests"),
             log = link(Section::WebhookLog, "/", "Webhook log"),
             sandbox = escape(self.sandbox_page),
         ))
@@ -120,6 +122,10 @@ th{font-size:.75rem;text-transform:uppercase;letter-spacing:.04em;color:#555}td.
 .badge{font-size:.75rem;border-radius:3px;padding:0 .3rem}.badge.ok{background:#e3f4ec;color:#00573f}.badge.bad{background:#fde8ee;color:#9b0e3c}
 .hook.new{animation:arrive 2s ease-out}@keyframes arrive{from{background:#fff6d6}to{background:#fff}}
 .live{font-size:.85rem;color:#616061;min-height:1.3em}.live.failed{color:#b3001b}
+form.inline{display:inline-block;margin:0 .35rem .25rem 0}
+.timeline{padding-left:1.25rem}
+.timeline li{margin:.25rem 0}
+.timeline code{font-size:.8rem;color:#616061;word-break:break-word}
 ";
 
 #[cfg(test)]
