@@ -488,6 +488,16 @@ async fn a_request_escalates_once_adding_approvers_and_telling_the_first_in_the_
     );
     let cara = stack.slack.messages("D0CARA");
     assert_eq!(cara.len(), 1, "Cara is asked in her DM");
+    let trail = format!("/v1/approvals/{id}/events?tenant_id={}", stack.tenant_id);
+    let (_, trail) = stack.host_call("GET", &trail, &Value::Null).await;
+    let escalated: Vec<&Value> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "escalated")
+        .collect();
+    assert_eq!(escalated.len(), 1, "{trail}");
+    assert_eq!(escalated[0]["detail"]["added"], json!(["U0CARA"]));
     // And she may decide now.
     assert_eq!(
         stack

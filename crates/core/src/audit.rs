@@ -21,8 +21,8 @@ pub struct AuditEvent {
     /// When it happened (epoch seconds).
     pub at: i64,
     /// `created`, `copy_posted`, `reminder_sent`, `click_refused`, `vote`, `approved`,
-    /// `rejected`, `cancelled`, `expired`, `step_opened`, `effect_done`, `effect_retry`,
-    /// `effect_failed` or `effect_parked`.
+    /// `rejected`, `cancelled`, `expired`, `step_opened`, `escalated`, `effect_done`,
+    /// `effect_retry`, `effect_failed` or `effect_parked`.
     pub kind: String,
     /// What it was about, by kind.
     #[serde(default)]
@@ -114,6 +114,22 @@ pub fn transition(
             json!({"slack_user_id": vote.user_id, "team_id": vote.team_id,
                    "decision": vote.decision.as_str(), "step": vote.step,
                    "reason": vote.reason, "command_id": command_id}),
+        ));
+    }
+    let named = |state: &ApprovalState| match state.policy.steps.get(state.step) {
+        Some(crate::machine::Step {
+            approvers: crate::machine::Approvers::Named(user_ids),
+            ..
+        }) => user_ids.clone(),
+        _ => Vec::new(),
+    };
+    let (was, now_named) = (named(before), named(after));
+    let added: Vec<&String> = now_named.iter().filter(|id| !was.contains(id)).collect();
+    if after.step == before.step && !added.is_empty() {
+        events.push(AuditEvent::new(
+            now,
+            "escalated",
+            json!({"added": added, "command_id": command_id}),
         ));
     }
     if after.step > before.step {
