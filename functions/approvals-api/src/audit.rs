@@ -18,23 +18,8 @@ pub(crate) async fn events(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|_| ApiError::invalid("query: not a valid query string"))?;
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    if let Some((unknown, _)) = pairs
-        .iter()
-        .find(|(key, _)| !["tenant_id", "limit", "cursor"].contains(&key.as_str()))
-    {
-        return Err(ApiError::invalid(format!(
-            "{unknown}: unknown parameter, expected tenant_id, limit or cursor"
-        )));
-    }
+    let params = crate::QueryParams::parse(query.as_deref(), &["tenant_id", "limit", "cursor"])?;
+    let param = |name: &str| params.get(name);
     let tenant_id = param("tenant_id")
         .ok_or_else(|| ApiError::invalid("tenant_id: query parameter is required"))?;
     let limit = crate::page_limit(param("limit"), DEFAULT_PAGE, MAX_PAGE)?;

@@ -282,6 +282,31 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     answer
 }
 
+/// A query string's parameters, every one of them known: a 400 names the first that is not.
+pub(crate) struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub(crate) fn parse(query: Option<&str>, known: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|_| ApiError::invalid("query: not a valid query string"))?;
+        if let Some((unknown, _)) = pairs.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+            return Err(ApiError::invalid(format!(
+                "{unknown}: unknown query parameter, expected one of {}",
+                known.join(", ")
+            )));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// A listing's `limit` query parameter: `default` when absent, else 1 to `max`.
 fn page_limit(value: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     match value {

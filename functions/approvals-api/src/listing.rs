@@ -24,23 +24,8 @@ struct ListQuery {
 }
 
 fn parse_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|_| ApiError::invalid("query: not a valid query string"))?;
-    if let Some((unknown, _)) = pairs
-        .iter()
-        .find(|(key, _)| !PARAMETERS.contains(&key.as_str()))
-    {
-        return Err(ApiError::invalid(format!(
-            "{unknown}: unknown query parameter, expected one of {}",
-            PARAMETERS.join(", ")
-        )));
-    }
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let params = crate::QueryParams::parse(query, &PARAMETERS)?;
+    let param = |name: &str| params.get(name);
     let tenant_id = param("tenant_id")
         .ok_or_else(|| ApiError::invalid("tenant_id: query parameter is required"))?;
     check_identifier("tenant_id", tenant_id).map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -84,15 +84,8 @@ pub(crate) async fn list_users(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant(&tenant_id)?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|_| ApiError::invalid("query: not a valid query string"))?;
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let params = crate::QueryParams::parse(query.as_deref(), &["status", "limit", "cursor"])?;
+    let param = |name: &str| params.get(name);
     let status = match param("status") {
         None => None,
         Some(value) => Some(
