@@ -2,6 +2,7 @@
 //! starts, the Slack sandbox and the host stand-in on loopback, and the functions' own
 //! routers invoked with Lambda events as `lambda_http` would invoke them.
 
+mod comments;
 mod common;
 
 mod ambiguous_posts;

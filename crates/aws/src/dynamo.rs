@@ -18,12 +18,14 @@
 //! - `CLAIM#{key}` / `CLAIM`: at-most-once guards that expire through `expires_at` (TTL).
 //! - `APPROVAL#{id}` / `AUDIT#{written}#{n}#{random}`: the request's audit trail, kept
 //!   `AUDIT_RETENTION_DAYS` through TTL: see [`audit`].
+//! - `APPROVAL#{id}` / `COMMENT#{comment id}`: the host's comments: see [`comments`].
 //! - `DUE#{quarter}` / `APPROVAL#{id}`: request deadlines by quarter hour: see [`deadlines`].
 //! - The tenant's users and Slack identities: see [`users`]; plain notifications: see
 //!   [`notifications`]; approvals waiting for a reinstall: see [`parked`].
 //! - People's inboxes, reminder settings and digests: see [`inbox`].
 
 mod audit;
+mod comments;
 mod deadlines;
 mod inbox;
 mod notifications;

@@ -75,6 +75,7 @@ pub struct MemoryStore {
     notifications: Mutex<HashMap<String, crate::notification::Notification>>,
     parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
     inbox: Mutex<MemoryInbox>,
+    comments: Mutex<HashMap<(String, String), HostComment>>,
     /// Each approval's audit trail, in the order written.
     audit: Mutex<HashMap<String, Vec<crate::audit::AuditEvent>>>,
     /// Quarter-hour start → approval ids due in it.
@@ -769,6 +770,7 @@ impl SlackApi for FakeSlack {
         token: &SecretToken,
         at: &SlackMessageRef,
         text: &str,
+        _username: Option<&str>,
     ) -> Result<SlackMessageRef, SlackError> {
         self.post_message(token, &at.channel_id, &SlackMessage::plain(text))
             .await
@@ -1242,5 +1244,29 @@ impl AuditTrail for MemoryStore {
                 .unwrap_or_default(),
             next_cursor: (end < events.len()).then(|| end.to_string()),
         })
+    }
+}
+
+#[async_trait]
+impl CommentStore for MemoryStore {
+    async fn comment(
+        &self,
+        approval_id: &str,
+        comment_id: &str,
+    ) -> Result<Option<HostComment>, StoreError> {
+        let comments = self.comments.lock().unwrap();
+        Ok(comments
+            .get(&(approval_id.to_owned(), comment_id.to_owned()))
+            .cloned())
+    }
+    async fn save_comment(
+        &self,
+        approval_id: &str,
+        comment: &HostComment,
+    ) -> Result<(), StoreError> {
+        let mut comments = self.comments.lock().unwrap();
+        let key = (approval_id.to_owned(), comment.comment_id.clone());
+        comments.insert(key, comment.clone());
+        Ok(())
     }
 }

@@ -366,6 +366,34 @@ pub struct Deadline {
     pub kind: DeadlineKind,
 }
 
+/// A comment the host posted into a request's thread, kept so a repeat is answered with
+/// the same messages and a different text under the same id is refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostComment {
+    pub comment_id: String,
+    /// Of the author and text: a repeat must match it.
+    pub fingerprint: String,
+    /// Where it was posted; empty while an attempt is under way.
+    #[serde(default)]
+    pub posted: Vec<SlackMessageRef>,
+    pub at: i64,
+}
+
+/// The host's comments on requests.
+#[async_trait]
+pub trait CommentStore: Send + Sync {
+    async fn comment(
+        &self,
+        approval_id: &str,
+        comment_id: &str,
+    ) -> Result<Option<HostComment>, StoreError>;
+    async fn save_comment(
+        &self,
+        approval_id: &str,
+        comment: &HostComment,
+    ) -> Result<(), StoreError>;
+}
+
 /// The digests sent, so a decision on any request one lists re-renders it.
 #[async_trait]
 pub trait DigestStore: Send + Sync {
@@ -623,12 +651,14 @@ pub trait SlackApi: Send + Sync {
     /// Posts to an interaction's `response_url` (ephemeral notes, replacements).
     async fn respond(&self, response_url: &str, body: &serde_json::Value)
         -> Result<(), SlackError>;
-    /// `chat.postMessage` with `thread_ts`: a reply in the thread of the message at `at`.
+    /// `chat.postMessage` with `thread_ts`: a reply in the thread of the message at `at`,
+    /// shown under `username` where the app may (`chat:write.customize`).
     async fn post_reply(
         &self,
         token: &SecretToken,
         at: &SlackMessageRef,
         text: &str,
+        username: Option<&str>,
     ) -> Result<SlackMessageRef, SlackError>;
     /// `chat.getPermalink`: a link that opens the message for anyone who can see it.
     async fn permalink(

@@ -268,15 +268,14 @@ impl SlackApi for SlackHttpClient {
         token: &SecretToken,
         at: &SlackMessageRef,
         text: &str,
+        username: Option<&str>,
     ) -> Result<SlackMessageRef, SlackError> {
-        let answer = self
-            .call(
-                "chat.postMessage",
-                token,
-                &json!({"channel": at.channel_id, "thread_ts": at.message_ts, "text": text,
-                        "unfurl_links": false, "unfurl_media": false}),
-            )
-            .await?;
+        let mut body = json!({"channel": at.channel_id, "thread_ts": at.message_ts, "text": text,
+                              "unfurl_links": false, "unfurl_media": false});
+        if let Some(username) = username {
+            body["username"] = json!(username);
+        }
+        let answer = self.call("chat.postMessage", token, &body).await?;
         match answer.get("ts").and_then(Value::as_str) {
             Some(ts) => Ok(SlackMessageRef {
                 channel_id: at.channel_id.clone(),

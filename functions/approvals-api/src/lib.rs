@@ -2,6 +2,7 @@
 //! manage the tenant's Slack connection. Every route sits behind the v1 signature check.
 
 mod audit;
+mod comments;
 mod host_decisions;
 mod listing;
 mod notifications;
@@ -21,8 +22,8 @@ use approvals_core::domain::{
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
-    ApprovalStore, AuditTrail, BotTokens, CleanupQueue, DeadlineStore, DigestStore, EffectsQueue,
-    HostNotifier, InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore,
+    ApprovalStore, AuditTrail, BotTokens, CleanupQueue, CommentStore, DeadlineStore, DigestStore,
+    EffectsQueue, HostNotifier, InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore,
     ReminderSettings, SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
@@ -91,6 +92,7 @@ pub struct ApprovalsApi {
     pub digests: Arc<dyn DigestStore>,
     pub deadlines: Arc<dyn DeadlineStore>,
     pub audit: Arc<dyn AuditTrail>,
+    pub comments: Arc<dyn CommentStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub slack_directory: Arc<dyn SlackDirectory>,
     pub oauth: Arc<dyn SlackOAuth>,
@@ -138,6 +140,7 @@ impl ApprovalsApi {
             digests: store.clone(),
             deadlines: store.clone(),
             audit: store.clone(),
+            comments: store.clone(),
             notifications: store,
             notifier: queue.clone(),
             follow_up: queue.clone(),
@@ -158,6 +161,7 @@ impl ApprovalsApi {
             .route("/v1/approvals", post(create).get(listing::list))
             .route("/v1/approvals/{id}", get(read))
             .route("/v1/approvals/{id}/events", get(audit::events))
+            .route("/v1/approvals/{id}/comments", post(comments::post))
             .route("/v1/approvals/{id}/cancel", post(host_decisions::cancel))
             .route("/v1/approvals/{id}/decision", post(host_decisions::decide))
             .route("/v1/notifications", post(notifications::notify))

@@ -162,7 +162,7 @@ impl PerformEffects<'_> {
             return Err(Failure::Permanent("no message to reply to".into()));
         };
         let token = self.token(approval, now).await?;
-        match self.slack.post_reply(&token, &root.at(), text).await {
+        match self.slack.post_reply(&token, &root.at(), text, None).await {
             Ok(_) => Ok(()),
             Err(error) if error.is_ambiguous() => {
                 tracing::warn!(approval_id = %approval.id, %error, "a thread reply may have landed; not posted again");
