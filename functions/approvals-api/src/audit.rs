@@ -2,6 +2,7 @@
 //! oldest first, a page at a time.
 
 use approvals_core::domain::looks_like_approval_id;
+use approvals_core::usecases::tenants_approval;
 use approvals_lambda::http::{error_response, internal_error, json_response, ApiError};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -30,9 +31,9 @@ pub(crate) async fn events(
             format!("no approval {id}"),
         ));
     }
-    match api.approvals.get(&id).await {
-        Ok(Some(approval)) if approval.request.tenant_id == tenant_id => {}
-        Ok(_) => {
+    match tenants_approval(api.approvals.as_ref(), &id, tenant_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
             return Ok(error_response(
                 404,
                 "not_found",

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{approval_pk, backend, from_item, s, to_item, DynamoStore};
+use super::{approval_pk, DynamoStore};
 use approvals_core::ports::{CommentStore, HostComment, StoreError};
 
 fn comment_sk(comment_id: &str) -> String {
@@ -16,10 +16,8 @@ impl CommentStore for DynamoStore {
         approval_id: &str,
         comment_id: &str,
     ) -> Result<Option<HostComment>, StoreError> {
-        self.get_item(approval_pk(approval_id), &comment_sk(comment_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_value(approval_pk(approval_id), &comment_sk(comment_id))
+            .await
     }
 
     async fn save_comment(
@@ -27,16 +25,11 @@ impl CommentStore for DynamoStore {
         approval_id: &str,
         comment: &HostComment,
     ) -> Result<(), StoreError> {
-        let mut item = to_item(comment)?;
-        item.insert("pk".into(), s(approval_pk(approval_id)));
-        item.insert("sk".into(), s(comment_sk(&comment.comment_id)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend("PutItem", &e))?;
-        Ok(())
+        self.put_value(
+            approval_pk(approval_id),
+            &comment_sk(&comment.comment_id),
+            comment,
+        )
+        .await
     }
 }

@@ -192,7 +192,7 @@ impl DynamoStore {
             .collect()
     }
 
-    async fn put_value<T: Serialize>(
+    pub(super) async fn put_value<T: Serialize>(
         &self,
         pk: String,
         sk: &str,
@@ -211,7 +211,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get_value<T: DeserializeOwned>(
+    pub(super) async fn get_value<T: DeserializeOwned>(
         &self,
         pk: String,
         sk: &str,

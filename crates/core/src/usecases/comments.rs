@@ -91,11 +91,8 @@ impl HostComments<'_> {
         }
         crate::domain::check_text("author.name", &body.author.name, 200)?;
         crate::domain::check_text("text", &body.text, TEXT_MAX)?;
-        let approval = self
-            .approvals
-            .get(approval_id)
+        let approval = super::tenants_approval(self.approvals, approval_id, &body.tenant_id)
             .await?
-            .filter(|approval| approval.request.tenant_id == body.tenant_id)
             .ok_or_else(|| CommentError::NotFound {
                 approval_id: approval_id.to_owned(),
                 tenant_id: body.tenant_id.clone(),

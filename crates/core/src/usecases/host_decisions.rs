@@ -160,10 +160,8 @@ impl HostDecisions<'_> {
         approval_id: &str,
         tenant_id: &str,
     ) -> Result<Approval, HostDecisionError> {
-        self.approvals
-            .get(approval_id)
+        super::tenants_approval(self.approvals, approval_id, tenant_id)
             .await?
-            .filter(|approval| approval.request.tenant_id == tenant_id)
             .ok_or_else(|| HostDecisionError::NotFound {
                 approval_id: approval_id.to_owned(),
                 tenant_id: tenant_id.to_owned(),
