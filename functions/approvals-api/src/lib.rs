@@ -250,11 +250,10 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     // A captured request must not work twice: a replayed install-link request would hand
     // out a fresh link to the tenant's Slack connection. Reads are harmless, and a repeated
     // create (approval or notification) is already idempotent by `external_id`, so both
-    // stay repeatable.
-    let idempotent_create = matches!(
-        target.stage_relative.as_str(),
-        "/v1/approvals" | "/v1/notifications"
-    );
+    // stay repeatable; so does a comment, idempotent by `comment_id`.
+    let path = target.stage_relative.as_str();
+    let idempotent_create = matches!(path, "/v1/approvals" | "/v1/notifications")
+        || (path.starts_with("/v1/approvals/") && path.ends_with("/comments"));
     let replay_guard = (parts.method != Method::GET && !idempotent_create)
         .then(|| header(&parts.headers, "x-approvals-signature"))
         .flatten()
