@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::common::Stack;
+use crate::slack_events::send_event;
 
 async fn comment(stack: &Stack, id: &str, body: Value) -> (u16, Value) {
     stack
@@ -102,5 +103,144 @@ async fn concurrent_repeats_post_once_and_bad_comments_change_nothing() {
         replies(&stack, &channel, &ts).len(),
         1,
         "nothing else posted"
+    );
+}
+
+/// A `message` event from a person in `stack`'s workspace, wrapped as Slack wraps it.
+fn message_event(stack: &Stack, event: Value) -> Value {
+    stack.slack.event_callback(&stack.team_id, event)
+}
+
+fn thread_reply(channel: &str, root: &str, ts: &str, user: &str, text: &str) -> Value {
+    json!({"type": "message", "channel": channel, "channel_type": "channel", "user": user,
+           "text": text, "ts": ts, "thread_ts": root, "event_ts": ts})
+}
+
+fn comment_events(events: &[Value], kind: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|event| event["type"] == kind)
+        .map(|event| event["data"].clone())
+        .collect()
+}
+
+/// A reply's ts, a little after the request's own.
+fn later(ts: &str, n: u32) -> String {
+    let seconds: i64 = ts.split('.').next().unwrap().parse().unwrap();
+    format!("{}.{n:06}", seconds + 1)
+}
+
+#[tokio::test]
+async fn a_reply_in_the_thread_reaches_the_host_once_with_its_mentions_and_new_followers() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/users", stack.tenant_id);
+    let users = json!({"users": [
+        {"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana Alvarez"},
+        {"user_id": "u-ben", "email": "ben@sandbox.example", "name": "Ben Buyer"}]});
+    assert_eq!(stack.host_call("PUT", &path, &users).await.0, 200);
+    let (id, channel, ts) = stack.create_approval("CM-T1").await;
+    stack.host_events().await;
+
+    let reply_ts = later(&ts, 1);
+    let reply = message_event(
+        &stack,
+        thread_reply(&channel, &ts, &reply_ts, "U0ANA", "<@U0BEN> can you check the discount?"),
+    );
+    let mut resent = reply.clone();
+    resent["event_id"] = json!("EvRESENT0001");
+    assert_eq!(send_event(&stack, &reply, None).await.0, 200);
+    assert_eq!(send_event(&stack, &reply, Some("1")).await.0, 200, "Slack's retry");
+    assert_eq!(send_event(&stack, &resent, None).await.0, 200, "a new event id");
+
+    let events = stack.host_events().await;
+    let comments = comment_events(&events, "approval.comment");
+    assert_eq!(comments.len(), 1, "told once: {events:?}");
+    let comment = &comments[0];
+    assert_eq!(comment["approval_id"], id.as_str());
+    assert_eq!(comment["tenant_id"], stack.tenant_id.as_str());
+    assert_eq!(comment["external_id"], "CM-T1");
+    assert_eq!(comment["comment_id"], format!("{channel}:{reply_ts}"));
+    assert_eq!(
+        comment["author"],
+        json!({"slack_user_id": "U0ANA", "user_id": "u-ana", "name": "Ana Alvarez"})
+    );
+    assert_eq!(comment["text"], "<@U0BEN> can you check the discount?");
+    assert_eq!(
+        comment["mentions"],
+        json!([{"slack_user_id": "U0BEN", "user_id": "u-ben"}])
+    );
+    assert_eq!(
+        comment["followers_added"],
+        json!([{"user_id": "u-ben", "slack_user_id": "U0BEN"}])
+    );
+
+    // Mentioned again: already a follower.
+    let again_ts = later(&ts, 2);
+    let again = thread_reply(&channel, &ts, &again_ts, "U0ANA", "ping <@U0BEN>");
+    assert_eq!(
+        send_event(&stack, &message_event(&stack, again), None)
+            .await
+            .0,
+        200
+    );
+    let edit = json!({"type": "message", "subtype": "message_changed", "hidden": true,
+        "channel": channel, "channel_type": "channel", "ts": later(&ts, 3),
+        "message": {"type": "message", "user": "U0ANA", "text": "ping <@U0BEN>, please",
+                    "ts": again_ts, "thread_ts": ts,
+                    "edited": {"user": "U0ANA", "ts": later(&ts, 3)}},
+        "previous_message": {"type": "message", "user": "U0ANA", "text": "ping <@U0BEN>",
+                             "ts": again_ts, "thread_ts": ts}});
+    let delete = json!({"type": "message", "subtype": "message_deleted", "hidden": true,
+        "channel": channel, "channel_type": "channel", "ts": later(&ts, 4),
+        "event_ts": later(&ts, 4), "deleted_ts": again_ts,
+        "previous_message": {"type": "message", "user": "U0ANA", "text": "ping <@U0BEN>, please",
+                             "ts": again_ts, "thread_ts": ts}});
+    for event in [edit, delete] {
+        let envelope = message_event(&stack, event);
+        assert_eq!(send_event(&stack, &envelope, None).await.0, 200);
+    }
+    let events = stack.host_events().await;
+    let comments = comment_events(&events, "approval.comment");
+    assert_eq!(comments.len(), 1, "{events:?}");
+    assert_eq!(comments[0]["followers_added"], json!([]), "once per request");
+    let edited = comment_events(&events, "approval.comment_edited");
+    assert_eq!(edited.len(), 1, "{events:?}");
+    assert_eq!(edited[0]["comment_id"], format!("{channel}:{again_ts}"));
+    assert_eq!(edited[0]["text"], "ping <@U0BEN>, please");
+    let deleted = comment_events(&events, "approval.comment_deleted");
+    assert_eq!(deleted.len(), 1, "{events:?}");
+    assert_eq!(deleted[0]["comment_id"], format!("{channel}:{again_ts}"));
+}
+
+#[tokio::test]
+async fn bots_top_level_messages_and_other_threads_are_not_comments() {
+    let stack = Stack::start().await;
+    let (_, channel, ts) = stack.create_approval("CM-T2").await;
+    stack.host_events().await;
+
+    let mut ours = thread_reply(&channel, &ts, &later(&ts, 1), "U0BOT", "*Ana*: from the host");
+    ours["bot_id"] = json!("B0BOT");
+    let mut ours_without_bot_id = ours.clone();
+    ours_without_bot_id
+        .as_object_mut()
+        .unwrap()
+        .remove("bot_id");
+    let mut other_bot = thread_reply(&channel, &ts, &later(&ts, 2), "U0OTHER", "deploy done");
+    other_bot["subtype"] = json!("bot_message");
+    other_bot["bot_id"] = json!("B0OTHER");
+    let top_level = json!({"type": "message", "channel": channel, "channel_type": "channel",
+                           "user": "U0ANA", "text": "morning all", "ts": later(&ts, 3)});
+    let elsewhere = thread_reply(&channel, &later(&ts, 3), &later(&ts, 4), "U0ANA", "hi");
+    for event in [ours, ours_without_bot_id, other_bot, top_level, elsewhere] {
+        let envelope = message_event(&stack, event);
+        assert_eq!(send_event(&stack, &envelope, None).await.0, 200);
+    }
+
+    let events = stack.host_events().await;
+    assert!(
+        events
+            .iter()
+            .all(|event| !event["type"].as_str().unwrap().starts_with("approval.comment")),
+        "{events:?}"
     );
 }

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cipher::{EncryptedToken, TokenCipher};
 use approvals_core::domain::{
-    Approval, ConnectionStatus, DisconnectReason, InstallLink, Installation, ListCursor,
+    Approval, ConnectionStatus, CopyRole, DisconnectReason, InstallLink, Installation, ListCursor,
     MessageCopy, OAuthState, RefusedClick, TenantLink,
 };
 use approvals_core::machine::Status;
@@ -288,6 +288,19 @@ impl ApprovalStore for DynamoStore {
     }
 
     async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
+        // The thread's index first: an index without its copy is harmless, a copy whose
+        // replies cannot be traced would lose comments.
+        if copy.role != CopyRole::Digest {
+            let thread = comments::ThreadOf {
+                approval_id: approval_id.to_owned(),
+            };
+            self.put_value(
+                comments::thread_pk(&copy.channel_id, &copy.message_ts),
+                comments::THREAD_SK,
+                &thread,
+            )
+            .await?;
+        }
         let answer = self
             .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET copies.#copy = :copy")

@@ -1269,4 +1269,21 @@ impl CommentStore for MemoryStore {
         comments.insert(key, comment.clone());
         Ok(())
     }
+    async fn approval_for_thread(
+        &self,
+        channel_id: &str,
+        message_ts: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let approvals = self.approvals.lock().unwrap();
+        Ok(approvals
+            .values()
+            .find(|approval| {
+                approval.copies.values().any(|copy| {
+                    copy.role != crate::domain::CopyRole::Digest
+                        && copy.channel_id == channel_id
+                        && copy.message_ts == message_ts
+                })
+            })
+            .map(|approval| approval.id.clone()))
+    }
 }

@@ -392,6 +392,14 @@ pub trait CommentStore: Send + Sync {
         approval_id: &str,
         comment: &HostComment,
     ) -> Result<(), StoreError>;
+    /// The request shown by the message at (`channel_id`, `message_ts`): a reply in that
+    /// message's thread is a comment on it. Every channel and DM copy is found; digests,
+    /// which list many requests, are not.
+    async fn approval_for_thread(
+        &self,
+        channel_id: &str,
+        message_ts: &str,
+    ) -> Result<Option<String>, StoreError>;
 }
 
 /// The digests sent, so a decision on any request one lists re-renders it.

@@ -1,5 +1,6 @@
 //! Slack's Events API request URL: verify, deduplicate, act, answer fast. It needs the
-//! table and the queue, never a Slack client: `team_join` and `user_change` carry the user.
+//! table and the queue, never a Slack client: `team_join` and `user_change` carry the user,
+//! and a thread reply is told to the host through the queue.
 
 use std::sync::Arc;
 
@@ -7,7 +8,9 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
-use approvals_core::ports::{ApprovalStore, HomeQueue, HostNotifier, TenantStore, UserDirectory};
+use approvals_core::ports::{
+    ApprovalStore, CommentStore, HomeQueue, HostNotifier, TenantStore, UserDirectory,
+};
 use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::slack_events::{EventsAnswer, EventsError, SlackEvents};
@@ -45,6 +48,7 @@ pub struct SlackEventsEndpoint {
     pub notifier: Arc<dyn HostNotifier>,
     pub directory: Arc<dyn UserDirectory>,
     pub homes: Arc<dyn HomeQueue>,
+    pub comments: Arc<dyn CommentStore>,
     signing_secret: Vec<u8>,
 }
 
@@ -67,6 +71,7 @@ impl SlackEventsEndpoint {
         Ok(Self {
             guards: store.clone(),
             tenants: store.clone(),
+            comments: store.clone(),
             directory: store,
             notifier: queue.clone(),
             homes: queue,
@@ -102,6 +107,7 @@ async fn event(
         notifier: endpoint.notifier.as_ref(),
         directory: endpoint.directory.as_ref(),
         homes: endpoint.homes.as_ref(),
+        comments: endpoint.comments.as_ref(),
     };
     match events.handle(&body, now).await {
         Ok(EventsAnswer::Challenge(challenge)) => {

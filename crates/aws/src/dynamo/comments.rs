@@ -1,4 +1,5 @@
-//! The host's comments on a request, beside it: `APPROVAL#{id}` / `COMMENT#{comment_id}`.
+//! Comments on a request: the host's beside it (`APPROVAL#{id}` / `COMMENT#{comment_id}`),
+//! and which request a Slack thread belongs to (`THREAD#{channel}#{ts}` / `THREAD`).
 
 use async_trait::async_trait;
 
@@ -7,6 +8,18 @@ use approvals_core::ports::{CommentStore, HostComment, StoreError};
 
 fn comment_sk(comment_id: &str) -> String {
     format!("COMMENT#{comment_id}")
+}
+
+pub(super) fn thread_pk(channel_id: &str, message_ts: &str) -> String {
+    format!("THREAD#{channel_id}#{message_ts}")
+}
+
+pub(super) const THREAD_SK: &str = "THREAD";
+
+/// What a thread index item holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct ThreadOf {
+    pub(super) approval_id: String,
 }
 
 #[async_trait]
@@ -31,5 +44,16 @@ impl CommentStore for DynamoStore {
             comment,
         )
         .await
+    }
+
+    async fn approval_for_thread(
+        &self,
+        channel_id: &str,
+        message_ts: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let thread: Option<ThreadOf> = self
+            .get_value(thread_pk(channel_id, message_ts), THREAD_SK)
+            .await?;
+        Ok(thread.map(|thread| thread.approval_id))
     }
 }

@@ -1,15 +1,17 @@
 //! Slack's Events API: URL verification, the end of an installation from Slack's side
 //! (`app_uninstalled`, `tokens_revoked` for the bot), and the workspace's people changing
-//! (`team_join`, `user_change`). Retried deliveries are processed once.
+//! (`team_join`, `user_change`), the Home tab opened, and people's replies in a request's
+//! thread ([`super::thread_comments`]). Retried deliveries are processed once.
 
 use serde::Deserialize;
 
 use crate::domain::DisconnectReason;
 use crate::people::SlackMember;
 use crate::ports::{
-    ApprovalStore, HomeFor, HomeQueue, HostNotifier, QueueError, StoreError, TenantStore,
-    UserDirectory,
+    ApprovalStore, CommentStore, HomeFor, HomeQueue, HostNotifier, QueueError, StoreError,
+    TenantStore, UserDirectory,
 };
+use crate::usecases::thread_comments::{RelayError, Relayed, ThreadComments, ThreadMessage};
 use crate::usecases::connection::disconnect_everywhere;
 use crate::usecases::people::member_changed;
 
@@ -58,7 +60,7 @@ struct Envelope {
     #[serde(default)]
     authorizations: Vec<Authorization>,
     #[serde(default)]
-    event: Option<Event>,
+    event: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +87,8 @@ enum Work {
     Member(SlackMember),
     /// Someone opened the app's Home tab: publish their inbox, as it stands now.
     OpenedHome(String),
+    /// A reply in some thread was posted, edited or deleted.
+    Thread(ThreadMessage),
 }
 
 #[derive(Deserialize)]
@@ -99,6 +103,16 @@ pub struct SlackEvents<'a> {
     pub notifier: &'a dyn HostNotifier,
     pub directory: &'a dyn UserDirectory,
     pub homes: &'a dyn HomeQueue,
+    pub comments: &'a dyn CommentStore,
+}
+
+impl From<RelayError> for EventsError {
+    fn from(error: RelayError) -> Self {
+        match error {
+            RelayError::Store(error) => Self::Store(error),
+            RelayError::Queue(error) => Self::Queue(error),
+        }
+    }
 }
 
 impl SlackEvents<'_> {
@@ -117,10 +131,12 @@ impl SlackEvents<'_> {
             "event_callback" => {}
             _ => return Ok(EventsAnswer::Ignored),
         }
-        let event = envelope
+        let raw_event = envelope
             .event
             .as_ref()
             .ok_or_else(|| EventsError::Malformed("no event".into()))?;
+        let event =
+            Event::deserialize(raw_event).map_err(|e| EventsError::Malformed(e.to_string()))?;
         let work = match event.kind.as_str() {
             "app_uninstalled" => Work::Disconnect(DisconnectReason::AppUninstalled),
             "tokens_revoked" if event.tokens.as_ref().is_some_and(|t| !t.bot.is_empty()) => {
@@ -145,36 +161,28 @@ impl SlackEvents<'_> {
                         EventsError::Malformed("app_home_opened without a user".into())
                     })?,
             ),
+            // Bots' messages, top-level ones and joins are dropped before any write.
+            "message" => match ThreadMessage::from_event(raw_event) {
+                Some(message) => Work::Thread(message),
+                None => return Ok(EventsAnswer::Ignored),
+            },
             _ => return Ok(EventsAnswer::Ignored),
         };
         let event_id = envelope
             .event_id
             .as_deref()
             .ok_or_else(|| EventsError::Malformed("no event_id".into()))?;
-        let guard = format!("EVENT#{event_id}");
-        if !self
-            .guards
-            .claim_once(&guard, now, now + EVENT_LEASE_SECS)
-            .await?
-        {
-            return Ok(EventsAnswer::Duplicate);
-        }
         // The event is marked done only once the work is; any failure gives it back, so
         // Slack's retry does the work again.
-        match self.perform(&envelope, work, now).await {
-            Ok(answer) => {
-                self.guards
-                    .extend_claim(&guard, now + EVENT_GUARD_SECS)
-                    .await?;
-                Ok(answer)
-            }
-            Err(error) => {
-                if let Err(release) = self.guards.release_claim(&guard).await {
-                    tracing::warn!(%release, event_id, "could not give the event back; its lease lapses by itself");
-                }
-                Err(error)
-            }
-        }
+        let answer = super::once_per_key(
+            self.guards,
+            &format!("EVENT#{event_id}"),
+            now,
+            (EVENT_LEASE_SECS, EVENT_GUARD_SECS),
+            self.perform(&envelope, work, now),
+        )
+        .await?;
+        Ok(answer.unwrap_or(EventsAnswer::Duplicate))
     }
 
     async fn perform(
@@ -213,6 +221,22 @@ impl SlackEvents<'_> {
                 tracing::info!(installation_id, slack_user_id = %member.id, changed,
                     "a workspace member changed");
                 return Ok(EventsAnswer::Handled);
+            }
+            Work::Thread(message) => {
+                let relayed = ThreadComments {
+                    approvals: self.guards,
+                    tenants: self.tenants,
+                    comments: self.comments,
+                    directory: self.directory,
+                    notifier: self.notifier,
+                }
+                .relay(installation_id, &message, now)
+                .await?;
+                return Ok(match relayed {
+                    Relayed::Sent => EventsAnswer::Handled,
+                    Relayed::Duplicate => EventsAnswer::Duplicate,
+                    Relayed::NotARequest | Relayed::Ours => EventsAnswer::Ignored,
+                });
             }
             Work::OpenedHome(slack_user_id) => {
                 // The worker builds and publishes it: this answer stays within Slack's 3 s.
@@ -282,6 +306,7 @@ mod tests {
             notifier: &Stalls,
             directory: &store,
             homes: &MemoryQueue::default(),
+            comments: &store,
         };
 
         let cut_off =
@@ -305,6 +330,7 @@ mod tests {
             notifier: &queue,
             directory: &store,
             homes: &queue,
+            comments: &store,
         };
 
         let first = events.handle(&uninstall(), NOW).await.unwrap();
