@@ -850,6 +850,21 @@ impl SlackViews for FakeSlack {
     }
 }
 
+/// The bot is in every channel it is asked about.
+#[async_trait]
+impl crate::ports::SlackChannels for FakeSlack {
+    async fn join_channel(
+        &self,
+        _token: &SecretToken,
+        _channel_id: &str,
+    ) -> Result<(), SlackError> {
+        Ok(())
+    }
+    async fn is_member(&self, _token: &SecretToken, _channel_id: &str) -> Result<bool, SlackError> {
+        Ok(true)
+    }
+}
+
 #[derive(Default)]
 pub struct FakeWebhooks {
     failures_left: Mutex<u32>,

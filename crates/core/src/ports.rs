@@ -683,6 +683,19 @@ pub trait SlackApi: Send + Sync {
     ) -> Result<(), SlackError>;
 }
 
+/// Channel membership. Slack sends a bot the messages (thread replies among them) of only
+/// the conversations it is in, and shares its files only there; `chat:write.public` lets it
+/// post to a public channel without being in it.
+#[async_trait]
+pub trait SlackChannels: Send + Sync {
+    /// `conversations.join`: the bot joins a public channel; being in it already is fine.
+    /// A private channel answers `method_not_supported_for_channel_type`.
+    async fn join_channel(&self, token: &SecretToken, channel_id: &str) -> Result<(), SlackError>;
+    /// `conversations.info`'s `is_member`. A private channel the bot is not in is hidden
+    /// from it: `channel_not_found`.
+    async fn is_member(&self, token: &SecretToken, channel_id: &str) -> Result<bool, SlackError>;
+}
+
 /// Slack's user directory: `users.list` and `users.lookupByEmail`.
 #[async_trait]
 pub trait SlackDirectory: Send + Sync {

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use approvals_core::blocks::SlackMessage;
 use approvals_core::domain::SlackMessageRef;
 use approvals_core::people::{Email, SlackMember};
-use approvals_core::ports::{Page, SlackApi, SlackDirectory, SlackError, SlackViews};
+use approvals_core::ports::{
+    Page, SlackApi, SlackChannels, SlackDirectory, SlackError, SlackViews,
+};
 use approvals_core::secret::SecretToken;
 
 /// How hard a call tries before its error goes back to the caller (and SQS).
@@ -386,5 +388,21 @@ impl SlackViews for SlackHttpClient {
         )
         .await
         .map(drop)
+    }
+}
+
+#[async_trait]
+impl SlackChannels for SlackHttpClient {
+    async fn join_channel(&self, token: &SecretToken, channel_id: &str) -> Result<(), SlackError> {
+        self.call("conversations.join", token, &json!({"channel": channel_id}))
+            .await
+            .map(drop)
+    }
+
+    async fn is_member(&self, token: &SecretToken, channel_id: &str) -> Result<bool, SlackError> {
+        let answer = self
+            .call_form("conversations.info", token, &[("channel", channel_id)])
+            .await?;
+        Ok(answer["channel"]["is_member"].as_bool().unwrap_or(false))
     }
 }

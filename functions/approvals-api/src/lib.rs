@@ -24,7 +24,8 @@ use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
     ApprovalStore, AuditTrail, BotTokens, CleanupQueue, CommentStore, DeadlineStore, DigestStore,
     EffectsQueue, HostNotifier, InboxStore, InstallFlowStore, InstallFollowUp, NotificationStore,
-    ReminderSettings, SlackApi, SlackDirectory, SlackOAuth, TenantStore, UserDirectory,
+    ReminderSettings, SlackApi, SlackChannels, SlackDirectory, SlackOAuth, TenantStore,
+    UserDirectory,
 };
 use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
 use approvals_core::time::{rfc3339, unix_now};
@@ -33,7 +34,7 @@ use approvals_core::usecases::create_approval::{
     approver_statuses, CreateApproval, CreateApprovalError, Created,
 };
 use approvals_core::usecases::install::{InstallError, InstallFlow, InstallSettings};
-use approvals_core::usecases::set_channel::{set_channel, SetChannelError};
+use approvals_core::usecases::set_channel::{RouteChannel, SetChannelError};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_base_url};
 use approvals_lambda::http::{
@@ -86,6 +87,7 @@ pub struct ApprovalsApi {
     pub cleanup: Arc<dyn CleanupQueue>,
     pub later: Arc<dyn EffectsQueue>,
     pub slack: Arc<dyn SlackApi>,
+    pub channels: Arc<dyn SlackChannels>,
     pub directory: Arc<dyn UserDirectory>,
     pub inbox: Arc<dyn InboxStore>,
     pub reminder_settings: Arc<dyn ReminderSettings>,
@@ -147,6 +149,7 @@ impl ApprovalsApi {
             cleanup: queue.clone(),
             later: queue,
             slack: slack.clone(),
+            channels: slack.clone(),
             slack_directory: slack,
             oauth,
             tokens,
@@ -338,6 +341,7 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         approvals: api.approvals.as_ref(),
         tenants: api.tenants.as_ref(),
         slack: api.slack.as_ref(),
+        channels: api.channels.as_ref(),
         tokens: api.tokens.as_ref(),
         directory: api.directory.as_ref(),
         people: api.people_inbox(),
@@ -396,7 +400,14 @@ async fn route_channel(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant(&tenant_id)?;
-    let routed = set_channel(api.tenants.as_ref(), tenant_id, &kind, &body).await;
+    let routed = RouteChannel {
+        tenants: api.tenants.as_ref(),
+        slack: api.channels.as_ref(),
+        tokens: api.tokens.as_ref(),
+    }
+    .set(tenant_id, &kind, &body, unix_now())
+    .await;
+    let message = routed.as_ref().err().map(ToString::to_string);
     Ok(match routed {
         Ok(channel_id) => json_response(
             200,
@@ -404,6 +415,18 @@ async fn route_channel(
         ),
         Err(SetChannelError::Invalid(error)) => {
             ApiError::invalid(error.to_string()).into_response()
+        }
+        Err(SetChannelError::NotInChannel(_)) => {
+            error_response(400, "not_in_channel", message.unwrap_or_default())
+        }
+        Err(SetChannelError::MissingScope(_)) => {
+            error_response(409, "missing_scope", message.unwrap_or_default())
+        }
+        Err(SetChannelError::NotConnected) => {
+            error_response(409, "slack_not_connected", message.unwrap_or_default())
+        }
+        Err(SetChannelError::Token(_) | SetChannelError::Slack(_)) => {
+            error_response(503, "slack_unavailable", message.unwrap_or_default())
         }
         Err(SetChannelError::Store(error)) => internal_error(&error),
     })

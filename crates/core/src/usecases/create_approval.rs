@@ -12,7 +12,7 @@ use crate::outbox::{post_direct_key, Backoff, OutboxEntry, Outgoing};
 use crate::people::HostUser;
 use crate::ports::{
     ApprovalStore, BotTokens, Deadline, DeadlineKind, DeadlineStore, EffectsQueue, SlackApi,
-    SlackError, StoreError, TenantStore, TokenError, UserDirectory,
+    SlackChannels, SlackError, StoreError, TenantStore, TokenError, UserDirectory,
 };
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
@@ -63,6 +63,8 @@ pub struct CreateApproval<'a> {
     pub approvals: &'a dyn ApprovalStore,
     pub tenants: &'a dyn TenantStore,
     pub slack: &'a dyn SlackApi,
+    /// Joins the channel before the first post there, so its thread replies reach us.
+    pub channels: &'a dyn SlackChannels,
     pub tokens: &'a dyn BotTokens,
     pub directory: &'a dyn UserDirectory,
     /// People's inboxes: each approver's, and the requester's list of what they asked for.
@@ -285,6 +287,15 @@ impl CreateApproval<'_> {
             }
         }
         if let Some(channel_id) = &channel_id {
+            crate::usecases::set_channel::join_before_posting(
+                self.approvals,
+                self.channels,
+                &token,
+                &approval.installation_id,
+                channel_id,
+                now,
+            )
+            .await;
             let message = pending_message(&approval);
             let posted = match self.slack.post_message(&token, channel_id, &message).await {
                 Ok(posted) => posted,
@@ -513,6 +524,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
@@ -540,6 +552,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
@@ -564,6 +577,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
@@ -588,6 +602,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
@@ -619,6 +634,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),
@@ -645,6 +661,7 @@ mod tests {
             approvals: &store,
             tenants: &store,
             slack: &slack,
+            channels: &slack,
             tokens: &StaticTokens,
             directory: &store,
             people: Inbox::over(&store),

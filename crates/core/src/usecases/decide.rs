@@ -224,6 +224,7 @@ mod tests {
             approvals: store,
             tenants: store,
             slack,
+            channels: slack,
             tokens: &StaticTokens,
             directory: store,
             people: Inbox::over(store),

@@ -21,7 +21,7 @@ const MAX_TENANT_NAME_CHARS: usize = 100;
 /// Install links and states live ten minutes.
 pub const FLOW_TTL_SECS: i64 = 600;
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://slack.com/oauth/v2/authorize";
-pub const DEFAULT_BOT_SCOPES: &str = "chat:write,chat:write.public,users:read,users:read.email";
+pub const DEFAULT_BOT_SCOPES: &str = "chat:write,chat:write.customize,channels:join,channels:history,groups:history,groups:read,im:history,files:write,users:read,users:read.email";
 /// The browser-binding cookie; scoped to the Slack routes.
 pub const STATE_COOKIE: &str = "slack_oauth_state";
 

@@ -11,9 +11,9 @@ use crate::ports::{
     ApprovalStore, CommentStore, HomeFor, HomeQueue, HostNotifier, QueueError, StoreError,
     TenantStore, UserDirectory,
 };
-use crate::usecases::thread_comments::{RelayError, Relayed, ThreadComments, ThreadMessage};
 use crate::usecases::connection::disconnect_everywhere;
 use crate::usecases::people::member_changed;
+use crate::usecases::thread_comments::{RelayError, Relayed, ThreadComments, ThreadMessage};
 
 /// Remember handled event ids for a day; Slack retries within minutes.
 const EVENT_GUARD_SECS: i64 = 24 * 3600;

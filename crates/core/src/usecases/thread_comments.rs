@@ -62,7 +62,10 @@ pub struct ThreadMessage {
 }
 
 fn field<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
-    value.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// A bot's message: ours (which may carry a `username` override and then arrive as
@@ -279,8 +282,10 @@ impl ThreadComments<'_> {
                 data["text"] = json!(message.text);
                 data["mentions"] = json!(mentions
                     .iter()
-                    .map(|(slack_user_id, user_id)| json!({"slack_user_id": slack_user_id,
-                                                           "user_id": user_id}))
+                    .map(
+                        |(slack_user_id, user_id)| json!({"slack_user_id": slack_user_id,
+                                                           "user_id": user_id})
+                    )
                     .collect::<Vec<_>>());
                 data["created_at"] = json!(rfc3339(ts_seconds(&message.ts).unwrap_or(now)));
                 let kind = if matches!(change, Change::Posted) {
@@ -387,7 +392,11 @@ mod tests {
 
         let mut top_level = reply("hello");
         top_level["thread_ts"] = json!("1800000100.000200");
-        assert_eq!(ThreadMessage::from_event(&top_level), None, "parent: thread_ts == ts");
+        assert_eq!(
+            ThreadMessage::from_event(&top_level),
+            None,
+            "parent: thread_ts == ts"
+        );
         top_level.as_object_mut().unwrap().remove("thread_ts");
         assert_eq!(ThreadMessage::from_event(&top_level), None);
     }
