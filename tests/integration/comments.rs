@@ -144,13 +144,27 @@ async fn a_reply_in_the_thread_reaches_the_host_once_with_its_mentions_and_new_f
     let reply_ts = later(&ts, 1);
     let reply = message_event(
         &stack,
-        thread_reply(&channel, &ts, &reply_ts, "U0ANA", "<@U0BEN> can you check the discount?"),
+        thread_reply(
+            &channel,
+            &ts,
+            &reply_ts,
+            "U0ANA",
+            "<@U0BEN> can you check the discount?",
+        ),
     );
     let mut resent = reply.clone();
     resent["event_id"] = json!("EvRESENT0001");
     assert_eq!(send_event(&stack, &reply, None).await.0, 200);
-    assert_eq!(send_event(&stack, &reply, Some("1")).await.0, 200, "Slack's retry");
-    assert_eq!(send_event(&stack, &resent, None).await.0, 200, "a new event id");
+    assert_eq!(
+        send_event(&stack, &reply, Some("1")).await.0,
+        200,
+        "Slack's retry"
+    );
+    assert_eq!(
+        send_event(&stack, &resent, None).await.0,
+        200,
+        "a new event id"
+    );
 
     let events = stack.host_events().await;
     let comments = comment_events(&events, "approval.comment");
@@ -200,9 +214,17 @@ async fn a_reply_in_the_thread_reaches_the_host_once_with_its_mentions_and_new_f
         assert_eq!(send_event(&stack, &envelope, None).await.0, 200);
     }
     let events = stack.host_events().await;
-    let comments = comment_events(&events, "approval.comment");
+    let again_id = format!("{channel}:{again_ts}");
+    let comments: Vec<Value> = comment_events(&events, "approval.comment")
+        .into_iter()
+        .filter(|comment| comment["comment_id"] == again_id.as_str())
+        .collect();
     assert_eq!(comments.len(), 1, "{events:?}");
-    assert_eq!(comments[0]["followers_added"], json!([]), "once per request");
+    assert_eq!(
+        comments[0]["followers_added"],
+        json!([]),
+        "once per request"
+    );
     let edited = comment_events(&events, "approval.comment_edited");
     assert_eq!(edited.len(), 1, "{events:?}");
     assert_eq!(edited[0]["comment_id"], format!("{channel}:{again_ts}"));
@@ -218,7 +240,13 @@ async fn bots_top_level_messages_and_other_threads_are_not_comments() {
     let (_, channel, ts) = stack.create_approval("CM-T2").await;
     stack.host_events().await;
 
-    let mut ours = thread_reply(&channel, &ts, &later(&ts, 1), "U0BOT", "*Ana*: from the host");
+    let mut ours = thread_reply(
+        &channel,
+        &ts,
+        &later(&ts, 1),
+        "U0BOT",
+        "*Ana*: from the host",
+    );
     ours["bot_id"] = json!("B0BOT");
     let mut ours_without_bot_id = ours.clone();
     ours_without_bot_id
@@ -238,9 +266,43 @@ async fn bots_top_level_messages_and_other_threads_are_not_comments() {
 
     let events = stack.host_events().await;
     assert!(
-        events
-            .iter()
-            .all(|event| !event["type"].as_str().unwrap().starts_with("approval.comment")),
+        events.iter().all(|event| !event["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("approval.comment")),
         "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_app_joins_the_channel_it_posts_to_and_a_private_one_needs_an_invite() {
+    let stack = Stack::start().await;
+    let path = format!("/v1/tenants/{}/channels/purchase_order", stack.tenant_id);
+    let private = json!({"channel_id": "C0FINANCE"});
+
+    let (status, refused) = stack.host_call("PUT", &path, &private).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"], "not_in_channel");
+    assert!(
+        refused["message"].as_str().unwrap().contains("/invite"),
+        "{refused}"
+    );
+    assert_eq!(
+        stack
+            .store()
+            .channel_for(&stack.tenant_id, "purchase_order")
+            .await
+            .unwrap(),
+        None,
+        "nothing stored"
+    );
+    stack.slack.invite_app(&stack.team_id, "C0FINANCE").unwrap();
+    assert_eq!(stack.host_call("PUT", &path, &private).await.0, 200);
+
+    let (_, channel, _) = stack.create_approval("CM-J1").await;
+    let joined = stack.slack.channel(&stack.team_id, &channel).unwrap();
+    assert!(
+        joined.members.iter().any(|member| member == "U0BOT"),
+        "the bot is in {channel}, so its thread replies reach us"
     );
 }

@@ -9,6 +9,7 @@ mod ambiguous_posts;
 mod approval_spine;
 mod event_source_mapping;
 mod event_sources;
+mod files;
 mod host_api;
 mod host_decisions;
 mod install_flow;

@@ -27,6 +27,7 @@
 mod audit;
 mod comments;
 mod deadlines;
+mod files;
 mod inbox;
 mod notifications;
 mod parked;
@@ -288,34 +289,36 @@ impl ApprovalStore for DynamoStore {
     }
 
     async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
-        // The thread's index first: an index without its copy is harmless, a copy whose
-        // replies cannot be traced would lose comments.
-        if copy.role != CopyRole::Digest {
-            let thread = comments::ThreadOf {
-                approval_id: approval_id.to_owned(),
-            };
-            self.put_value(
-                comments::thread_pk(&copy.channel_id, &copy.message_ts),
-                comments::THREAD_SK,
-                &thread,
-            )
-            .await?;
-        }
         let answer = self
             .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET copies.#copy = :copy")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#copy", copy.key())
             .expression_attribute_values(":copy", to_attribute(copy)?)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| backend("UpdateItem", &e))?;
+        let old = answer.attributes.as_ref();
+        // A reply in this copy's thread is a comment on the request: index the thread under
+        // its workspace (channel ids and ts are only unique within one).
+        let installation_id = old
+            .and_then(|old| old.get("installation_id"))
+            .and_then(|id| id.as_s().ok());
+        if let (Some(installation_id), true) = (installation_id, copy.role != CopyRole::Digest) {
+            let thread = comments::ThreadOf {
+                approval_id: approval_id.to_owned(),
+            };
+            self.put_value(
+                comments::thread_pk(installation_id, &copy.channel_id, &copy.message_ts),
+                comments::THREAD_SK,
+                &thread,
+            )
+            .await?;
+        }
         // The same copy recorded again (a redelivery) is no new post; a new digest replacing
         // the person's last one is.
-        let before = answer
-            .attributes
-            .as_ref()
+        let before = old
             .and_then(|old| old.get("copies"))
             .and_then(|copies| copies.as_m().ok())
             .and_then(|copies| copies.get(&copy.key()))

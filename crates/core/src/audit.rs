@@ -174,6 +174,9 @@ fn effect_name(effect: &Outgoing) -> Value {
             json!({"effect": "refresh_home", "slack_user_id": slack_user_id})
         }
         Outgoing::ThreadReply { .. } => json!({"effect": "thread_reply"}),
+        Outgoing::AttachFile { attachment } => {
+            json!({"effect": "attach_file", "file_id": attachment.file_id})
+        }
     }
 }
 

@@ -571,6 +571,7 @@ mod tests {
             steps: Vec::new(),
             escalate_after_hours: None,
             escalate_to: Vec::new(),
+            attachments: Vec::new(),
         };
         Approval::new(request, "T1".into(), 0)
     }

@@ -116,6 +116,9 @@ pub struct ApprovalRequest {
     pub escalate_after_hours: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalate_to: Vec<HostUserId>,
+    /// Documents to show in the request's thread (the worker uploads each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::files::Attachment>,
 }
 
 /// The longest a request may wait before it is escalated: a year.
@@ -208,6 +211,7 @@ impl ApprovalRequest {
         check_identifier("kind", &self.kind)?;
         check_text("title", &self.title, limits::TITLE)?;
         check_fields(&self.fields)?;
+        crate::files::check_attachments(&self.attachments)?;
         if let Some(notes) = &self.notes {
             if notes.chars().count() > limits::NOTES {
                 return Err(ValidationError::new(

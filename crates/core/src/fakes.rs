@@ -59,6 +59,7 @@ pub fn request(external_id: &str, channel_id: Option<&str>) -> ApprovalRequest {
         steps: Vec::new(),
         escalate_after_hours: None,
         escalate_to: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ pub struct MemoryStore {
     parked: Mutex<std::collections::BTreeMap<(String, String), i64>>,
     inbox: Mutex<MemoryInbox>,
     comments: Mutex<HashMap<(String, String), HostComment>>,
+    file_uploads: Mutex<HashMap<(String, String), crate::files::FileUpload>>,
     /// Each approval's audit trail, in the order written.
     audit: Mutex<HashMap<String, Vec<crate::audit::AuditEvent>>>,
     /// Quarter-hour start → approval ids due in it.
@@ -1286,6 +1288,7 @@ impl CommentStore for MemoryStore {
     }
     async fn approval_for_thread(
         &self,
+        installation_id: &str,
         channel_id: &str,
         message_ts: &str,
     ) -> Result<Option<String>, StoreError> {
@@ -1293,12 +1296,37 @@ impl CommentStore for MemoryStore {
         Ok(approvals
             .values()
             .find(|approval| {
-                approval.copies.values().any(|copy| {
-                    copy.role != crate::domain::CopyRole::Digest
-                        && copy.channel_id == channel_id
-                        && copy.message_ts == message_ts
-                })
+                approval.installation_id == installation_id
+                    && approval.copies.values().any(|copy| {
+                        copy.role != crate::domain::CopyRole::Digest
+                            && copy.channel_id == channel_id
+                            && copy.message_ts == message_ts
+                    })
             })
             .map(|approval| approval.id.clone()))
+    }
+}
+
+#[async_trait]
+impl crate::ports::FileUploads for MemoryStore {
+    async fn file_upload(
+        &self,
+        approval_id: &str,
+        key: &str,
+    ) -> Result<Option<crate::files::FileUpload>, StoreError> {
+        let uploads = self.file_uploads.lock().unwrap();
+        Ok(uploads
+            .get(&(approval_id.to_owned(), key.to_owned()))
+            .cloned())
+    }
+    async fn save_file_upload(
+        &self,
+        approval_id: &str,
+        key: &str,
+        upload: &crate::files::FileUpload,
+    ) -> Result<(), StoreError> {
+        let mut uploads = self.file_uploads.lock().unwrap();
+        uploads.insert((approval_id.to_owned(), key.to_owned()), upload.clone());
+        Ok(())
     }
 }

@@ -35,6 +35,10 @@ pub struct KindSettings {
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder_group: Option<String>,
+    /// Whether the host's documents are fetched and shown in the thread (on unless set
+    /// off): some hosts keep documents behind their own login only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_files: Option<bool>,
 }
 
 /// A `PUT …/kinds/{kind}`: the display settings to lay over the stored ones, and the
@@ -54,6 +58,8 @@ struct KindBody {
     reminder_group: Option<String>,
     #[serde(default)]
     channel_id: Option<String>,
+    #[serde(default)]
+    attach_files: Option<bool>,
 }
 
 impl KindUpdate {
@@ -72,6 +78,7 @@ impl KindUpdate {
             settings: KindSettings {
                 label: text("label", body.label, LABEL_MAX)?,
                 reminder_group: text("reminder_group", body.reminder_group, REMINDER_GROUP_MAX)?,
+                attach_files: body.attach_files,
             },
             channel_id: body.channel_id,
         };
@@ -81,7 +88,7 @@ impl KindUpdate {
         if update.settings == KindSettings::default() && update.channel_id.is_none() {
             return Err(ValidationError::new(
                 "body",
-                "must set at least one of label, reminder_group, channel_id",
+                "must set at least one of label, reminder_group, channel_id, attach_files",
             ));
         }
         Ok(update)
@@ -108,7 +115,12 @@ impl KindSettings {
                 .reminder_group
                 .clone()
                 .or_else(|| self.reminder_group.clone()),
+            attach_files: newer.attach_files.or(self.attach_files),
         }
+    }
+
+    pub fn attaches_files(&self) -> bool {
+        self.attach_files.unwrap_or(true)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod blocks;
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod inbox;
 pub mod machine;
 pub mod notification;

@@ -54,6 +54,11 @@ pub enum Outgoing {
     RefreshHome { slack_user_id: String },
     /// A reply in the request's thread (on the channel message, else the first DM).
     ThreadReply { text: String },
+    /// The host's document, uploaded into the request's thread (on the channel message,
+    /// else in each DM's), once per thread.
+    AttachFile {
+        attachment: crate::files::Attachment,
+    },
 }
 
 /// One side effect with its own progress.
@@ -126,6 +131,11 @@ impl OutboxEntry {
 /// The outbox key of the entry that re-renders a copy: one per copy, re-armed by each change.
 pub fn update_copy_key(copy: &str) -> String {
     format!("copy:{copy}")
+}
+
+/// The outbox key of one attached file: one per host file id, ever.
+pub fn attach_file_key(file_id: &str) -> String {
+    format!("file:{file_id}")
 }
 
 /// The outbox key of a host event: zero-padded so keys sort in delivery order.

@@ -392,11 +392,12 @@ pub trait CommentStore: Send + Sync {
         approval_id: &str,
         comment: &HostComment,
     ) -> Result<(), StoreError>;
-    /// The request shown by the message at (`channel_id`, `message_ts`): a reply in that
-    /// message's thread is a comment on it. Every channel and DM copy is found; digests,
-    /// which list many requests, are not.
+    /// The request shown by the message at (`channel_id`, `message_ts`) in the workspace
+    /// `installation_id`: a reply in that message's thread is a comment on it. Every
+    /// channel and DM copy is found; digests, which list many requests, are not.
     async fn approval_for_thread(
         &self,
+        installation_id: &str,
         channel_id: &str,
         message_ts: &str,
     ) -> Result<Option<String>, StoreError>;
@@ -694,6 +695,79 @@ pub trait SlackChannels: Send + Sync {
     /// `conversations.info`'s `is_member`. A private channel the bot is not in is hidden
     /// from it: `channel_not_found`.
     async fn is_member(&self, token: &SecretToken, channel_id: &str) -> Result<bool, SlackError>;
+}
+
+/// Slack's Files v2: a ticket for one file, then the share into a thread. (The bytes go
+/// to the ticket's pre-authorised URL: [`OpenedFile::send_to`].)
+#[async_trait]
+pub trait SlackFiles: Send + Sync {
+    /// `files.getUploadURLExternal`: Slack's id for the file and where its bytes go.
+    async fn upload_ticket(
+        &self,
+        token: &SecretToken,
+        filename: &str,
+        length: u64,
+    ) -> Result<UploadTicket, SlackError>;
+    /// `files.completeUploadExternal` into the thread of the message at `thread`. Slack
+    /// takes it once per file: a repeat answers `file_not_found`.
+    async fn complete_upload(
+        &self,
+        token: &SecretToken,
+        slack_file_id: &str,
+        title: &str,
+        thread: &SlackMessageRef,
+    ) -> Result<(), SlackError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTicket {
+    pub slack_file_id: String,
+    pub upload_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    /// It never will be usable: a 404, a type or size refused, a redirect elsewhere.
+    #[error("the file cannot be used: {0}")]
+    Refused(String),
+    /// It may work later: the host or Slack is down, or slow.
+    #[error("the file could not be moved for now: {0}")]
+    Unavailable(String),
+}
+
+/// Where the worker fetches the host's documents from (URLs allowed by
+/// `HOST_FILE_URL_PREFIXES` only).
+#[async_trait]
+pub trait HostFiles: Send + Sync {
+    /// Starts the download and checks its status, type and announced size, without
+    /// reading the body.
+    async fn open(&self, url: &str) -> Result<Box<dyn OpenedFile>, FileError>;
+}
+
+/// A download under way: its body goes straight on to Slack, never whole in memory.
+#[async_trait]
+pub trait OpenedFile: Send {
+    fn length(&self) -> u64;
+    fn content_type(&self) -> &str;
+    /// Streams the body to a Files v2 upload URL; fails if the body is longer or shorter
+    /// than announced.
+    async fn send_to(self: Box<Self>, upload_url: &str) -> Result<(), FileError>;
+}
+
+/// How far each file's upload into each thread got.
+#[async_trait]
+pub trait FileUploads: Send + Sync {
+    async fn file_upload(
+        &self,
+        approval_id: &str,
+        key: &str,
+    ) -> Result<Option<crate::files::FileUpload>, StoreError>;
+    async fn save_file_upload(
+        &self,
+        approval_id: &str,
+        key: &str,
+        upload: &crate::files::FileUpload,
+    ) -> Result<(), StoreError>;
 }
 
 /// Slack's user directory: `users.list` and `users.lookupByEmail`.

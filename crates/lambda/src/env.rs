@@ -59,3 +59,9 @@ pub fn install_settings_from_env(secrets: &AppSecrets) -> Result<InstallSettings
         bot_scopes: env_or("SLACK_BOT_SCOPES", DEFAULT_BOT_SCOPES),
     })
 }
+
+/// `HOST_FILE_URL_PREFIXES` (comma-separated `https://` prefixes; empty: no attachments).
+pub fn file_urls_from_env() -> Result<approvals_core::files::AllowedFileUrls, ConfigError> {
+    approvals_core::files::AllowedFileUrls::parse(&env_or("HOST_FILE_URL_PREFIXES", ""))
+        .map_err(|error| ConfigError::InvalidVariable("HOST_FILE_URL_PREFIXES", error.to_string()))
+}

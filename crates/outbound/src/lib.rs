@@ -1,9 +1,11 @@
-//! The outbound HTTP adapters: Slack's Web API and OAuth endpoints, and the host's signed
-//! webhook, all over one bounded `reqwest` client per process.
+//! The outbound HTTP adapters: Slack's Web API and OAuth endpoints, the host's signed
+//! webhook, all over one bounded `reqwest` client per process, and the host's documents
+//! (over a client of their own).
 //!
 //! Our own thin client on purpose: the Rust Slack crates cannot parse org-wide installs
 //! (`"team": null`) or rotating tokens.
 
+pub mod host_files;
 pub mod slack_api;
 pub mod slack_oauth;
 pub mod webhook;

@@ -10,7 +10,7 @@ use approvals_core::blocks::SlackMessage;
 use approvals_core::domain::SlackMessageRef;
 use approvals_core::people::{Email, SlackMember};
 use approvals_core::ports::{
-    Page, SlackApi, SlackChannels, SlackDirectory, SlackError, SlackViews,
+    Page, SlackApi, SlackChannels, SlackDirectory, SlackError, SlackFiles, SlackViews, UploadTicket,
 };
 use approvals_core::secret::SecretToken;
 
@@ -404,5 +404,47 @@ impl SlackChannels for SlackHttpClient {
             .call_form("conversations.info", token, &[("channel", channel_id)])
             .await?;
         Ok(answer["channel"]["is_member"].as_bool().unwrap_or(false))
+    }
+}
+
+#[async_trait]
+impl SlackFiles for SlackHttpClient {
+    async fn upload_ticket(
+        &self,
+        token: &SecretToken,
+        filename: &str,
+        length: u64,
+    ) -> Result<UploadTicket, SlackError> {
+        let length = length.to_string();
+        let answer = self
+            .call_form(
+                "files.getUploadURLExternal",
+                token,
+                &[("filename", filename), ("length", length.as_str())],
+            )
+            .await?;
+        match (answer["file_id"].as_str(), answer["upload_url"].as_str()) {
+            (Some(id), Some(url)) => Ok(UploadTicket {
+                slack_file_id: id.to_owned(),
+                upload_url: url.to_owned(),
+            }),
+            _ => Err(SlackError::InvalidResponse {
+                method: "files.getUploadURLExternal".into(),
+            }),
+        }
+    }
+
+    async fn complete_upload(
+        &self,
+        token: &SecretToken,
+        slack_file_id: &str,
+        title: &str,
+        thread: &SlackMessageRef,
+    ) -> Result<(), SlackError> {
+        let body = json!({"files": [{"id": slack_file_id, "title": title}],
+                          "channel_id": thread.channel_id, "thread_ts": thread.message_ts});
+        self.call("files.completeUploadExternal", token, &body)
+            .await
+            .map(drop)
     }
 }

@@ -19,6 +19,7 @@ use approvals_core::domain::{
     check_identifier, looks_like_approval_id, Approval, ApprovalRequest, ConnectionStatus,
     CopyRole, TenantLink,
 };
+use approvals_core::files::AllowedFileUrls;
 use approvals_core::machine::Actor;
 use approvals_core::outbox::{OutboxEntry, Outgoing};
 use approvals_core::ports::{
@@ -36,7 +37,9 @@ use approvals_core::usecases::create_approval::{
 use approvals_core::usecases::install::{InstallError, InstallFlow, InstallSettings};
 use approvals_core::usecases::set_channel::{RouteChannel, SetChannelError};
 use approvals_core::usecases::tokens::RotatingTokens;
-use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_base_url};
+use approvals_lambda::env::{
+    file_urls_from_env, install_settings_from_env, required_env, slack_api_base_url,
+};
 use approvals_lambda::http::{
     error_response, header, internal_error, json_response, request_target, with_json_fallbacks,
     ApiError,
@@ -62,10 +65,13 @@ pub struct Settings {
     pub slack_api_base_url: String,
     pub slack_retry: RetryPolicy,
     pub install: InstallSettings,
+    /// `HOST_FILE_URL_PREFIXES`: where attachments may be fetched from.
+    pub file_urls: AllowedFileUrls,
 }
 
 impl Settings {
-    /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL` and the install settings.
+    /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL`, `HOST_FILE_URL_PREFIXES`
+    /// and the install settings.
     pub fn from_env(secrets: &AppSecrets) -> Result<Self, ConfigError> {
         Ok(Self {
             table: required_env("APP_TABLE")?,
@@ -73,6 +79,7 @@ impl Settings {
             slack_api_base_url: slack_api_base_url(),
             slack_retry: RetryPolicy::default(),
             install: install_settings_from_env(secrets)?,
+            file_urls: file_urls_from_env()?,
         })
     }
 }
@@ -100,6 +107,7 @@ pub struct ApprovalsApi {
     pub oauth: Arc<dyn SlackOAuth>,
     pub tokens: Arc<dyn BotTokens>,
     pub install: InstallSettings,
+    pub file_urls: AllowedFileUrls,
     host_api_secret: Vec<u8>,
 }
 
@@ -154,6 +162,7 @@ impl ApprovalsApi {
             oauth,
             tokens,
             install: settings.install,
+            file_urls: settings.file_urls,
             host_api_secret: secrets.host_api_secret.as_bytes().to_vec(),
         })
     }
@@ -165,6 +174,7 @@ impl ApprovalsApi {
             .route("/v1/approvals/{id}", get(read))
             .route("/v1/approvals/{id}/events", get(audit::events))
             .route("/v1/approvals/{id}/comments", post(comments::post))
+            .route("/v1/approvals/{id}/files", post(comments::attach_file))
             .route("/v1/approvals/{id}/cancel", post(host_decisions::cancel))
             .route("/v1/approvals/{id}/decision", post(host_decisions::decide))
             .route("/v1/notifications", post(notifications::notify))
@@ -337,6 +347,9 @@ async fn create(State(api): Api, body: Bytes) -> Response {
         Ok(request) => request,
         Err(error) => return error_response(400, "invalid_request", error.to_string()),
     };
+    if let Err(error) = api.file_urls.check(&request.attachments, "attachments") {
+        return error_response(400, "invalid_request", error.to_string());
+    }
     let use_case = CreateApproval {
         approvals: api.approvals.as_ref(),
         tenants: api.tenants.as_ref(),
@@ -394,7 +407,7 @@ async fn read(State(api): Api, Path(id): Path<String>, RawQuery(query): RawQuery
     }
 }
 
-async fn route_channel(
+pub(crate) async fn route_channel(
     State(api): Api,
     Path((tenant_id, kind)): Path<(String, String)>,
     body: Bytes,
@@ -547,6 +560,17 @@ pub fn approval_body(approval: &Approval) -> Value {
                 .and_then(|person| person.slack_user_id.clone()),
         }),
         "reject_reason": approval.request.reject_reason,
+        // Each document and how its upload into the thread stands (`off` when the kind's
+        // attach_files was off at creation).
+        "attachments": effects.iter().filter_map(|(_, entry)| match &entry.effect {
+            Outgoing::AttachFile { attachment } => Some((attachment, entry.status())),
+            _ => None,
+        }).chain(approval.request.attachments.iter()
+            .filter(|a| !approval.outbox.contains_key(&approvals_core::outbox::attach_file_key(&a.file_id)))
+            .map(|a| (a, "off")))
+        .map(|(a, status)| json!({"file_id": a.file_id, "filename": a.filename,
+                                   "title": a.shown_title(), "status": status}))
+        .collect::<Vec<_>>(),
         "votes": approval.state.votes.iter().map(|vote| json!({
             "slack_user_id": vote.user_id, "slack_team_id": vote.team_id,
             "decision": vote.decision.as_str(), "step": vote.step, "voted_at": rfc3339(vote.at),
@@ -617,6 +641,7 @@ fn effect_kind(effect: &Outgoing) -> &'static str {
         Outgoing::RemoveFromInbox { .. } => "remove_from_inbox",
         Outgoing::RefreshHome { .. } => "refresh_home",
         Outgoing::ThreadReply { .. } => "thread_reply",
+        Outgoing::AttachFile { .. } => "attach_file",
     }
 }
 

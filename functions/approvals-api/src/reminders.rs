@@ -124,19 +124,28 @@ pub(crate) async fn put_kind(
         api.reminder_settings
             .save_kind_settings(tenant_id, &kind, &settings)
             .await?;
-        if let Some(channel_id) = &update.channel_id {
-            api.tenants
-                .set_channel(tenant_id, &kind, channel_id)
-                .await?;
-        }
         let channel_id = api.tenants.channel_for(tenant_id, &kind).await?;
         Ok::<_, approvals_core::ports::StoreError>((settings, channel_id))
     };
+    if let Some(channel_id) = &update.channel_id {
+        // The app must be in the channel: the same check as PUT …/channels/{kind}.
+        let body = json!({"channel_id": channel_id}).to_string();
+        let routed = crate::route_channel(
+            State(api.clone()),
+            Path((tenant_id.to_owned(), kind.clone())),
+            body.into(),
+        )
+        .await?;
+        if routed.status() != 200 {
+            return Ok(routed);
+        }
+    }
     Ok(match saved.await {
         Ok((settings, channel_id)) => json_response(
             200,
             &json!({"tenant_id": tenant_id, "kind": kind, "label": settings.label_of(&kind),
-                    "reminder_group": settings.group(), "channel_id": channel_id}),
+                    "reminder_group": settings.group(), "channel_id": channel_id,
+                    "attach_files": settings.attaches_files()}),
         ),
         Err(error) => internal_error(&error),
     })

@@ -16,20 +16,21 @@ use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
-    ApprovalStore, BotTokens, DigestStore, EffectsQueue, HomeFor, InboxStore, Installed,
-    QueueError, ReminderSettings, SlackApi, SlackOAuth, StoreError, TenantStore, UserDirectory,
-    WebhookSink, WorkItem,
+    ApprovalStore, BotTokens, DigestStore, EffectsQueue, FileUploads, HomeFor, HostFiles,
+    InboxStore, Installed, QueueError, ReminderSettings, SlackApi, SlackFiles, SlackOAuth,
+    StoreError, TenantStore, UserDirectory, WebhookSink, WorkItem,
 };
 use approvals_core::reminders::ReminderJob;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
 use approvals_core::usecases::decide::Decide;
-use approvals_core::usecases::effects::{resume_parked, PerformEffects, Progress};
+use approvals_core::usecases::effects::{resume_parked, FileWork, PerformEffects, Progress};
 use approvals_core::usecases::inbox::{HomeTab, Inbox};
 use approvals_core::usecases::reminders::{Reminded, SendDigest};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_core::usecases::welcome::{Welcome, WelcomeError};
 use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
+use approvals_outbound::host_files::HttpHostFiles;
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use approvals_outbound::webhook::HttpWebhookSink;
@@ -95,6 +96,10 @@ pub struct DecisionWorker {
     pub reminder_settings: Arc<dyn ReminderSettings>,
     pub digests: Arc<dyn DigestStore>,
     pub slack: Arc<dyn SlackApi>,
+    /// The host's documents into threads: fetched, then Files v2.
+    pub host_files: Arc<dyn HostFiles>,
+    pub slack_files: Arc<dyn SlackFiles>,
+    pub uploads: Arc<dyn FileUploads>,
     pub tokens: Arc<dyn BotTokens>,
     pub oauth: Arc<dyn SlackOAuth>,
     pub webhooks: Arc<dyn WebhookSink>,
@@ -141,6 +146,9 @@ impl DecisionWorker {
             inbox: store.clone(),
             reminder_settings: store.clone(),
             digests: store.clone(),
+            uploads: store.clone(),
+            host_files: Arc::new(HttpHostFiles::new()),
+            slack_files: Arc::new(slack.clone()),
             slack: Arc::new(slack),
             tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),
             oauth,
@@ -282,6 +290,7 @@ impl DecisionWorker {
                     directory: self.directory.as_ref(),
                     people: self.people(),
                     backoff: self.backoff,
+                    files: Some(self.files()),
                 };
                 match decide.run(&command, now).await {
                     Ok(decided) => {
@@ -369,6 +378,15 @@ impl DecisionWorker {
             tokens: self.tokens.as_ref(),
             backoff: self.backoff,
             people: self.people(),
+            files: Some(self.files()),
+        }
+    }
+
+    fn files(&self) -> FileWork<'_> {
+        FileWork {
+            source: self.host_files.as_ref(),
+            slack: self.slack_files.as_ref(),
+            uploads: self.uploads.as_ref(),
         }
     }
 

@@ -176,6 +176,10 @@ impl Stack {
                     slack_api_base_url: slack_api_base_url.clone(),
                     slack_retry: fast_retry(),
                     install: install.clone(),
+                    file_urls: approvals_core::files::AllowedFileUrls::parse(&format!(
+                        "{host_base}/files/"
+                    ))
+                    .expect("the stand-in's files are allowed"),
                 },
                 &secrets,
             )

@@ -104,6 +104,10 @@ async fn main() -> Result<(), BoxError> {
             slack_api_base_url: slack_api_base_url.clone(),
             slack_retry: RetryPolicy::default(),
             install: install.clone(),
+            // The demo host serves its documents (a sample purchase order) here.
+            file_urls: approvals_core::files::AllowedFileUrls::parse(&format!(
+                "{host_base}/files/"
+            ))?,
         },
         &secrets,
     )?);

@@ -1,6 +1,7 @@
-// The Slack sandbox's workspace page: live updates (long poll), clicks, thread replies,
-// events, modals, the app's Home tab, permalinks and the reminders control. Plain browser
-// JavaScript, no build step; the server renders all HTML.
+// The Slack sandbox's workspace page: live updates (long poll), clicks, thread replies (with
+// an @-picker), edits and deletes, events and their resends, inviting the app, modals, the
+// app's Home tab, permalinks and the reminders control. Plain browser JavaScript, no build
+// step; the server renders all HTML.
 (() => {
   'use strict';
 
@@ -78,8 +79,9 @@
         (answer.error ? ' · ' + answer.error : '');
       line.classList.toggle('failed', answer.status >= 300 || Boolean(answer.error));
     } else {
-      line.textContent = 'Slack → your app: ' + (answer.error || answer.note || 'nothing sent');
-      line.classList.add('failed');
+      // `reason`: nothing was sent, as in Slack (the app is not in the channel).
+      line.textContent = 'Slack → your app: ' + (answer.error || answer.reason || answer.note || 'nothing sent');
+      line.classList.toggle('failed', !answer.reason || Boolean(answer.error));
     }
   }
 
@@ -139,6 +141,9 @@
     showActing(selection.user, state.user_name);
     rememberUser(selection.team, selection.user);
     swap($('sidebar'), state.html.sidebar);
+    swap($('channel-status'), state.html.channel_status);
+    swap($('events-sent-list'), state.html.events_sent);
+    if (swap($('mention-picker'), state.html.mentions)) closePicker();
     syncEntries($('messages'), state.html.entries);
     selection.tab = state.tab || '';
     selection.ts = state.ts || '';
@@ -151,9 +156,9 @@
     if (home) hideReply();
     scrollToLinked();
     if (swap($('views'), state.html.views)) showViews();
-    const thread = $('reply-thread').value;
-    if (thread && !document.querySelector('.message[data-ts="' + CSS.escape(thread) + '"]')) {
-      hideReply();
+    // The thread replied to, or the message being edited, went away: so does the form.
+    for (const ts of [$('reply-thread').value, $('reply-edit-ts').value]) {
+      if (ts && !document.querySelector('.message[data-ts="' + CSS.escape(ts) + '"]')) hideReply();
     }
   }
 
@@ -358,13 +363,31 @@
     }
   }
 
-  // --- Thread replies ---------------------------------------------------------------------
+  // --- Thread replies, edits and deletes ------------------------------------------------
+  // One form: replying (reply-thread set) or editing one's own message (reply-edit-ts set).
+
+  function setMode(editing) {
+    $('reply-heading').textContent = editing ? 'Edit message' : 'Reply in thread';
+    $('reply-submit').textContent = editing ? 'Save edit' : 'Send reply';
+  }
 
   function showReply(button) {
     const message = button.closest('.message');
     const text = message.querySelector('.blocks').textContent.trim().slice(0, 80);
+    setMode(false);
+    $('reply-edit-ts').value = '';
     $('reply-thread').value = button.dataset.replyTo;
     $('reply-context').textContent = 'Replying to: “' + text + (text.length >= 80 ? '…' : '') + '”';
+    $('reply-form').hidden = false;
+    $('reply-text').focus();
+  }
+
+  function showEdit(button) {
+    setMode(true);
+    $('reply-thread').value = '';
+    $('reply-edit-ts').value = button.dataset.ts;
+    $('reply-context').textContent = 'Editing your message: your app gets message_changed.';
+    $('reply-text').value = editableText(button.dataset.text || '');
     $('reply-form').hidden = false;
     $('reply-text').focus();
   }
@@ -372,7 +395,138 @@
   function hideReply() {
     $('reply-form').hidden = true;
     $('reply-thread').value = '';
+    if ($('reply-edit-ts').value) {
+      $('reply-edit-ts').value = '';
+      $('reply-text').value = '';
+    }
+    setMode(false);
+    closePicker();
+    chosenMentions.clear();
   }
+
+  async function deleteMessage(button) {
+    const { answer } = await post('/_sandbox/ui/delete', {
+      channel: button.dataset.channel,
+      ts: button.dataset.ts,
+      user: actingUser(),
+    });
+    report(answer);
+    await refresh();
+  }
+
+  // --- Mentions: the @-picker ---------------------------------------------------------------
+  // Typing @ in the reply box opens the workspace's active people (li.mention-option),
+  // filtered as one types; choosing one (click, Enter or Tab) puts @handle in the box. What is
+  // sent carries Slack's form, <@U…>, for every handle chosen so.
+
+  const chosenMentions = new Map(); // handle → user id
+  let mentionStart = -1; // where the @ being completed sits in the box
+
+  const mentionOptions = () => Array.from($('mention-picker').querySelectorAll('li.mention-option'));
+  const shownOptions = () => mentionOptions().filter((li) => !li.hidden);
+  const activeOption = () => shownOptions().find((li) => li.getAttribute('aria-selected') === 'true');
+
+  function closePicker() {
+    $('mention-picker').hidden = true;
+    mentionStart = -1;
+    $('reply-text').removeAttribute('aria-activedescendant');
+    $('reply-text').setAttribute('aria-expanded', 'false');
+  }
+
+  function setActive(option) {
+    for (const li of mentionOptions()) li.setAttribute('aria-selected', String(li === option));
+    if (option) {
+      $('reply-text').setAttribute('aria-activedescendant', option.id);
+      option.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  function updatePicker() {
+    const box = $('reply-text');
+    const before = box.value.slice(0, box.selectionStart);
+    const match = /(^|\s)@([\w.-]*)$/.exec(before);
+    if (!match) {
+      closePicker();
+      return;
+    }
+    mentionStart = before.length - match[2].length - 1;
+    const query = match[2].toLowerCase();
+    for (const li of mentionOptions()) {
+      li.hidden = Boolean(query) && !li.dataset.name.toLowerCase().startsWith(query) &&
+        !li.dataset.realName.toLowerCase().includes(query);
+    }
+    const shown = shownOptions();
+    if (!shown.length) {
+      closePicker();
+      return;
+    }
+    $('mention-picker').hidden = false;
+    box.setAttribute('aria-expanded', 'true');
+    if (!shown.includes(activeOption())) setActive(shown[0]);
+  }
+
+  function chooseMention(option) {
+    const box = $('reply-text');
+    if (mentionStart < 0 || !option) return;
+    const inserted = '@' + option.dataset.name + ' ';
+    box.value = box.value.slice(0, mentionStart) + inserted + box.value.slice(box.selectionStart);
+    const caret = mentionStart + inserted.length;
+    chosenMentions.set(option.dataset.name, option.dataset.user);
+    closePicker();
+    box.focus();
+    box.setSelectionRange(caret, caret);
+  }
+
+  const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  // @handle → <@U…> for the handles chosen in the picker (not inside longer words or handles).
+  function withMentions(text) {
+    let out = text;
+    for (const [name, user] of chosenMentions) {
+      const pattern = new RegExp('(^|[^\\w@.])@' + escapeRegExp(name) + '(?![\\w-]|\\.\\w)', 'g');
+      out = out.replace(pattern, (whole, before) => before + '<@' + user + '>');
+    }
+    return out;
+  }
+
+  // A stored message back into the box: <@U…> as @handle (remembered as chosen), entities
+  // decoded (the server escapes them again).
+  function editableText(stored) {
+    const text = stored.replace(/<@([UW][A-Z0-9]+)>/g, (token, user) => {
+      const option = $('mention-picker').querySelector('li.mention-option[data-user="' + CSS.escape(user) + '"]');
+      if (!option) return token;
+      chosenMentions.set(option.dataset.name, user);
+      return '@' + option.dataset.name;
+    });
+    return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  }
+
+  $('reply-text').addEventListener('input', updatePicker);
+  $('reply-text').addEventListener('click', updatePicker);
+  $('reply-text').addEventListener('keydown', (event) => {
+    if ($('mention-picker').hidden) return;
+    const shown = shownOptions();
+    const at = shown.indexOf(activeOption());
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const step = event.key === 'ArrowDown' ? 1 : -1;
+      setActive(shown[(at + step + shown.length) % shown.length]);
+    } else if (event.key === 'Enter' || event.key === 'Tab') {
+      event.preventDefault();
+      chooseMention(activeOption() || shown[0]);
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      closePicker();
+    }
+  });
+  $('reply-text').addEventListener('blur', () => setTimeout(closePicker, 150));
+  // mousedown, not click: the box keeps focus and its caret.
+  $('mention-picker').addEventListener('mousedown', (event) => {
+    const option = event.target.closest('li.mention-option');
+    if (!option) return;
+    event.preventDefault();
+    chooseMention(option);
+  });
 
   // --- Modals -----------------------------------------------------------------------------
 
@@ -461,6 +615,41 @@
       showReply(replyButton);
       return;
     }
+    const editButton = event.target.closest('button.edit-reply');
+    if (editButton) {
+      showEdit(editButton);
+      return;
+    }
+    const deleteButton = event.target.closest('button.delete-reply');
+    if (deleteButton) {
+      deleteButton.disabled = true;
+      await deleteMessage(deleteButton);
+      return;
+    }
+    const resendButton = event.target.closest('button.resend-same, button.resend-new');
+    if (resendButton) {
+      resendButton.disabled = true;
+      const id = resendButton.dataset.eventId;
+      $('delivery').textContent = 'Slack → your app: resending ' + id + '…';
+      const { answer } = await post('/_sandbox/events-sent/' + encodeURIComponent(id) + '/resend', {
+        new_event_id: resendButton.classList.contains('resend-new'),
+      });
+      if (resendButton.isConnected) resendButton.disabled = false;
+      report(answer);
+      return;
+    }
+    const inviteButton = event.target.closest('#invite-app');
+    if (inviteButton) {
+      inviteButton.disabled = true;
+      const { ok, answer } = await post(
+        '/_sandbox/channels/' + encodeURIComponent(inviteButton.dataset.channel) + '/invite-app',
+        { team: selection.team },
+      );
+      $('delivery').textContent = ok ? 'The app is now in this channel.' : 'Not invited: ' + (answer.error || 'no answer');
+      $('delivery').classList.toggle('failed', !ok);
+      await refresh();
+      return;
+    }
     const homeAction = event.target.closest('#home-view button[data-action-id], #home-view a[data-action-id]');
     if (homeAction) {
       // As for messages: a URL button opens its link and also sends block_actions.
@@ -513,7 +702,21 @@
 
   $('reply-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const text = $('reply-text').value;
+    closePicker();
+    const text = withMentions($('reply-text').value);
+    const editing = $('reply-edit-ts').value;
+    if (editing) {
+      const { ok, answer } = await post('/_sandbox/ui/edit', {
+        channel: selection.channel,
+        ts: editing,
+        user: actingUser(),
+        text,
+      });
+      report(answer);
+      if (ok) hideReply();
+      await refresh();
+      return;
+    }
     const { answer } = await post('/_sandbox/ui/reply', {
       channel: selection.channel,
       thread_ts: $('reply-thread').value,
@@ -521,7 +724,10 @@
       text,
     });
     report(answer);
-    if (answer.ts) $('reply-text').value = '';
+    if (answer.ts) {
+      $('reply-text').value = '';
+      chosenMentions.clear();
+    }
     await refresh();
   });
 

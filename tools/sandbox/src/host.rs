@@ -1,4 +1,5 @@
-//! A host application stand-in: receives decision webhooks and verifies their signatures.
+//! A host application stand-in: receives decision webhooks and verifies their signatures,
+//! and serves the documents its requests attach.
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,19 @@ pub struct HostStandIn {
     failures_left: Mutex<u32>,
     redirects_left: Mutex<u32>,
     arrived: Notify,
+    /// `GET /files/{name}`: (content type, bytes), or a redirect to another host.
+    files: Mutex<std::collections::HashMap<String, HostFile>>,
+}
+
+/// What the stand-in answers for one file name.
+#[derive(Debug, Clone)]
+pub enum HostFile {
+    Bytes {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+    /// `302` to this URL, as a document moved to other storage would.
+    RedirectTo(String),
 }
 
 impl HostStandIn {
@@ -35,7 +49,13 @@ impl HostStandIn {
             failures_left: Mutex::new(0),
             redirects_left: Mutex::new(0),
             arrived: Notify::new(),
+            files: Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Serves `file` at `/files/{name}` from now on.
+    pub fn serve_file(&self, name: &str, file: HostFile) {
+        self.files.lock().unwrap().insert(name.to_owned(), file);
     }
 
     /// Answers 500 to the next `count` webhooks, as a host having a bad minute would.
@@ -76,6 +96,7 @@ impl HostStandIn {
         Router::new()
             .route("/webhooks", get(list).post(receive))
             .route("/login", get(|| async { Html("<h1>Sign in</h1>") }))
+            .route("/files/{name}", get(file))
             .route("/", get(page))
             .with_state(self.clone())
     }
@@ -147,6 +168,21 @@ async fn receive(
         return (status, [("location", "/login")]).into_response();
     }
     status.into_response()
+}
+
+async fn file(
+    State(host): State<Arc<HostStandIn>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let file = host.files.lock().unwrap().get(&name).cloned();
+    match file {
+        None => StatusCode::NOT_FOUND.into_response(),
+        Some(HostFile::Bytes {
+            content_type,
+            bytes,
+        }) => ([("content-type", content_type)], bytes).into_response(),
+        Some(HostFile::RedirectTo(url)) => (StatusCode::FOUND, [("location", url)]).into_response(),
+    }
 }
 
 async fn list(State(host): State<Arc<HostStandIn>>) -> Json<Vec<ReceivedWebhook>> {

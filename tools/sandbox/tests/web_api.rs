@@ -172,6 +172,15 @@ async fn files_v2_upload_then_complete_into_a_thread() {
         .await
         .unwrap();
     assert_eq!(uploaded.status(), 200);
+    // Sharing in a channel needs the bot in it (chat:write.public does not cover files).
+    let (_, _, joined) = call(
+        &base,
+        "conversations.join",
+        Some(&token),
+        json!({"channel": "C0APPROVALS"}),
+    )
+    .await;
+    assert_eq!(joined["ok"], true, "{joined}");
     let (_, _, done) = call(&base, "files.completeUploadExternal", Some(&token),
         json!({"files": [{"id": file_id, "title": "Deal PDF"}], "channel_id": "C0APPROVALS", "thread_ts": parent["ts"]})).await;
     assert_eq!(done["ok"], true, "{done}");
@@ -1840,4 +1849,1015 @@ async fn run_reminders_passes_on_failures_and_refuses_without_a_loopback_target(
         .as_str()
         .unwrap()
         .contains("could not reach"));
+}
+
+/// What the app under test heard: (`x-slack-retry-num`, `x-slack-retry-reason`, signature
+/// valid, body).
+type Heard = tokio::sync::mpsc::UnboundedReceiver<(Option<String>, Option<String>, bool, Value)>;
+
+/// A stand-in app that keeps Slack's retry headers with each event.
+async fn listening_app() -> (String, Heard) {
+    use hmac::{Hmac, Mac};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |headers: axum::http::HeaderMap, body: String| {
+        let sender = sender.clone();
+        async move {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"sandbox-signing-secret").unwrap();
+            let timestamp = header("x-slack-request-timestamp").unwrap_or_default();
+            mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+            let valid = header("x-slack-signature")
+                == Some(format!("v0={}", hex::encode(mac.finalize().into_bytes())));
+            let parsed = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let _ = sender.send((
+                header("x-slack-retry-num"),
+                header("x-slack-retry-reason"),
+                valid,
+                parsed,
+            ));
+            ""
+        }
+    };
+    let listener = sandbox::loopback_listener().await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(axum::routing::post(handler));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("{base}/slack/events"), receiver)
+}
+
+/// The next event the app hears, waiting at most five seconds (for events sent after a Web
+/// API call was answered).
+async fn next_heard(heard: &mut Heard) -> (Option<String>, Option<String>, bool, Value) {
+    tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+        .await
+        .expect("an event within 5 s")
+        .expect("the app is listening")
+}
+
+async fn ui(base: &str, path: &str, body: Value) -> (u16, Value) {
+    control(base, path, &body.to_string()).await
+}
+
+/// A bot token issued through the authorize page and `oauth.v2.access`, granted `scope`.
+async fn installed_token(base: &str, scope: &str) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let allowed = no_redirects
+        .post(format!("{base}/oauth/v2/authorize"))
+        .form(&[
+            ("scope", scope),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("state", "s1"),
+            ("team_id", "T0SANDBOX"),
+            ("user_id", "U0ANA"),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 302);
+    let location = reqwest::Url::parse(allowed.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(key, _)| key == "code")
+        .map(|(_, code)| code.into_owned())
+        .unwrap();
+    let (_, _, installed) = call(
+        base,
+        "oauth.v2.access",
+        None,
+        json!({"client_id": "1111.2222", "client_secret": "sandbox-client-secret",
+               "code": code, "redirect_uri": "http://127.0.0.1:1/cb"}),
+    )
+    .await;
+    assert_eq!(installed["scope"], scope, "{installed}");
+    installed["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn conversations_join_adds_the_bot_and_private_channels_stay_hidden() {
+    let (slack, base, token) = started().await;
+    let members = |channel: &str| slack.channel("T0SANDBOX", channel).unwrap().members;
+    assert!(!members("C0APPROVALS").contains(&"U0BOT".to_owned()));
+    assert_eq!(members("C0FINANCE"), ["U0ANA", "U0CARA"]);
+    let join = |channel: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            call(
+                &base,
+                "conversations.join",
+                Some(&token),
+                json!({"channel": channel}),
+            )
+            .await
+            .2
+        }
+    };
+
+    let first = join("C0APPROVALS").await;
+    assert_eq!(first["ok"], true, "{first}");
+    for (field, value) in [
+        ("id", json!("C0APPROVALS")),
+        ("name", json!("approvals")),
+        ("is_channel", json!(true)),
+        ("is_private", json!(false)),
+        ("is_member", json!(true)),
+    ] {
+        assert_eq!(first["channel"][field], value, "{field}: {first}");
+    }
+    assert!(first.get("warning").is_none());
+    assert!(members("C0APPROVALS").contains(&"U0BOT".to_owned()));
+    let again = join("C0APPROVALS").await;
+    assert_eq!(
+        (again["ok"].as_bool(), again["warning"].as_str()),
+        (Some(true), Some("already_in_channel")),
+        "joining twice is no error: {again}"
+    );
+    assert_eq!(
+        members("C0APPROVALS")
+            .iter()
+            .filter(|m| *m == "U0BOT")
+            .count(),
+        1
+    );
+
+    assert_eq!(
+        join("C0FINANCE").await,
+        json!({"ok": false, "error": "method_not_supported_for_channel_type"})
+    );
+    call(
+        &base,
+        "conversations.open",
+        Some(&token),
+        json!({"users": "U0BEN"}),
+    )
+    .await;
+    assert_eq!(
+        join("D0BEN").await["error"],
+        "method_not_supported_for_channel_type"
+    );
+    assert_eq!(join("C0NOPE").await["error"], "channel_not_found");
+
+    // A private channel the bot is not in does not exist for it; an invite changes that.
+    let info = |channel: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            call(
+                &base,
+                "conversations.info",
+                Some(&token),
+                json!({"channel": channel}),
+            )
+            .await
+            .2
+        }
+    };
+    let post = json!({"channel": "C0FINANCE", "text": "Budget request"});
+    assert_eq!(
+        call(&base, "chat.postMessage", Some(&token), post.clone())
+            .await
+            .2,
+        json!({"ok": false, "error": "channel_not_found"})
+    );
+    assert_eq!(info("C0FINANCE").await["error"], "channel_not_found");
+    let general = info("C0GENERAL").await;
+    assert_eq!(
+        (
+            general["channel"]["is_member"].as_bool(),
+            general["channel"]["is_private"].as_bool()
+        ),
+        (Some(false), Some(false)),
+        "{general}"
+    );
+    let (status, invited) = ui(
+        &base,
+        "/_sandbox/channels/C0FINANCE/invite-app",
+        json!({"team": "T0SANDBOX"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &invited["invited"]),
+        (200, &json!(true)),
+        "{invited}"
+    );
+    assert_eq!(invited["members"], json!(["U0ANA", "U0CARA", "U0BOT"]));
+    let finance = info("C0FINANCE").await;
+    for (field, value) in [
+        ("is_channel", json!(true)),
+        ("is_group", json!(false)),
+        ("is_im", json!(false)),
+        ("is_private", json!(true)),
+        ("is_member", json!(true)),
+        ("is_archived", json!(false)),
+    ] {
+        assert_eq!(finance["channel"][field], value, "{field}: {finance}");
+    }
+    let (_, _, posted) = call(&base, "chat.postMessage", Some(&token), post).await;
+    assert_eq!(posted["ok"], true, "{posted}");
+    let dm = info("D0BEN").await;
+    assert_eq!(
+        (
+            dm["channel"]["is_im"].as_bool(),
+            dm["channel"]["user"].as_str()
+        ),
+        (Some(true), Some("U0BEN"))
+    );
+
+    // The control's refusals name what was wrong; an invite without a team finds it.
+    let (status, again) = control(&base, "/_sandbox/channels/C0FINANCE/invite-app", "").await;
+    assert_eq!((status, &again["invited"]), (200, &json!(false)), "{again}");
+    for (path, body, expected, field) in [
+        ("/_sandbox/channels/C0NOPE/invite-app", "{}", 404, "channel"),
+        (
+            "/_sandbox/channels/C0GENERAL/invite-app",
+            r#"{"team": "TNOPE"}"#,
+            404,
+            "team",
+        ),
+        (
+            "/_sandbox/channels/C0GENERAL/invite-app",
+            r#"{"team": 5}"#,
+            400,
+            "team",
+        ),
+        ("/_sandbox/channels/C0GENERAL/invite-app", "[", 400, "JSON"),
+    ] {
+        let (status, answer) = control(&base, path, body).await;
+        assert_eq!(status, expected, "{path} {body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{answer}"
+        );
+    }
+    // Recorded like every method, and faults apply.
+    slack.inject(
+        "conversations.join",
+        Fault::Error {
+            code: "ratelimited".into(),
+        },
+        1,
+    );
+    assert_eq!(join("C0GENERAL").await["error"], "ratelimited");
+    assert_eq!(slack.calls(Some("conversations.join")).len(), 6);
+}
+
+#[tokio::test]
+async fn scopes_granted_at_install_are_checked() {
+    let (_, base, _) = started().await;
+    let token = installed_token(&base, "chat:write,chat:write.public,files:write").await;
+    let (status, _, refused) = call(
+        &base,
+        "conversations.join",
+        Some(&token),
+        json!({"channel": "C0APPROVALS"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        refused,
+        json!({"ok": false, "error": "missing_scope", "needed": "channels:join",
+               "provided": "chat:write,chat:write.public,files:write"})
+    );
+    let (_, _, info) = call(
+        &base,
+        "conversations.info",
+        Some(&token),
+        json!({"channel": "C0APPROVALS"}),
+    )
+    .await;
+    assert_eq!(
+        (info["error"].as_str(), info["needed"].as_str()),
+        (Some("missing_scope"), Some("channels:read"))
+    );
+    let (_, _, slot) = call(
+        &base,
+        "files.getUploadURLExternal",
+        Some(&token),
+        json!({"filename": "a.txt", "length": 1}),
+    )
+    .await;
+    assert_eq!(slot["ok"], true, "files:write granted: {slot}");
+
+    // Without chat:write.customize a username is ignored, silently, as Slack does.
+    let (_, _, posted) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "hi", "username": "Pat via Host"}),
+    )
+    .await;
+    assert_eq!(posted["ok"], true, "{posted}");
+    assert!(posted["message"].get("username").is_none());
+
+    let customizing = installed_token(&base, "chat:write,chat:write.customize,channels:join").await;
+    assert_eq!(
+        call(
+            &base,
+            "conversations.join",
+            Some(&customizing),
+            json!({"channel": "C0APPROVALS"})
+        )
+        .await
+        .2["ok"],
+        true
+    );
+    let (_, _, slot) = call(
+        &base,
+        "files.getUploadURLExternal",
+        Some(&customizing),
+        json!({"filename": "a.txt", "length": 1}),
+    )
+    .await;
+    assert_eq!(
+        (slot["error"].as_str(), slot["needed"].as_str()),
+        (Some("missing_scope"), Some("files:write"))
+    );
+    let (_, _, posted) = call(
+        &base,
+        "chat.postMessage",
+        Some(&customizing),
+        json!({"channel": "C0APPROVALS", "text": "hi", "username": "Pat via Host"}),
+    )
+    .await;
+    assert_eq!(posted["message"]["username"], "Pat via Host", "{posted}");
+    let page = reqwest::get(format!("{base}/?channel=C0APPROVALS"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            "<span class=\"author\">Pat via Host</span> <span class=\"badge\">APP</span>"
+        ),
+        "the chosen name, still with the APP badge"
+    );
+}
+
+#[tokio::test]
+async fn files_share_only_where_the_bot_is_once_and_are_served() {
+    let (slack, base, token) = started().await;
+    let (_, _, parent) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "deal"}),
+    )
+    .await;
+    let upload =
+        |filename: &'static str, bytes: &'static [u8], content_type: Option<&'static str>| {
+            let (base, token) = (base.clone(), token.clone());
+            async move {
+                let (_, _, slot) = call(
+                    &base,
+                    "files.getUploadURLExternal",
+                    Some(&token),
+                    json!({"filename": filename, "length": bytes.len()}),
+                )
+                .await;
+                let mut request = reqwest::Client::new()
+                    .post(slot["upload_url"].as_str().unwrap())
+                    .body(bytes);
+                if let Some(content_type) = content_type {
+                    request = request.header("content-type", content_type);
+                }
+                assert_eq!(request.send().await.unwrap().status(), 200);
+                slot["file_id"].as_str().unwrap().to_owned()
+            }
+        };
+    let complete = |file_id: String, channel: &'static str| {
+        let (base, token, thread) = (base.clone(), token.clone(), parent["ts"].clone());
+        async move {
+            call(
+                &base,
+                "files.completeUploadExternal",
+                Some(&token),
+                json!({"files": [{"id": file_id, "title": "Deal PDF"}],
+                       "channel_id": channel, "thread_ts": thread}),
+            )
+            .await
+            .2
+        }
+    };
+    let pdf = upload("deal.pdf", b"%PDF-1.4 sandbox", None).await;
+    assert_eq!(
+        complete(pdf.clone(), "C0APPROVALS").await,
+        json!({"ok": false, "error": "not_in_channel"})
+    );
+    assert_eq!(
+        complete(pdf.clone(), "C0FINANCE").await["error"],
+        "not_in_channel"
+    );
+    call(
+        &base,
+        "conversations.join",
+        Some(&token),
+        json!({"channel": "C0APPROVALS"}),
+    )
+    .await;
+    let done = complete(pdf.clone(), "C0APPROVALS").await;
+    assert_eq!(
+        done,
+        json!({"ok": true, "files": [{"id": pdf, "title": "Deal PDF"}]})
+    );
+    assert_eq!(
+        complete(pdf.clone(), "C0APPROVALS").await,
+        json!({"ok": false, "error": "file_not_found"}),
+        "the upload ticket works once"
+    );
+
+    // The share is one message in the thread, with Slack's file fields.
+    let shares: Vec<_> = slack
+        .messages("C0APPROVALS")
+        .into_iter()
+        .filter(|m| !m.files.is_empty())
+        .collect();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares[0].thread_ts.as_deref(), parent["ts"].as_str());
+    let file = &shares[0].files[0];
+    assert_eq!(
+        (
+            file.name.as_str(),
+            file.title.as_str(),
+            file.mimetype.as_str(),
+            file.size
+        ),
+        ("deal.pdf", "Deal PDF", "application/pdf", 16)
+    );
+    assert_eq!(file.url_private, format!("{base}/files/{pdf}/deal.pdf"));
+    let served = reqwest::get(&file.url_private).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "application/pdf");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), b"%PDF-1.4 sandbox");
+    let page = reqwest::get(format!("{base}/?channel=C0APPROVALS"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("<div class=\"file\" data-file-id=\"{pdf}\">")));
+    assert!(page.contains("class=\"file-preview\""));
+
+    // Without an extension the upload's content type is kept; DMs need no join.
+    let notes = upload("notes", b"plain words", Some("text/plain; charset=utf-8")).await;
+    for (path, expected) in [
+        (format!("/files/{notes}/notes"), 404),
+        ("/files/FNOPE/notes".to_owned(), 404),
+    ] {
+        let answer = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(answer.status(), expected, "before completion: {path}");
+    }
+    let (_, _, in_dm) = call(
+        &base,
+        "files.completeUploadExternal",
+        Some(&token),
+        json!({"files": [{"id": notes}], "channel_id": "U0BEN"}),
+    )
+    .await;
+    assert_eq!(in_dm["ok"], true, "{in_dm}");
+    let served = reqwest::get(format!("{base}/files/{notes}/notes"))
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "text/plain");
+    assert_eq!(
+        reqwest::get(format!("{base}/files/{notes}/other-name"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(slack.messages("D0BEN")[0].files[0].title, "notes");
+}
+
+#[tokio::test]
+async fn replies_reach_the_app_only_from_conversations_it_is_in() {
+    let (slack, base, token) = started().await;
+    let (url, mut heard) = listening_app().await;
+    let (_, _, parent) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "Approve the Initech deal?"}),
+    )
+    .await;
+    let thread = parent["ts"].as_str().unwrap().to_owned();
+    slack.set_events_url(Some(url));
+    let reply = |user: &'static str, text: &'static str| {
+        let (base, thread) = (base.clone(), thread.clone());
+        async move {
+            ui(
+                &base,
+                "/_sandbox/ui/reply",
+                json!({"channel": "C0APPROVALS", "thread_ts": thread, "user": user, "text": text}),
+            )
+            .await
+        }
+    };
+
+    let (status, answer) = reply("U0BEN", "before the invite").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["reason"],
+        "the app is not in #approvals, so Slack sends it no message events"
+    );
+    assert_eq!(answer["sent"], Value::Null);
+    assert!(answer["ts"].is_string(), "stored all the same: {answer}");
+    assert!(heard.try_recv().is_err());
+    assert_eq!(slack.messages("C0APPROVALS").len(), 2);
+
+    let (status, _) = control(&base, "/_sandbox/channels/C0APPROVALS/invite-app", "{}").await;
+    assert_eq!(status, 200);
+    let (_, answer) = reply("U0BEN", "Why so <big>? cc <@U0CARA> & <@U0ANA>").await;
+    assert_eq!(
+        (answer["sent"].as_str(), answer["status"].as_u64()),
+        (Some("message"), Some(200)),
+        "{answer}"
+    );
+    let (retry, _, valid, callback) = heard.try_recv().unwrap();
+    assert!(valid && retry.is_none());
+    assert_eq!(callback["event_id"], answer["event_id"]);
+    let event = &callback["event"];
+    for (field, value) in [
+        ("type", json!("message")),
+        ("channel", json!("C0APPROVALS")),
+        ("channel_type", json!("channel")),
+        ("user", json!("U0BEN")),
+        ("team", json!("T0SANDBOX")),
+        ("thread_ts", json!(thread)),
+        ("parent_user_id", json!("U0BOT")),
+        (
+            "text",
+            json!("Why so &lt;big&gt;? cc <@U0CARA> &amp; <@U0ANA>"),
+        ),
+    ] {
+        assert_eq!(event[field], value, "{field}: {event}");
+    }
+    assert_eq!(event["ts"], answer["ts"]);
+    assert_eq!(event["event_ts"], answer["ts"]);
+    let client_msg_id = event["client_msg_id"].as_str().unwrap();
+    assert_eq!(
+        client_msg_id.split('-').map(str::len).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{client_msg_id}"
+    );
+    let elements = &event["blocks"][0]["elements"][0]["elements"];
+    assert_eq!(elements[1], json!({"type": "user", "user_id": "U0CARA"}));
+    assert_eq!(
+        elements[0],
+        json!({"type": "text", "text": "Why so <big>? cc "})
+    );
+
+    // A private channel: only its people write there; the app hears once invited.
+    let (_, _, budget) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0FINANCE", "text": "x"}),
+    )
+    .await;
+    assert_eq!(budget["error"], "channel_not_found");
+    assert!(slack.invite_app("T0SANDBOX", "C0FINANCE").unwrap());
+    // The app's own post in a channel it is in comes back to it, after the answer.
+    let (_, _, budget) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0FINANCE", "text": "Budget request"}),
+    )
+    .await;
+    let (_, _, _, own) = next_heard(&mut heard).await;
+    assert_eq!(own["event"]["bot_id"], "B0BOT");
+    assert_eq!(own["event"]["channel_type"], "group");
+    let ts = budget["ts"].as_str().unwrap().to_owned();
+    let (status, refused) = ui(
+        &base,
+        "/_sandbox/ui/reply",
+        json!({"channel": "C0FINANCE", "thread_ts": ts, "user": "U0BEN", "text": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("user: U0BEN is not in"));
+    let (_, answer) = ui(
+        &base,
+        "/_sandbox/ui/reply",
+        json!({"channel": "C0FINANCE", "thread_ts": ts, "user": "U0CARA", "text": "ok"}),
+    )
+    .await;
+    assert_eq!(answer["sent"], "message", "{answer}");
+    assert_eq!(
+        heard.try_recv().unwrap().3["event"]["channel_type"],
+        "group"
+    );
+}
+
+#[tokio::test]
+async fn the_apps_own_posts_come_back_as_message_events() {
+    let (slack, base, token) = started().await;
+    let (url, mut heard) = listening_app().await;
+    slack.set_events_url(Some(url));
+    // Not in #approvals: nothing comes back; a DM always does.
+    let (_, _, in_channel) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "to the channel"}),
+    )
+    .await;
+    let (_, _, in_dm) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "U0BEN", "text": "to Ben", "username": "Pat via Host"}),
+    )
+    .await;
+    let (_, _, valid, callback) = next_heard(&mut heard).await;
+    assert!(valid);
+    let event = &callback["event"];
+    assert_eq!(event["ts"], in_dm["ts"], "only the DM's post: {event}");
+    for (field, value) in [
+        ("type", json!("message")),
+        ("subtype", json!("bot_message")),
+        ("username", json!("Pat via Host")),
+        ("channel", json!("D0BEN")),
+        ("channel_type", json!("im")),
+        ("user", json!("U0BOT")),
+        ("bot_id", json!("B0BOT")),
+        ("app_id", json!("A0SANDBOX")),
+        ("text", json!("to Ben")),
+    ] {
+        assert_eq!(event[field], value, "{field}: {event}");
+    }
+    assert_eq!(event["event_ts"], in_dm["ts"]);
+    assert!(event.get("thread_ts").is_none());
+    assert_ne!(in_channel["ts"], in_dm["ts"]);
+    assert_eq!(
+        call(&base, "auth.test", Some(&token), json!({})).await.2["bot_id"],
+        "B0BOT",
+        "auth.test names the bot id the events carry"
+    );
+
+    // Joined: a thread post comes back too, with its thread and no subtype.
+    call(
+        &base,
+        "conversations.join",
+        Some(&token),
+        json!({"channel": "C0APPROVALS"}),
+    )
+    .await;
+    let (_, _, threaded) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "Approved", "thread_ts": in_channel["ts"]}),
+    )
+    .await;
+    let (_, _, _, callback) = next_heard(&mut heard).await;
+    assert_eq!(callback["event"]["ts"], threaded["ts"]);
+    assert_eq!(callback["event"]["thread_ts"], in_channel["ts"]);
+    assert_eq!(callback["event"]["channel_type"], "channel");
+    assert!(callback["event"].get("subtype").is_none());
+    assert!(
+        heard.try_recv().is_err(),
+        "the post in #approvals never came"
+    );
+
+    // An app that is down costs the call nothing.
+    slack.set_events_url(Some("http://127.0.0.1:1/slack/events".into()));
+    let (status, _, posted) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "still fine"}),
+    )
+    .await;
+    assert_eq!((status, &posted["ok"]), (200, &json!(true)));
+}
+
+#[tokio::test]
+async fn edits_and_deletes_by_their_author_send_slacks_events() {
+    let (slack, base, token) = started().await;
+    let (url, mut heard) = listening_app().await;
+    let (_, _, parent) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "Approve?"}),
+    )
+    .await;
+    let thread = parent["ts"].as_str().unwrap().to_owned();
+    slack.invite_app("T0SANDBOX", "C0APPROVALS").unwrap();
+    slack.set_events_url(Some(url));
+    let (_, replied) = ui(
+        &base,
+        "/_sandbox/ui/reply",
+        json!({"channel": "C0APPROVALS", "thread_ts": thread, "user": "U0BEN", "text": "first"}),
+    )
+    .await;
+    let original = heard.try_recv().unwrap().3["event"].clone();
+    let ts = replied["ts"].as_str().unwrap().to_owned();
+
+    let (status, refused) = ui(
+        &base,
+        "/_sandbox/ui/edit",
+        json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0ANA", "text": "hijacked"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("user: only the message's author"));
+    let (status, answer) = ui(
+        &base,
+        "/_sandbox/ui/edit",
+        json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0BEN", "text": "second <@U0ANA>"}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["sent"].as_str()),
+        (200, Some("message_changed")),
+        "{answer}"
+    );
+    let edit_ts = answer["edited_ts"].as_str().unwrap().to_owned();
+    let event = heard.try_recv().unwrap().3["event"].clone();
+    assert!(event.get("user").is_none(), "no top-level user: {event}");
+    for (field, value) in [
+        ("type", json!("message")),
+        ("subtype", json!("message_changed")),
+        ("hidden", json!(true)),
+        ("channel", json!("C0APPROVALS")),
+        ("channel_type", json!("channel")),
+        ("ts", json!(edit_ts)),
+        ("event_ts", json!(edit_ts)),
+    ] {
+        assert_eq!(event[field], value, "{field}: {event}");
+    }
+    let message = &event["message"];
+    for (field, value) in [
+        ("type", json!("message")),
+        ("user", json!("U0BEN")),
+        ("text", json!("second <@U0ANA>")),
+        ("ts", json!(ts)),
+        ("thread_ts", json!(thread)),
+        ("client_msg_id", original["client_msg_id"].clone()),
+        ("edited", json!({"user": "U0BEN", "ts": edit_ts})),
+    ] {
+        assert_eq!(message[field], value, "{field}: {message}");
+    }
+    let previous = &event["previous_message"];
+    assert_eq!(
+        (
+            previous["text"].as_str(),
+            previous["ts"].as_str(),
+            previous["thread_ts"].as_str()
+        ),
+        (Some("first"), Some(ts.as_str()), Some(thread.as_str()))
+    );
+    let stored = slack.message("C0APPROVALS", &ts).unwrap();
+    assert_eq!((stored.text.as_str(), stored.edits), ("second <@U0ANA>", 1));
+    let page = reqwest::get(format!("{base}/?channel=C0APPROVALS&user=U0BEN"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("class=\"edit-reply\" data-ts=\"{ts}\"")));
+    assert!(page.contains(&format!("class=\"delete-reply\" data-ts=\"{ts}\"")));
+    assert!(page.contains("(edited)"));
+
+    let (status, _) = ui(
+        &base,
+        "/_sandbox/ui/delete",
+        json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0CARA"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, answer) = ui(
+        &base,
+        "/_sandbox/ui/delete",
+        json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0BEN"}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["sent"].as_str()),
+        (200, Some("message_deleted")),
+        "{answer}"
+    );
+    let event = heard.try_recv().unwrap().3["event"].clone();
+    assert!(event.get("user").is_none(), "{event}");
+    for (field, value) in [
+        ("subtype", json!("message_deleted")),
+        ("hidden", json!(true)),
+        ("channel_type", json!("channel")),
+        ("deleted_ts", json!(ts)),
+        ("ts", answer["ts"].clone()),
+        ("event_ts", answer["ts"].clone()),
+    ] {
+        assert_eq!(event[field], value, "{field}: {event}");
+    }
+    assert_eq!(event["previous_message"]["text"], "second <@U0ANA>");
+    assert_eq!(event["previous_message"]["user"], "U0BEN");
+    assert_eq!(event["previous_message"]["thread_ts"], json!(thread));
+    assert!(slack.message("C0APPROVALS", &ts).is_none());
+
+    // Refusals name the field; nothing is sent for them.
+    for (path, body, expected) in [
+        (
+            "/_sandbox/ui/edit",
+            json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0BEN", "text": "x"}),
+            404,
+        ),
+        (
+            "/_sandbox/ui/delete",
+            json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0BEN"}),
+            404,
+        ),
+        (
+            "/_sandbox/ui/edit",
+            json!({"channel": "C0APPROVALS", "ts": ts, "user": "U0BEN"}),
+            400,
+        ),
+        (
+            "/_sandbox/ui/edit",
+            json!({"channel": "C0APPROVALS", "ts": thread, "user": "U0BEN", "text": " "}),
+            400,
+        ),
+    ] {
+        let (status, answer) = ui(&base, path, body.clone()).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("ts") || e.contains("text")),
+            "{answer}"
+        );
+    }
+    assert!(heard.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn sent_events_can_be_resent_as_retries_or_under_a_new_id() {
+    let (slack, base, token) = started().await;
+    let (url, mut heard) = listening_app().await;
+    let (_, _, parent) = call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "U0BEN", "text": "Approve?"}),
+    )
+    .await;
+    slack.set_events_url(Some(url));
+    let (_, replied) = ui(
+        &base,
+        "/_sandbox/ui/reply",
+        json!({"channel": "D0BEN", "thread_ts": parent["ts"], "user": "U0BEN", "text": "yes"}),
+    )
+    .await;
+    let first = heard.try_recv().unwrap();
+    let event_id = replied["event_id"].as_str().unwrap().to_owned();
+    assert_eq!(first.3["event_id"], json!(event_id));
+    let listed: Value = reqwest::get(format!("{base}/_sandbox/events-sent"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = listed.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["event_id"].as_str(),
+            last["type"].as_str(),
+            last["status"].as_u64()
+        ),
+        (Some(event_id.as_str()), Some("message"), Some(200)),
+        "{last}"
+    );
+    assert_eq!(last["body"], first.3);
+
+    let resend = |new: Option<bool>| {
+        let (base, event_id) = (base.clone(), event_id.clone());
+        async move {
+            let body = new
+                .map(|new| json!({"new_event_id": new}).to_string())
+                .unwrap_or_default();
+            control(
+                &base,
+                &format!("/_sandbox/events-sent/{event_id}/resend"),
+                &body,
+            )
+            .await
+        }
+    };
+    for expected in ["1", "2"] {
+        let (status, answer) = resend(Some(false)).await;
+        assert_eq!(
+            (status, answer["status"].as_u64()),
+            (200, Some(200)),
+            "{answer}"
+        );
+        assert_eq!(answer["event_id"], json!(event_id));
+        let (retry, reason, valid, body) = heard.try_recv().unwrap();
+        assert!(valid, "signed afresh");
+        assert_eq!(
+            (retry.as_deref(), reason.as_deref()),
+            (Some(expected), Some("http_timeout"))
+        );
+        assert_eq!(body, first.3, "the same envelope, same event_id");
+    }
+    let (_, answer) = resend(None).await;
+    assert_eq!(answer["retry_num"], 3, "no body: a retry, as with false");
+    heard.try_recv().unwrap();
+
+    let (status, answer) = resend(Some(true)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (retry, reason, _, body) = heard.try_recv().unwrap();
+    assert_eq!((retry, reason), (None, None));
+    assert_ne!(body["event_id"], json!(event_id));
+    assert_eq!(answer["event_id"], body["event_id"]);
+    assert_eq!(body["event"], first.3["event"], "the same event");
+    assert_eq!(slack.events_sent().len(), 5);
+
+    let page = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!(
+        "<button type=\"button\" class=\"resend-same\" data-event-id=\"{event_id}\">Resend (same id)</button>"
+    )));
+    assert!(page.contains("class=\"resend-new\""));
+
+    for (path, body, expected) in [
+        ("/_sandbox/events-sent/EvNOPE/resend", "{}", 404),
+        (
+            &format!("/_sandbox/events-sent/{event_id}/resend") as &str,
+            r#"{"new_event_id": "yes"}"#,
+            400,
+        ),
+    ] {
+        let (status, answer) = control(&base, path, body).await;
+        assert_eq!(status, expected, "{answer}");
+        assert!(answer["error"]
+            .as_str()
+            .unwrap()
+            .contains(if expected == 404 {
+                "EvNOPE"
+            } else {
+                "new_event_id"
+            }));
+    }
+    slack.set_events_url(None);
+    let (status, answer) = resend(Some(false)).await;
+    assert_eq!(status, 409, "{answer}");
+}
+
+#[tokio::test]
+async fn the_reply_box_offers_people_to_mention() {
+    let (_, base, token) = started().await;
+    call(
+        &base,
+        "chat.postMessage",
+        Some(&token),
+        json!({"channel": "C0APPROVALS", "text": "x"}),
+    )
+    .await;
+    let page = reqwest::get(format!("{base}/?channel=C0APPROVALS&user=U0ANA"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"mention-picker\""));
+    assert!(page.contains(
+        "<li class=\"mention-option\" role=\"option\" id=\"mention-U0BEN\" data-user=\"U0BEN\" data-name=\"ben\""
+    ));
+    for absent in ["U0GONE", "U0BOT", "USLACKBOT"] {
+        assert!(
+            !page.contains(&format!("data-user=\"{absent}\" data-name")),
+            "{absent}"
+        );
+    }
+    for id in [
+        "reply-text",
+        "reply-edit-ts",
+        "reply-submit",
+        "channel-status",
+        "invite-app",
+        "events-sent-list",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(page.contains("The app is not in this public channel"));
+    assert!(page.contains("🔒finance-private (private)"));
 }

@@ -1,5 +1,6 @@
 //! Comments on a request: the host's beside it (`APPROVAL#{id}` / `COMMENT#{comment_id}`),
-//! and which request a Slack thread belongs to (`THREAD#{channel}#{ts}` / `THREAD`).
+//! and which request a Slack thread belongs to (`THREAD#{installation}#{channel}#{ts}` /
+//! `THREAD`).
 
 use async_trait::async_trait;
 
@@ -10,8 +11,8 @@ fn comment_sk(comment_id: &str) -> String {
     format!("COMMENT#{comment_id}")
 }
 
-pub(super) fn thread_pk(channel_id: &str, message_ts: &str) -> String {
-    format!("THREAD#{channel_id}#{message_ts}")
+pub(super) fn thread_pk(installation_id: &str, channel_id: &str, message_ts: &str) -> String {
+    format!("THREAD#{installation_id}#{channel_id}#{message_ts}")
 }
 
 pub(super) const THREAD_SK: &str = "THREAD";
@@ -48,11 +49,15 @@ impl CommentStore for DynamoStore {
 
     async fn approval_for_thread(
         &self,
+        installation_id: &str,
         channel_id: &str,
         message_ts: &str,
     ) -> Result<Option<String>, StoreError> {
         let thread: Option<ThreadOf> = self
-            .get_value(thread_pk(channel_id, message_ts), THREAD_SK)
+            .get_value(
+                thread_pk(installation_id, channel_id, message_ts),
+                THREAD_SK,
+            )
             .await?;
         Ok(thread.map(|thread| thread.approval_id))
     }

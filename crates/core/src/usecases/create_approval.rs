@@ -242,7 +242,18 @@ impl CreateApproval<'_> {
                 self.deadlines.add_deadline(&deadline, at).await?;
             }
         }
-        for (key, effect) in crate::outbox::inbox_filings(&fresh) {
+        let mut filings = crate::outbox::inbox_filings(&fresh);
+        if !fresh.request.attachments.is_empty() && self.attaches_files(&fresh.request).await? {
+            filings.extend(fresh.request.attachments.iter().map(|attachment| {
+                (
+                    crate::outbox::attach_file_key(&attachment.file_id),
+                    Outgoing::AttachFile {
+                        attachment: attachment.clone(),
+                    },
+                )
+            }));
+        }
+        for (key, effect) in filings {
             let seq = fresh.outbox.len() as u64;
             fresh
                 .outbox
@@ -351,10 +362,21 @@ impl CreateApproval<'_> {
             tokens: self.tokens,
             backoff: Backoff::default(),
             people: self.people,
+            files: None,
         }
         .run(&approval, now)
         .await?;
         let current = self.approvals.get(&approval.id).await?.unwrap_or(approval);
+        let files_wait = current
+            .outbox
+            .values()
+            .any(|entry| entry.is_open() && matches!(entry.effect, Outgoing::AttachFile { .. }));
+        if files_wait && !current.copies.is_empty() {
+            // The worker moves the files now, into the thread that exists.
+            if let Err(error) = self.later.perform_later(&current.id, 0).await {
+                tracing::warn!(approval_id = %current.id, %error, "files left for the later pass");
+            }
+        }
         if current.copies.is_empty() && current.status() == Status::Pending {
             // Not one message reached Slack: nothing to keep, the host may retry.
             let failures: Vec<String> = current
@@ -370,6 +392,17 @@ impl CreateApproval<'_> {
             tracing::info!(approval_id = %current.id, open = progress.open, "DMs left to the worker");
         }
         Ok(current)
+    }
+
+    /// The kind's `attach_files` (on unless the tenant set it off).
+    async fn attaches_files(&self, request: &ApprovalRequest) -> Result<bool, StoreError> {
+        Ok(self
+            .people
+            .settings
+            .kind_settings(&request.tenant_id, &request.kind)
+            .await?
+            .unwrap_or_default()
+            .attaches_files())
     }
 
     async fn show_outcome(&self, token: &SecretToken, current: &Approval, copy: &MessageCopy) {

@@ -10,7 +10,7 @@ use crate::outbox::Backoff;
 use crate::ports::{
     ApprovalStore, BotTokens, SlackApi, StoreError, TenantStore, UserDirectory, WebhookSink,
 };
-use crate::usecases::effects::{PerformEffects, Progress};
+use crate::usecases::effects::{FileWork, PerformEffects, Progress};
 use crate::usecases::inbox::Inbox;
 use crate::usecases::transition::{apply_command, arm_missing_copies, Applied, Clicker, KnownAs};
 
@@ -51,6 +51,8 @@ pub struct Decide<'a> {
     pub directory: &'a dyn UserDirectory,
     pub people: Inbox<'a>,
     pub backoff: Backoff,
+    /// Files still to move into the thread, moved on the way.
+    pub files: Option<FileWork<'a>>,
 }
 
 impl Decide<'_> {
@@ -179,6 +181,7 @@ impl Decide<'_> {
             tokens: self.tokens,
             backoff: self.backoff,
             people: self.people,
+            files: self.files,
         }
         .run(&approval, now)
         .await?;
@@ -251,6 +254,7 @@ mod tests {
             directory: store,
             people: Inbox::over(store),
             backoff: Backoff::default(),
+            files: None,
         }
     }
 
@@ -382,6 +386,7 @@ mod tests {
             tokens: &StaticTokens,
             backoff: Backoff::default(),
             people: Inbox::over(&store),
+            files: None,
         };
         let progress = perform.run(&approval, 21).await.unwrap();
         assert_eq!((progress.open, progress.parked), (0, 1));

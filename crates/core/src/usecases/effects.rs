@@ -14,10 +14,11 @@ use serde_json::json;
 
 use crate::blocks::{current_message, minimal_ended_message, SlackMessage};
 use crate::domain::{Approval, CopyRole, Installation, MessageCopy};
+use crate::files::{Attachment, FileUpload};
 use crate::outbox::{Backoff, OutboxEntry, Outgoing};
 use crate::ports::{
-    ApprovalStore, BotTokens, HomeFor, SlackApi, SlackError, StoreError, TenantStore, TokenError,
-    WebhookError, WebhookSink,
+    ApprovalStore, BotTokens, FileError, FileUploads, HomeFor, HostFiles, SlackApi, SlackError,
+    SlackFiles, StoreError, TenantStore, TokenError, WebhookError, WebhookSink,
 };
 use crate::usecases::inbox::{HomeError, HomeTab, Inbox};
 use crate::usecases::reminders::render_digest;
@@ -96,6 +97,18 @@ impl From<WebhookError> for Failure {
     }
 }
 
+impl From<FileError> for Failure {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::Refused(_) => Failure::Permanent(error.to_string()),
+            FileError::Unavailable(_) => Failure::Retry {
+                reason: error.to_string(),
+                not_before_secs: 0,
+            },
+        }
+    }
+}
+
 impl From<TokenError> for Failure {
     fn from(error: TokenError) -> Self {
         match error {
@@ -128,7 +141,21 @@ pub struct PerformEffects<'a> {
     pub backoff: Backoff,
     /// People's inboxes: filed when a request reaches them, emptied when it ends.
     pub people: Inbox<'a>,
+    /// `None` where files are not moved (the host API answers within seconds): the
+    /// worker uploads them.
+    pub files: Option<FileWork<'a>>,
 }
+
+/// What moving a host document into a thread takes.
+#[derive(Clone, Copy)]
+pub struct FileWork<'a> {
+    pub source: &'a dyn HostFiles,
+    pub slack: &'a dyn SlackFiles,
+    pub uploads: &'a dyn FileUploads,
+}
+
+/// How long to wait for the request's first message before a file has a thread to go to.
+const NO_THREAD_YET_SECS: i64 = 5;
 
 impl From<HomeError> for Failure {
     fn from(error: HomeError) -> Self {
@@ -170,6 +197,129 @@ impl PerformEffects<'_> {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Uploads the document into the thread of the channel message, else of each DM:
+    /// Files v2's three steps, each recorded, so a retry repeats none that finished and
+    /// Slack is asked to complete a file once.
+    async fn attach_file(
+        &self,
+        approval: &Approval,
+        attachment: &Attachment,
+        now: i64,
+    ) -> Result<(), Failure> {
+        let Some(files) = self.files else {
+            return Err(Failure::Retry {
+                reason: "files are moved by the worker".into(),
+                not_before_secs: 0,
+            });
+        };
+        let copies = approval.copies.values();
+        let mut threads: Vec<_> = copies
+            .clone()
+            .filter(|c| c.role == CopyRole::Channel)
+            .map(MessageCopy::at)
+            .collect();
+        if threads.is_empty() {
+            threads = copies
+                .filter(|c| c.role == CopyRole::Direct)
+                .map(MessageCopy::at)
+                .collect();
+        }
+        if threads.is_empty() {
+            return Err(Failure::Retry {
+                reason: "the request has no message in Slack yet".into(),
+                not_before_secs: NO_THREAD_YET_SECS,
+            });
+        }
+        let token = self.token(approval, now).await?;
+        for thread in threads {
+            let key = format!("{}@{}", attachment.file_id, thread.channel_id);
+            let mut upload = files
+                .uploads
+                .file_upload(&approval.id, &key)
+                .await?
+                .unwrap_or_default();
+            if upload.completed {
+                continue;
+            }
+            if !upload.sent {
+                self.send_bytes(files, &token, attachment, &mut upload, &approval.id, &key)
+                    .await?;
+            }
+            let slack_file_id = upload.slack_file_id.clone().unwrap_or_default();
+            // Asked once: recorded first, so a lost answer is never followed by a second
+            // share of the same file.
+            upload.completed = true;
+            files
+                .uploads
+                .save_file_upload(&approval.id, &key, &upload)
+                .await?;
+            match files
+                .slack
+                .complete_upload(&token, &slack_file_id, attachment.shown_title(), &thread)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) if error.is_ambiguous() => {
+                    tracing::warn!(approval_id = %approval.id, file_id = %attachment.file_id,
+                        %error, "a file share may have landed; not asked again");
+                }
+                Err(error) => {
+                    // Slack refused it: nothing was shared, so a retry starts afresh.
+                    files
+                        .uploads
+                        .save_file_upload(&approval.id, &key, &FileUpload::default())
+                        .await?;
+                    return Err(error.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps 1 and 2: a ticket (kept), then the bytes, streamed from the host to Slack.
+    async fn send_bytes(
+        &self,
+        files: FileWork<'_>,
+        token: &crate::secret::SecretToken,
+        attachment: &Attachment,
+        upload: &mut FileUpload,
+        approval_id: &str,
+        key: &str,
+    ) -> Result<(), Failure> {
+        let opened = files.source.open(&attachment.url).await?;
+        let ticket = match (&upload.slack_file_id, &upload.upload_url) {
+            (Some(id), Some(url)) => (id.clone(), url.clone()),
+            _ => {
+                let ticket = files
+                    .slack
+                    .upload_ticket(token, &attachment.filename, opened.length())
+                    .await?;
+                upload.slack_file_id = Some(ticket.slack_file_id.clone());
+                upload.upload_url = Some(ticket.upload_url.clone());
+                files
+                    .uploads
+                    .save_file_upload(approval_id, key, upload)
+                    .await?;
+                (ticket.slack_file_id, ticket.upload_url)
+            }
+        };
+        if let Err(error) = opened.send_to(&ticket.1).await {
+            // The ticket may be spent or expired: the next attempt asks for a new one.
+            *upload = FileUpload::default();
+            files
+                .uploads
+                .save_file_upload(approval_id, key, upload)
+                .await?;
+            return Err(error.into());
+        }
+        upload.sent = true;
+        files
+            .uploads
+            .save_file_upload(approval_id, key, upload)
+            .await?;
+        Ok(())
     }
 
     /// Publishes the person's Home again; a workspace that is gone has no Home to refresh
@@ -231,6 +381,10 @@ impl PerformEffects<'_> {
             let is_event = matches!(entry.effect, Outgoing::DeliverEvent { .. });
             if is_event && (an_event_waits || self.webhooks.is_none()) {
                 // Due once the events before it are delivered.
+                progress.open += 1;
+                continue;
+            }
+            if matches!(entry.effect, Outgoing::AttachFile { .. }) && self.files.is_none() {
                 progress.open += 1;
                 continue;
             }
@@ -405,6 +559,9 @@ impl PerformEffects<'_> {
                 self.refresh_home(approval, slack_user_id, now).await
             }
             Outgoing::ThreadReply { text } => self.reply_in_thread(approval, text, now).await,
+            Outgoing::AttachFile { attachment } => {
+                self.attach_file(approval, attachment, now).await
+            }
             Outgoing::TellClicker {
                 response_url, text, ..
             } => {

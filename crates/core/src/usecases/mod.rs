@@ -1,6 +1,7 @@
 //! Use cases: one module per thing a user or the host can make happen.
 
 pub mod ack_click;
+pub mod attach_file;
 pub mod comments;
 pub mod connection;
 pub mod create_approval;

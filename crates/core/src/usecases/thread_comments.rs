@@ -145,13 +145,17 @@ impl ThreadMessage {
         format!("{}:{}", self.channel_id, self.ts)
     }
 
-    fn guard_key(&self) -> String {
+    /// Channel ids and ts are unique within a workspace, so the key names it too.
+    fn guard_key(&self, installation_id: &str) -> String {
         let change = match &self.change {
             Change::Posted => "posted".to_owned(),
             Change::Edited { edited_ts } => format!("edited:{edited_ts}"),
             Change::Deleted => "deleted".to_owned(),
         };
-        format!("SLACKMSG#{}#{}#{change}", self.channel_id, self.ts)
+        format!(
+            "SLACKMSG#{installation_id}#{}#{}#{change}",
+            self.channel_id, self.ts
+        )
     }
 }
 
@@ -203,7 +207,7 @@ impl ThreadComments<'_> {
     ) -> Result<Relayed, RelayError> {
         let Some(approval) = self
             .comments
-            .approval_for_thread(&message.channel_id, &message.root_ts)
+            .approval_for_thread(installation_id, &message.channel_id, &message.root_ts)
             .await?
         else {
             return Ok(Relayed::NotARequest);
@@ -227,7 +231,7 @@ impl ThreadComments<'_> {
         }
         let relayed = super::once_per_key(
             self.approvals,
-            &message.guard_key(),
+            &message.guard_key(installation_id),
             now,
             (MESSAGE_LEASE_SECS, MESSAGE_GUARD_SECS),
             self.tell_host(&approval, message, now),
@@ -307,7 +311,7 @@ impl ThreadComments<'_> {
                                                        "slack_user_id": slack_user_id}))
                 .collect::<Vec<_>>());
         }
-        let key = message.guard_key();
+        let key = message.guard_key(&approval.installation_id);
         let event = HostEvent {
             id: format!("evt_{}", &hex::encode(Sha256::digest(&key))[..24]),
             kind: kind.into(),

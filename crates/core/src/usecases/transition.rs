@@ -168,7 +168,7 @@ pub async fn arm_missing_copies(
     Ok(())
 }
 
-fn next_seq(approval: &Approval) -> u64 {
+pub(crate) fn next_seq(approval: &Approval) -> u64 {
     approval
         .outbox
         .values()

@@ -16,8 +16,6 @@ pub(super) const MAX_HOME_BLOCKS: usize = 100;
 pub(super) const MAX_VIEW_BYTES: usize = 250_000;
 const MAX_PRIVATE_METADATA: usize = 3_000;
 const MAX_CALLBACK_ID: usize = 255;
-/// The app's bot id, as the sandbox's other payloads give it.
-const BOT_ID: &str = "B0SANDBOX";
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::with_message("invalid_arguments", message)
@@ -132,7 +130,7 @@ pub(super) fn publish(
         "app_id": sandbox.config.app_id,
         "external_id": external_id,
         "app_installed_team_id": team_id,
-        "bot_id": BOT_ID,
+        "bot_id": grant.bot_id(),
     });
     state.home_views.insert(key, stored.clone());
     Ok(json!({"view": stored}))

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 pub use block_kit::validate_blocks;
-pub use ui::{DeliveryError, OpenView};
+pub use ui::{escape_typed, DeliveryError, OpenView};
 
 /// Slackbot's user id: `is_bot` is false for it, as in Slack; clients filter it by id.
 pub const SLACKBOT: &str = "USLACKBOT";
@@ -140,6 +140,75 @@ pub struct Channel {
     pub name: String,
     /// Set for direct-message channels: the person on the other side.
     pub dm_user: Option<String>,
+    /// A private channel: Slack hides it (`channel_not_found`) from a bot that is not in it.
+    pub is_private: bool,
+    /// Who is in it, bot users included: the app only gets `message` events from
+    /// conversations its bot is in. Every active person counts as a member of a public
+    /// channel whether listed or not; the app's bot is always in its own DMs.
+    pub members: Vec<String>,
+}
+
+impl Channel {
+    /// A public channel with these members (people; add the bot to have the app in it).
+    pub fn public(id: &str, name: &str, members: &[&str]) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            dm_user: None,
+            is_private: false,
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+
+    /// A private channel: only its members see it, the app's bot included.
+    pub fn private(id: &str, name: &str, members: &[&str]) -> Self {
+        Self {
+            is_private: true,
+            ..Self::public(id, name, members)
+        }
+    }
+
+    pub fn is_dm(&self) -> bool {
+        self.dm_user.is_some()
+    }
+
+    /// Whether the app's bot user `bot_user_id` is in the conversation, so Slack sends the
+    /// app its message events and lets it share files there.
+    pub fn has_bot(&self, bot_user_id: &str) -> bool {
+        self.is_dm() || self.members.iter().any(|m| m == bot_user_id)
+    }
+
+    /// Whether a person can see and write in it: a DM's own person, anyone in a public
+    /// channel, a listed member of a private one.
+    pub fn admits_person(&self, user_id: &str) -> bool {
+        match &self.dm_user {
+            Some(person) => person == user_id,
+            None => !self.is_private || self.members.iter().any(|m| m == user_id),
+        }
+    }
+
+    /// The Events API's `channel_type` for messages here.
+    pub fn channel_type(&self) -> &'static str {
+        if self.is_dm() {
+            "im"
+        } else if self.is_private {
+            "group"
+        } else {
+            "channel"
+        }
+    }
+
+    /// `#name`, or `the DM with U…`, for people reading a control's answer.
+    pub fn label(&self) -> String {
+        if self.is_dm() {
+            format!(
+                "the DM with {}",
+                self.dm_user.as_deref().unwrap_or_default()
+            )
+        } else {
+            format!("#{}", self.name)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,9 +222,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The demo workspace: #approvals, #general, seven people in different time zones (one a
-    /// guest; one in St John's, whose offset is a half hour off the hour), a deactivated person, the app's bot user `U0BOT`, Slackbot and a Slack Connect
-    /// outsider from `T0OUTSIDE`.
+    /// The demo workspace: public #approvals and #general (the app's bot not in them until
+    /// invited or joined), private #finance-private (Ana and Cara only), seven people in
+    /// different time zones (one a guest; one in St John's, whose offset is a half hour off
+    /// the hour), a deactivated person, the app's bot user `U0BOT`, Slackbot and a Slack
+    /// Connect outsider from `T0OUTSIDE`.
     pub fn demo() -> Self {
         let person = |id: &str, name: &str, real: &str, tz: &str| {
             User::new(id, name, real, &format!("{name}@sandbox.example"), tz)
@@ -191,16 +262,9 @@ impl Workspace {
             // Part of an Enterprise Grid org, so the authorize page offers an org-wide install.
             enterprise_id: Some("E0SANDBOX".into()),
             channels: vec![
-                Channel {
-                    id: "C0APPROVALS".into(),
-                    name: "approvals".into(),
-                    dm_user: None,
-                },
-                Channel {
-                    id: "C0GENERAL".into(),
-                    name: "general".into(),
-                    dm_user: None,
-                },
+                Channel::public("C0APPROVALS", "approvals", &PEOPLE),
+                Channel::public("C0GENERAL", "general", &PEOPLE),
+                Channel::private("C0FINANCE", "finance-private", &["U0ANA", "U0CARA"]),
             ],
             users: vec![
                 person("U0ANA", "ana", "Ana Approver", "Europe/Lisbon"),
@@ -230,6 +294,11 @@ impl Workspace {
     }
 }
 
+/// The demo workspace's active, internal people: members of its public channels.
+const PEOPLE: [&str; 7] = [
+    "U0ANA", "U0BEN", "U0PAT", "U0CARA", "U0DEV", "U0NOOR", "U0GIA",
+];
+
 /// What a bot token was issued for.
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenGrant {
@@ -240,10 +309,65 @@ pub struct TokenGrant {
     pub revoked: bool,
     /// Rotating tokens expire; `None` for classic long-lived tokens.
     pub expires_at: Option<i64>,
+    /// The bot scopes granted at install (`oauth.v2.access`'s `scope`), which methods that
+    /// check scopes answer `missing_scope` without. `None` for tokens minted directly by
+    /// [`SlackSandbox::issue_bot_token`]: they pass every scope check.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl TokenGrant {
+    /// Whether the grant covers `scope` (always, for a token minted without scopes).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|scopes| scopes.iter().any(|s| s == scope))
+    }
+
+    /// The app's bot id (`B…`) for this grant's bot user, as events and `auth.test` give it.
+    pub fn bot_id(&self) -> String {
+        bot_id_of(&self.bot_user_id)
+    }
+}
+
+/// The stable bot id (`B…`) of the app's bot user: `U0BOT` → `B0BOT`. Slack gives each app's
+/// bot one `bot_id`; events, views and `auth.test` agree on it so clients can filter their own.
+pub fn bot_id_of(bot_user_id: &str) -> String {
+    format!("B{}", bot_user_id.trim_start_matches(['U', 'W']))
+}
+
+/// A file shared in a message: the fields of Slack's file object a client reads.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SharedFile {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub mimetype: String,
+    /// Slack's short type: `pdf`, `png`, `text`, … (the extension, or `binary`).
+    pub filetype: String,
+    pub size: usize,
+    /// `{base}/files/{id}/{name}`, where the sandbox serves the bytes.
+    pub url_private: String,
+}
+
+impl SharedFile {
+    pub fn to_slack_json(&self) -> Value {
+        json!({
+            "id": self.id, "name": self.name, "title": self.title, "mimetype": self.mimetype,
+            "filetype": self.filetype, "size": self.size, "url_private": self.url_private,
+            "url_private_download": self.url_private,
+        })
+    }
+}
+
+/// Who edited a message last, and when (`edited` in Slack's message object).
+#[derive(Debug, Clone, Serialize)]
+pub struct Edited {
+    pub user: String,
+    pub ts: String,
 }
 
 /// A message as Slack holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Message {
     pub channel: String,
     pub ts: String,
@@ -257,6 +381,15 @@ pub struct Message {
     /// Earlier versions' blocks: a client that has not refreshed can still click their buttons.
     #[serde(skip)]
     pub earlier_blocks: Vec<Value>,
+    /// The author name a bot post chose (`username`), kept only with `chat:write.customize`
+    /// (Slack ignores it silently without the scope).
+    pub username: Option<String>,
+    /// Files shared with the message (`files.completeUploadExternal`).
+    pub files: Vec<SharedFile>,
+    /// Set on messages people type: Slack's client id, echoed in their events.
+    pub client_msg_id: Option<String>,
+    /// The last edit by a person.
+    pub edited: Option<Edited>,
 }
 
 /// A Web API call as received, with what the sandbox answered.
@@ -298,8 +431,37 @@ pub struct Upload {
     pub filename: String,
     pub length: usize,
     pub bytes: Option<Vec<u8>>,
+    /// `files.completeUploadExternal` took it: the upload ticket is spent, and the file is
+    /// served at its `url_private`.
     pub completed: bool,
+    /// The `content-type` the bytes were POSTed with, when it said something specific.
+    pub content_type: Option<String>,
+    /// The title it was shared under.
+    pub title: Option<String>,
 }
+
+/// An Events API envelope the sandbox POSTed to the events URL, with the app's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentEvent {
+    pub event_id: String,
+    pub team_id: String,
+    /// `event.type` and `event.subtype`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub subtype: Option<String>,
+    /// The envelope exactly as sent.
+    pub body: Value,
+    /// The app's HTTP status; `None` when it could not be reached (`error` says why).
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// `x-slack-retry-num` sent with it; `None` for a first delivery.
+    pub retry_num: Option<u32>,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u128,
+}
+
+/// How many delivered envelopes the sandbox remembers for `GET /_sandbox/events-sent`.
+const EVENTS_KEPT: usize = 50;
 
 struct ResponseUrl {
     channel: String,
@@ -329,6 +491,10 @@ struct State {
     home_views: HashMap<(String, String), Value>,
     /// Open modals and run-time delivery targets (the workspace page).
     ui: ui::UiState,
+    /// Events a Web API call caused (the app's own posts), sent once the call is answered.
+    outbox: Vec<(String, Value)>,
+    /// The last [`EVENTS_KEPT`] envelopes delivered, oldest first.
+    events_sent: VecDeque<SentEvent>,
 }
 
 /// Settings a sandbox needs to act like Slack towards our endpoints.
@@ -415,6 +581,13 @@ pub enum SandboxError {
     /// `SandboxConfig::home_tab_enabled` is off, so nobody can open the Home tab.
     #[error("the app's Home tab is not enabled")]
     HomeTabDisabled,
+    #[error("there is no channel {0} in the sandbox")]
+    NoChannel(String),
+    #[error("no event {0} was sent (the sandbox keeps the last 50)")]
+    NoEvent(String),
+    /// An event could not be sent to the app (no events URL, or the app did not answer).
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
 }
 
 impl SlackSandbox {
@@ -633,8 +806,19 @@ impl SlackSandbox {
                 bot_user_id: "U0BOT".into(),
                 revoked: false,
                 expires_at: None,
+                scopes: None,
             },
         );
+        token
+    }
+
+    /// Issues a bot token for a workspace granted exactly these scopes, as an install asking
+    /// for them would: methods that check scopes answer `missing_scope` for the others.
+    pub fn issue_bot_token_with_scopes(&self, team_id: &str, scopes: &[&str]) -> String {
+        let token = self.issue_bot_token(team_id);
+        if let Some(grant) = self.state().tokens.get_mut(&token) {
+            grant.scopes = Some(scopes.iter().map(|s| (*s).to_owned()).collect());
+        }
         token
     }
 
@@ -650,9 +834,54 @@ impl SlackSandbox {
                 bot_user_id: "U0BOT".into(),
                 revoked: false,
                 expires_at: None,
+                scopes: None,
             },
         );
         token
+    }
+
+    /// Puts the app's bot user into a channel, as `/invite @app` does (the only way into a
+    /// private channel); answers whether it was newly added (false: it was already in, or the
+    /// channel is a DM, where the bot always is). `member_joined_channel` is not sent.
+    pub fn invite_app(&self, team_id: &str, channel_id: &str) -> Result<bool, SandboxError> {
+        let mut state = self.state();
+        let workspace = state
+            .workspaces
+            .iter()
+            .find(|w| w.team_id == team_id)
+            .ok_or_else(|| SandboxError::NoWorkspace(team_id.into()))?;
+        let bot = app_bot_user(&state, workspace);
+        let channel = state
+            .workspaces
+            .iter_mut()
+            .find(|w| w.team_id == team_id)
+            .and_then(|w| w.channels.iter_mut().find(|c| c.id == channel_id))
+            .ok_or_else(|| SandboxError::NoChannel(channel_id.into()))?;
+        if channel.has_bot(&bot) {
+            return Ok(false);
+        }
+        channel.members.push(bot);
+        drop(state);
+        self.changed();
+        Ok(true)
+    }
+
+    /// A channel (or DM) of a workspace as stored: its privacy and members.
+    pub fn channel(&self, team_id: &str, channel_id: &str) -> Option<Channel> {
+        self.state()
+            .workspaces
+            .iter()
+            .find(|w| w.team_id == team_id)?
+            .channels
+            .iter()
+            .find(|c| c.id == channel_id)
+            .cloned()
+    }
+
+    /// The envelopes delivered to the events URL (the last 50), oldest first, with the
+    /// status the app answered.
+    pub fn events_sent(&self) -> Vec<SentEvent> {
+        self.state().events_sent.iter().cloned().collect()
     }
 
     /// Ends a token's life now, as twelve hours would for a rotating one.
@@ -710,6 +939,8 @@ impl SlackSandbox {
         state.response_urls.clear();
         state.ui.views.clear();
         state.home_views.clear();
+        state.events_sent.clear();
+        state.outbox.clear();
         drop(state);
         self.changed();
     }
@@ -838,16 +1069,32 @@ impl SlackSandbox {
         content_type: &str,
         body: String,
     ) -> Result<u16, String> {
+        self.deliver_with_headers(url, content_type, body, &[])
+            .await
+    }
+
+    /// [`SlackSandbox::deliver`] with more headers (an event retry's `x-slack-retry-num`).
+    async fn deliver_with_headers(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+        headers: &[(&str, String)],
+    ) -> Result<u16, String> {
         let (timestamp, signature) = self.sign(&body);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| e.to_string())?;
-        client
+        let mut request = client
             .post(url)
             .header("content-type", content_type)
             .header("x-slack-request-timestamp", timestamp)
-            .header("x-slack-signature", signature)
+            .header("x-slack-signature", signature);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request
             .body(body)
             .send()
             .await
@@ -903,6 +1150,35 @@ fn email_owner(workspace: &Workspace, email: &str, except: Option<&str>) -> Opti
         .iter()
         .find(|u| Some(u.id.as_str()) != except && u.email.eq_ignore_ascii_case(email))
         .map(|u| u.id.clone())
+}
+
+/// The app's bot user in a workspace: from the workspace's token (team or org install), else
+/// the sandbox's usual `U0BOT`.
+fn app_bot_user(state: &State, workspace: &Workspace) -> String {
+    state
+        .tokens
+        .values()
+        .find(|g| {
+            !g.revoked
+                && (g.team_id.as_ref() == Some(&workspace.team_id)
+                    || (g.is_enterprise_install
+                        && g.enterprise_id.is_some()
+                        && g.enterprise_id == workspace.enterprise_id))
+        })
+        .map_or_else(|| "U0BOT".to_owned(), |g| g.bot_user_id.clone())
+}
+
+/// A uuid-shaped id, as Slack's clients put in `client_msg_id`.
+fn uuid_like() -> String {
+    let hex = random_hex(16);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn channel_name(workspace: &Workspace, channel: &str) -> String {

@@ -300,6 +300,7 @@ pub(super) fn access(
         bot_user_id: "U0BOT".into(),
         revoked: false,
         expires_at: None,
+        scopes: None,
     };
     let installer = json!({"id": pending.user_id, "scope": "", "token_type": Value::Null});
     let mut answer = issue(
@@ -321,7 +322,8 @@ pub(super) fn access(
     Ok(answer)
 }
 
-/// Mints a bot token (rotating or not) and the answer's token fields.
+/// Mints a bot token (rotating or not) and the answer's token fields. The token carries the
+/// granted scopes, which methods that check scopes hold it to.
 fn issue(
     state: &mut State,
     mut grant: TokenGrant,
@@ -329,6 +331,14 @@ fn issue(
     rotating: bool,
     authed_user: Option<Value>,
 ) -> Value {
+    grant.scopes = Some(
+        scope
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    );
     let owner = grant
         .team_id
         .clone()
@@ -371,14 +381,23 @@ fn scope_description(scope: &str) -> &'static str {
         "chat:write.customize" => "Send messages as the app with a chosen name and avatar",
         "im:write" => "Start direct messages with people",
         "im:read" => "View basic information about direct messages with the app",
-        "im:history" => "View messages in direct messages with the app",
+        "im:history" => "View messages and other content in direct messages with the app",
+        "mpim:history" => "View messages in group direct messages the app has been added to",
+        "mpim:read" => "View basic information about group direct messages the app is in",
         "users:read" => "View people in the workspace",
         "users:read.email" => "View people's email addresses, to match them with your users",
         "files:write" => "Upload, edit and delete files as the app",
         "files:read" => "View files shared in conversations the app is in",
-        "channels:history" => "View messages in public channels the app has been added to",
-        "channels:read" => "View basic information about public channels",
-        "groups:history" => "View messages in private channels the app has been added to",
+        "channels:history" => {
+            "View messages and other content in public channels the app has been added to"
+        }
+        "channels:read" => "View basic information about public channels in the workspace",
+        "channels:join" => "Join public channels in the workspace",
+        "channels:manage" => "Manage public channels the app has been added to and create new ones",
+        "groups:history" => {
+            "View messages and other content in private channels the app has been added to"
+        }
+        "groups:write" => "Manage private channels the app has been added to and create new ones",
         "groups:read" => "View basic information about private channels the app has been added to",
         "team:read" => "View the workspace's name, email domain and icon",
         "commands" => "Add shortcuts and slash commands people can use",

@@ -1,5 +1,8 @@
-//! The sandbox's workspace page: Block Kit rendering, "act as", clicks, modals, events, the
-//! app's Home tab, permalinks, live updates.
+//! The workspace page and its controls: what people do in Slack, and the events that causes.
+//!
+//! Block Kit rendering, "act as", clicks, modals, thread replies (with an @-picker), edits and
+//! deletes, inviting the app, the log of events sent and their resends, the app's Home tab,
+//! permalinks, live updates.
 //!
 //! The page is server-rendered HTML; `assets/sandbox.js` (no build step) makes it live. All
 //! rendering happens here, so the page and `GET /_sandbox/ui/state` never disagree: the state
@@ -22,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    random_hex, Channel, Message, SandboxError, SlackSandbox, State, User, UserChange, Workspace,
+    app_bot_user, random_hex, Channel, Edited, Message, SandboxError, SentEvent, SlackSandbox,
+    State, User, UserChange, Workspace, EVENTS_KEPT,
 };
 use crate::host::escape;
 
@@ -166,7 +170,7 @@ impl SlackSandbox {
             "api_app_id": self.config.app_id,
             "event": event,
             "type": "event_callback",
-            "event_id": format!("Ev{}", random_hex(5).to_uppercase()),
+            "event_id": fresh_event_id(),
             "event_time": crate::unix_now(),
             "authorizations": [{
                 "enterprise_id": enterprise_id, "team_id": team_id, "user_id": bot_user_id,
@@ -177,15 +181,113 @@ impl SlackSandbox {
     }
 
     /// POSTs a signed `event_callback` carrying `event` to the events URL, as Slack does;
-    /// returns the HTTP status the app answered.
+    /// returns the HTTP status the app answered. The envelope is kept for
+    /// [`SlackSandbox::events_sent`] and [`SlackSandbox::resend_event`].
     pub async fn send_event(&self, team_id: &str, event: Value) -> Result<u16, DeliveryError> {
+        self.send_event_with_id(team_id, event).await.1
+    }
+
+    /// [`SlackSandbox::send_event`], also answering the envelope's `event_id`.
+    async fn send_event_with_id(
+        &self,
+        team_id: &str,
+        event: Value,
+    ) -> (String, Result<u16, DeliveryError>) {
+        let envelope = self.event_callback(team_id, event);
+        let event_id = envelope["event_id"].as_str().unwrap_or_default().to_owned();
+        let outcome = self.deliver_logged(team_id, envelope, None).await;
+        (
+            event_id,
+            outcome.map(|sent| sent.status.unwrap_or_default()),
+        )
+    }
+
+    /// Sends an envelope delivered before again, as Slack does when the app was slow or
+    /// failed: the same `event_id`, signed afresh, with `x-slack-retry-num` (one more than
+    /// the last retry of it) and `x-slack-retry-reason: http_timeout`. With `new_event_id`,
+    /// the same event under a fresh `event_id` and no retry headers, as Slack sometimes sends
+    /// one message twice. Answers the delivery as logged.
+    pub async fn resend_event(
+        &self,
+        event_id: &str,
+        new_event_id: bool,
+    ) -> Result<SentEvent, SandboxError> {
+        let (team_id, mut body, retries) = {
+            let state = self.state();
+            let original = state
+                .events_sent
+                .iter()
+                .rev()
+                .find(|e| e.event_id == event_id)
+                .ok_or_else(|| SandboxError::NoEvent(event_id.into()))?;
+            let retries = state
+                .events_sent
+                .iter()
+                .filter(|e| e.event_id == event_id)
+                .filter_map(|e| e.retry_num)
+                .max()
+                .unwrap_or(0);
+            (original.team_id.clone(), original.body.clone(), retries)
+        };
+        let retry = if new_event_id {
+            body["event_id"] = json!(fresh_event_id());
+            body["event_time"] = json!(crate::unix_now());
+            None
+        } else {
+            Some(retries + 1)
+        };
+        Ok(self.deliver_logged(&team_id, body, retry).await?)
+    }
+
+    /// POSTs an envelope to the events URL, signed now (with Slack's retry headers for a
+    /// `retry`), and keeps it with the app's answer in the log of the last 50.
+    pub(super) async fn deliver_logged(
+        &self,
+        team_id: &str,
+        envelope: Value,
+        retry: Option<u32>,
+    ) -> Result<SentEvent, DeliveryError> {
         let url = self
             .events_url()
             .ok_or(DeliveryError::NotConfigured("events_url"))?;
-        let body = self.event_callback(team_id, event).to_string();
-        self.deliver(&url, "application/json", body)
-            .await
-            .map_err(|reason| DeliveryError::Unreachable { url, reason })
+        let headers: Vec<(&str, String)> = match retry {
+            Some(num) => vec![
+                ("x-slack-retry-num", num.to_string()),
+                ("x-slack-retry-reason", "http_timeout".to_owned()),
+            ],
+            None => Vec::new(),
+        };
+        let outcome = self
+            .deliver_with_headers(&url, "application/json", envelope.to_string(), &headers)
+            .await;
+        let event = &envelope["event"];
+        let text = |value: &Value| value.as_str().map(str::to_owned);
+        let sent = SentEvent {
+            event_id: text(&envelope["event_id"]).unwrap_or_default(),
+            team_id: team_id.to_owned(),
+            event_type: text(&event["type"]).unwrap_or_default(),
+            subtype: text(&event["subtype"]),
+            status: outcome.as_ref().ok().copied(),
+            error: outcome.as_ref().err().cloned(),
+            retry_num: retry,
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default(),
+            body: envelope,
+        };
+        {
+            let mut state = self.state();
+            state.events_sent.push_back(sent.clone());
+            while state.events_sent.len() > EVENTS_KEPT {
+                state.events_sent.pop_front();
+            }
+        }
+        self.changed();
+        match outcome {
+            Ok(_) => Ok(sent),
+            Err(reason) => Err(DeliveryError::Unreachable { url, reason }),
+        }
     }
 
     /// Like `deliver`, but also returns the answer's body (modal submits need it).
@@ -222,6 +324,11 @@ impl SlackSandbox {
     }
 }
 
+/// `Ev…`, like Slack's event ids.
+fn fresh_event_id() -> String {
+    format!("Ev{}", random_hex(5).to_uppercase())
+}
+
 pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
     Router::new()
         .route("/", get(page))
@@ -235,6 +342,11 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
         .route("/_sandbox/ui/home-click", post(home_click))
         .route("/archives/{channel}/{message}", get(permalink))
         .route("/_sandbox/ui/reply", post(reply))
+        .route("/_sandbox/ui/edit", post(edit))
+        .route("/_sandbox/ui/delete", post(delete))
+        .route("/_sandbox/channels/{id}/invite-app", post(invite_app))
+        .route("/_sandbox/events-sent", get(events_sent))
+        .route("/_sandbox/events-sent/{event_id}/resend", post(resend))
         .route("/_sandbox/ui/uninstall", post(uninstall))
         .route("/_sandbox/ui/submit", post(submit))
         .route("/_sandbox/ui/close", post(close))
@@ -256,6 +368,7 @@ impl IntoResponse for Problem {
 
 impl From<DeliveryError> for Problem {
     fn from(error: DeliveryError) -> Self {
+        // A failed delivery is the app's trouble, not the request's: 409 or 502, not 400.
         let status = match error {
             DeliveryError::NotConfigured(_) => StatusCode::CONFLICT,
             DeliveryError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
@@ -315,6 +428,8 @@ struct Snapshot {
     highlight: Option<String>,
     /// The "Run reminders at…" control is shown (`SandboxConfig::reminders_url` is set).
     reminders: bool,
+    /// The envelopes delivered lately, oldest first (the "Events sent" panel).
+    events_sent: Vec<SentEvent>,
 }
 
 fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, String> {
@@ -416,23 +531,8 @@ fn snapshot(sandbox: &SlackSandbox, selector: &Selector) -> Result<Snapshot, Str
         home_view,
         highlight: given(&selector.ts),
         reminders: sandbox.config.reminders_url.is_some(),
+        events_sent: state.events_sent.iter().cloned().collect(),
     })
-}
-
-/// The app's bot user in a workspace: from the workspace's token (team or org install), else
-/// the sandbox's usual `U0BOT`.
-fn app_bot_user(state: &State, workspace: &Workspace) -> String {
-    state
-        .tokens
-        .values()
-        .find(|g| {
-            !g.revoked
-                && (g.team_id.as_ref() == Some(&workspace.team_id)
-                    || (g.is_enterprise_install
-                        && g.enterprise_id.is_some()
-                        && g.enterprise_id == workspace.enterprise_id))
-        })
-        .map_or_else(|| "U0BOT".to_owned(), |g| g.bot_user_id.clone())
 }
 
 /// Who is who in a workspace, for mentions and authors.
@@ -510,6 +610,12 @@ struct Rendered {
     user_options: Fragment,
     sidebar: Fragment,
     entries: Vec<Fragment>,
+    /// Whether the app is in the conversation shown, with the "Invite the app" button.
+    channel_status: Fragment,
+    /// The @-picker's people (`li.mention-option`).
+    mentions: Fragment,
+    /// The "Events sent" panel's list, with its resend buttons.
+    events_sent: Fragment,
     views: Fragment,
     /// The acting person's Home tab (their published view, or an empty Home).
     home: Fragment,
@@ -525,7 +631,7 @@ fn render(snapshot: &Snapshot) -> Rendered {
         .map(|c| channel_label(c, &names, &snapshot.app_name))
         .unwrap_or_else(|| "No channel".into());
     let visible = visible_messages(&snapshot.messages, user_id);
-    let mut entries = timeline(&visible, &names, snapshot.highlight.as_deref());
+    let mut entries = timeline_as(&visible, &names, snapshot.highlight.as_deref(), user_id);
     if entries.is_empty() {
         entries.push(Fragment::new(
             "empty",
@@ -545,6 +651,9 @@ fn render(snapshot: &Snapshot) -> Rendered {
         user_options: Fragment::new("users", user_options(snapshot)),
         sidebar: Fragment::new("sidebar", sidebar(snapshot, &names)),
         entries,
+        channel_status: Fragment::new("channel_status", channel_status(snapshot)),
+        mentions: Fragment::new("mentions", mention_options(&snapshot.workspace)),
+        events_sent: Fragment::new("events_sent", events_sent_list(&snapshot.events_sent)),
         views: Fragment::new(
             "views",
             snapshot
@@ -585,8 +694,95 @@ fn channel_label(channel: &Channel, names: &Names, app_name: &str) -> String {
             "Direct messages: {app_name} (app) and @{}",
             names.handle(user).unwrap_or(user)
         ),
+        None if channel.is_private => format!("🔒{}", channel.name),
         None => format!("#{}", channel.name),
     }
+}
+
+/// Whether the app's bot is in the conversation shown: Slack sends the app message events
+/// (replies, edits, deletes) only from conversations it is in. Outside one, an "Invite the
+/// app" button (`#invite-app`) does what `/invite @app` does.
+fn channel_status(snapshot: &Snapshot) -> String {
+    let Some(channel) = snapshot
+        .channel
+        .as_ref()
+        .filter(|_| !snapshot.home_selected)
+    else {
+        return String::new();
+    };
+    if channel.is_dm() {
+        return "<span class=\"app-in\">The app is in its DMs: replies here reach it.</span>"
+            .into();
+    }
+    let kind = if channel.is_private {
+        "private"
+    } else {
+        "public"
+    };
+    if channel.has_bot(&snapshot.app_bot) {
+        return format!(
+            "<span class=\"app-in\">The app is in this {kind} channel: replies, edits and deletes reach it.</span>"
+        );
+    }
+    format!(
+        "<span class=\"app-out\">The app is not in this {kind} channel: Slack sends it no message events from here.</span> \
+         <button type=\"button\" id=\"invite-app\" class=\"bk-button\" data-channel=\"{}\">Invite the app</button>",
+        escape(&channel.id)
+    )
+}
+
+/// The @-picker's list: the workspace's active people, each inserted as `@handle` and sent as
+/// `<@U…>`.
+fn mention_options(workspace: &Workspace) -> String {
+    workspace
+        .users
+        .iter()
+        .filter(|u| u.is_active_person())
+        .map(|u| {
+            format!(
+                "<li class=\"mention-option\" role=\"option\" id=\"mention-{id}\" data-user=\"{id}\" \
+                 data-name=\"{name}\" data-real-name=\"{real}\" aria-selected=\"false\">{real} \
+                 <span class=\"handle\">@{name}</span></li>",
+                id = escape(&u.id),
+                name = escape(&u.name),
+                real = escape(&u.real_name),
+            )
+        })
+        .collect()
+}
+
+/// The "Events sent" list, newest first, each with its two resend buttons.
+fn events_sent_list(sent: &[SentEvent]) -> String {
+    if sent.is_empty() {
+        return "<li class=\"none\">None yet</li>".into();
+    }
+    sent.iter()
+        .rev()
+        .take(15)
+        .map(|event| {
+            let kind = match &event.subtype {
+                Some(subtype) => format!("{}/{subtype}", event.event_type),
+                None => event.event_type.clone(),
+            };
+            let outcome = match (event.status, &event.error) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(error)) => format!("not delivered: {error}"),
+                (None, None) => "not delivered".into(),
+            };
+            let retry = event
+                .retry_num
+                .map(|n| format!(" · retry {n}"))
+                .unwrap_or_default();
+            let id = escape(&event.event_id);
+            format!(
+                "<li class=\"event-sent\" data-event-id=\"{id}\"><code>{id}</code> {} · {}{retry}\
+                 <span class=\"row\"><button type=\"button\" class=\"resend-same\" data-event-id=\"{id}\">Resend (same id)</button>\
+                 <button type=\"button\" class=\"resend-new\" data-event-id=\"{id}\">Resend (new id)</button></span></li>",
+                escape(&kind),
+                escape(&outcome)
+            )
+        })
+        .collect()
 }
 
 fn workspace_options(snapshot: &Snapshot) -> String {
@@ -686,7 +882,12 @@ fn sidebar(snapshot: &Snapshot, names: &Names) -> String {
     let mut out = String::from("<h2 id=\"channels-heading\">Channels</h2>");
     out.push_str("<ul class=\"conversations\" aria-labelledby=\"channels-heading\">");
     for c in &channels {
-        out.push_str(&link(c, format!("#{}", c.name)));
+        let label = if c.is_private {
+            format!("🔒{} (private)", c.name)
+        } else {
+            format!("#{}", c.name)
+        };
+        out.push_str(&link(c, label));
     }
     if channels.is_empty() {
         out.push_str("<li>None</li>");
@@ -773,7 +974,18 @@ pub(super) fn visible_messages<'a>(
 
 /// One entry per top-level message, its thread replies under it; `highlight` marks the message
 /// a permalink led to.
+#[cfg(test)]
 fn timeline(messages: &[&Message], names: &Names, highlight: Option<&str>) -> Vec<Fragment> {
+    timeline_as(messages, names, highlight, None)
+}
+
+/// [`timeline`] as `acting` sees it: their own messages get Edit and Delete.
+fn timeline_as(
+    messages: &[&Message],
+    names: &Names,
+    highlight: Option<&str>,
+    acting: Option<&str>,
+) -> Vec<Fragment> {
     let marked = |m: &Message| highlight == Some(m.ts.as_str());
     let is_reply = |m: &Message| {
         m.thread_ts
@@ -788,7 +1000,7 @@ fn timeline(messages: &[&Message], names: &Names, highlight: Option<&str>) -> Ve
                 .iter()
                 .filter(|m| is_reply(m) && m.thread_ts.as_deref() == Some(top.ts.as_str()))
                 .collect();
-            let mut html = render_message(top, names, false, marked(top));
+            let mut html = render_message_as(top, names, false, marked(top), acting);
             if !replies.is_empty() {
                 let _ = write!(
                     html,
@@ -804,7 +1016,7 @@ fn timeline(messages: &[&Message], names: &Names, highlight: Option<&str>) -> Ve
                     let _ = write!(
                         html,
                         "<li>{}</li>",
-                        render_message(reply, names, true, marked(reply))
+                        render_message_as(reply, names, true, marked(reply), acting)
                     );
                 }
                 html.push_str("</ol>");
@@ -814,9 +1026,27 @@ fn timeline(messages: &[&Message], names: &Names, highlight: Option<&str>) -> Ve
         .collect()
 }
 
+#[cfg(test)]
 fn render_message(message: &Message, names: &Names, is_reply: bool, highlighted: bool) -> String {
-    let author = names.author(&message.user);
-    let badge = if names.users.contains_key(&message.user) && !names.bots.contains(&message.user) {
+    render_message_as(message, names, is_reply, highlighted, None)
+}
+
+/// A message as `acting` sees it: a person's own messages get Edit (`.edit-reply`) and Delete
+/// (`.delete-reply`); shared files show their title, size and a download link, and PDFs a
+/// preview (`.file-preview`).
+fn render_message_as(
+    message: &Message,
+    names: &Names,
+    is_reply: bool,
+    highlighted: bool,
+    acting: Option<&str>,
+) -> String {
+    let author = message
+        .username
+        .clone()
+        .unwrap_or_else(|| names.author(&message.user));
+    let is_person = names.users.contains_key(&message.user) && !names.bots.contains(&message.user);
+    let badge = if is_person && message.username.is_none() {
         ""
     } else {
         " <span class=\"badge\">APP</span>"
@@ -865,6 +1095,7 @@ fn render_message(message: &Message, names: &Names, is_reply: bool, highlighted:
     html.push_str("<div class=\"blocks\">");
     match message.blocks.as_array().filter(|b| !b.is_empty()) {
         Some(_) => html.push_str(&render_blocks(&message.blocks, names, Surface::Message)),
+        None if message.text.is_empty() && !message.files.is_empty() => {}
         None => {
             let _ = write!(
                 html,
@@ -874,6 +1105,20 @@ fn render_message(message: &Message, names: &Names, is_reply: bool, highlighted:
         }
     }
     html.push_str("</div>");
+    for file in &message.files {
+        html.push_str(&render_file(file));
+    }
+    if is_person && message.ephemeral_for.is_none() && acting == Some(message.user.as_str()) {
+        let _ = write!(
+            html,
+            "<span class=\"own-controls\"><button type=\"button\" class=\"edit-reply\" data-ts=\"{ts}\" \
+             data-channel=\"{channel}\" data-text=\"{text}\">Edit</button> \
+             <button type=\"button\" class=\"delete-reply\" data-ts=\"{ts}\" data-channel=\"{channel}\">Delete</button></span> ",
+            ts = escape(&message.ts),
+            channel = escape(&message.channel),
+            text = escape(&message.text),
+        );
+    }
     if message.ephemeral_for.is_none() {
         let root = message.thread_ts.as_deref().unwrap_or(&message.ts);
         let _ = write!(
@@ -886,6 +1131,43 @@ fn render_message(message: &Message, names: &Names, is_reply: bool, highlighted:
     }
     html.push_str("</article>");
     html
+}
+
+/// A shared file: title (a link to `url_private`), size and type, a download link, and for a
+/// PDF an inline preview.
+fn render_file(file: &super::SharedFile) -> String {
+    let url = if is_safe_url(&file.url_private) {
+        escape(&file.url_private)
+    } else {
+        String::new()
+    };
+    let preview = if file.mimetype == "application/pdf" && !url.is_empty() {
+        format!(
+            "<iframe class=\"file-preview\" src=\"{url}\" title=\"Preview of {}\" loading=\"lazy\"></iframe>",
+            escape(&file.title)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<div class=\"file\" data-file-id=\"{id}\"><p class=\"file-meta\"><span aria-hidden=\"true\">📄</span> \
+         <a class=\"file-title\" href=\"{url}\" target=\"_blank\" rel=\"noopener\">{title}</a> \
+         <span class=\"file-size\">{size} · {mimetype}</span> \
+         <a class=\"file-download\" href=\"{url}\" download=\"{name}\">Download</a></p>{preview}</div>",
+        id = escape(&file.id),
+        title = escape(&file.title),
+        size = human_size(file.size),
+        mimetype = escape(&file.mimetype),
+        name = escape(&file.name),
+    )
+}
+
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1_000.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_000_000.0),
+    }
 }
 
 fn utc_time_of_day(epoch: i64) -> String {
@@ -1618,8 +1900,11 @@ fn render_page(
 <select id="workspace" name="team" data-rev="{workspaces_rev}">{workspace_options}</select>
 <div id="sidebar" data-rev="{sidebar_rev}">{sidebar}</div>
 <h2 id="events-heading">Send an event</h2>
-<p class="help">Use “Reply in thread” on a message to send a <code>message</code> event.</p>
+<p class="help">Use “Reply in thread” on a message to send a <code>message</code> event; Edit and Delete on your own reply send <code>message_changed</code> and <code>message_deleted</code>. Slack sends them only from conversations the app is in.</p>
 <button type="button" id="uninstall" class="danger-outline">Uninstall app</button>
+<h2 id="events-sent-heading">Events sent</h2>
+<p class="help">The last envelopes sent to your app. Resend one as Slack’s retry (same <code>event_id</code>, <code>x-slack-retry-num</code>) or as a new event id.</p>
+<ul id="events-sent-list" class="events-sent" aria-labelledby="events-sent-heading" data-rev="{events_rev}">{events_sent}</ul>
 {demo_request}
 </div>
 </nav>
@@ -1634,6 +1919,7 @@ fn render_page(
 <span>Buttons still send clicks, as on a stale Slack screen; Act as changes who clicks.</span>
 <button type="button" id="resume" class="bk-button primary">Resume live updates</button>
 </div>
+<div id="channel-status" class="channel-status" data-rev="{status_rev}">{channel_status}</div>
 <p id="delivery" class="delivery" role="status" aria-live="polite"></p>
 <ol id="messages" class="messages" aria-live="polite" aria-labelledby="channel-title"{messages_hidden}>{entries}</ol>
 <section id="home-view" class="home-view" aria-labelledby="channel-title" aria-live="polite" data-rev="{home_rev}"{home_hidden}>{home}</section>
@@ -1641,9 +1927,14 @@ fn render_page(
 <h3 id="reply-heading">Reply in thread</h3>
 <p id="reply-context" class="help"></p>
 <input type="hidden" id="reply-thread" name="thread_ts">
+<input type="hidden" id="reply-edit-ts" name="edit_ts">
 <label for="reply-text">Reply as <span id="reply-as">{user_name}</span></label>
-<textarea id="reply-text" name="text" rows="3" required></textarea>
-<div class="row"><button type="submit" class="bk-button primary">Send reply</button>
+<div class="mention-box">
+<textarea id="reply-text" name="text" rows="3" required aria-describedby="reply-help" aria-autocomplete="list" aria-controls="mention-picker"></textarea>
+<ul id="mention-picker" class="mention-picker" role="listbox" aria-label="People to mention" data-rev="{mentions_rev}" hidden>{mentions}</ul>
+</div>
+<p id="reply-help" class="help">Type @ to mention someone.</p>
+<div class="row"><button type="submit" id="reply-submit" class="bk-button primary">Send reply</button>
 <button type="button" id="reply-cancel" class="bk-button">Cancel</button></div>
 </form>
 </main>
@@ -1672,6 +1963,12 @@ fn render_page(
         workspace_options = rendered.workspace_options.html,
         sidebar_rev = rendered.sidebar.rev,
         sidebar = rendered.sidebar.html,
+        events_rev = rendered.events_sent.rev,
+        events_sent = rendered.events_sent.html,
+        status_rev = rendered.channel_status.rev,
+        channel_status = rendered.channel_status.html,
+        mentions_rev = rendered.mentions.rev,
+        mentions = rendered.mentions.html,
         views_rev = rendered.views.rev,
         views = rendered.views.html,
         tab = if snapshot.home_selected { "home" } else { "" },
@@ -1732,7 +2029,11 @@ async fn state(AxumState(sandbox): Shared, Query(selector): Query<Selector>) -> 
             "entries": rendered.entries,
             "views": rendered.views,
             "home": rendered.home,
+            "channel_status": rendered.channel_status,
+            "mentions": rendered.mentions,
+            "events_sent": rendered.events_sent,
         },
+        "app_in_channel": snapshot.channel.as_ref().map(|c| c.has_bot(&snapshot.app_bot)),
     }))
     .into_response()
 }
@@ -1825,21 +2126,15 @@ async fn home_opened(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Val
         "user": request.user,
         "with_view": envelope["event"].get("view").is_some(),
     });
-    match sandbox.events_url() {
-        None => answer["note"] = json!(DeliveryError::NotConfigured("events_url").to_string()),
-        Some(url) => match sandbox
-            .deliver(&url, "application/json", envelope.to_string())
-            .await
-        {
-            Ok(status) => {
-                answer["sent"] = json!("app_home_opened");
-                answer["url"] = json!(url);
-                answer["status"] = json!(status);
-            }
-            Err(reason) => {
-                answer["error"] = json!(DeliveryError::Unreachable { url, reason }.to_string());
-            }
-        },
+    match sandbox.deliver_logged(&request.team, envelope, None).await {
+        Ok(sent) => {
+            answer["sent"] = json!("app_home_opened");
+            answer["url"] = json!(sandbox.events_url());
+            answer["status"] = json!(sent.status);
+            answer["event_id"] = json!(sent.event_id);
+        }
+        Err(error @ DeliveryError::NotConfigured(_)) => answer["note"] = json!(error.to_string()),
+        Err(error) => answer["error"] = json!(error.to_string()),
     }
     Ok(Json(answer))
 }
@@ -1882,13 +2177,66 @@ struct ReplyRequest {
     channel: String,
     thread_ts: String,
     user: String,
+    /// As typed, with mentions in Slack's form (`<@U0BEN>`): the page's @-picker inserts
+    /// them so; everything else is escaped here.
     text: String,
 }
 
-/// A thread reply by a person: stored like Slack stores it, then sent as a `message` event.
-async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
-    let request: ReplyRequest = parse(&body)?;
-    let text = request.text.trim();
+/// Where a person writes: the workspace, the conversation, and the app's bot there.
+struct Place {
+    team_id: String,
+    channel: Channel,
+    bot: String,
+}
+
+impl Place {
+    /// A person's message event reaches the app only from conversations its bot is in.
+    fn reaches_app(&self) -> bool {
+        self.channel.has_bot(&self.bot)
+    }
+}
+
+/// The conversation `channel_id` as `user_id` writes in it: refused (400) for a deactivated
+/// person, or one who is not in it (a private channel, someone else's DM).
+fn place_for(state: &State, channel_id: &str, user_id: &str) -> Result<Place, Problem> {
+    let workspace = state
+        .workspaces
+        .iter()
+        .find(|w| {
+            w.channels.iter().any(|c| c.id == channel_id) && w.users.iter().any(|u| u.id == user_id)
+        })
+        .ok_or_else(|| {
+            bad_request(format!(
+                "no workspace has both channel {channel_id} and user {user_id}"
+            ))
+        })?;
+    if workspace.users.iter().any(|u| u.id == user_id && u.deleted) {
+        return Err(bad_request(format!(
+            "user {user_id} is deactivated and cannot post"
+        )));
+    }
+    let channel = workspace
+        .channels
+        .iter()
+        .find(|c| c.id == channel_id)
+        .cloned()
+        .ok_or_else(|| bad_request(format!("channel: no channel {channel_id}")))?;
+    if !channel.admits_person(user_id) {
+        return Err(bad_request(format!(
+            "user: {user_id} is not in {}, so cannot write there",
+            channel.label()
+        )));
+    }
+    Ok(Place {
+        team_id: workspace.team_id.clone(),
+        bot: app_bot_user(state, workspace),
+        channel,
+    })
+}
+
+/// Checks typed text (`text: …` errors) and stores it as Slack does: see [`escape_typed`].
+fn typed_text(raw: &str) -> Result<String, Problem> {
+    let text = raw.trim();
     if text.is_empty() {
         return Err(bad_request("text: must not be empty"));
     }
@@ -1897,42 +2245,113 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
             "text: longer than {MAX_REPLY_CHARS} characters"
         )));
     }
-    // Slack stores and sends what people type with `&`, `<` and `>` escaped.
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let text = escaped.as_str();
-    let (team_id, ts, root, parent_user, channel_type) = {
-        let mut state = sandbox.state();
-        let workspace = state
-            .workspaces
-            .iter()
-            .find(|w| {
-                w.channels.iter().any(|c| c.id == request.channel)
-                    && w.users.iter().any(|u| u.id == request.user)
-            })
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "no workspace has both channel {} and user {}",
-                    request.channel, request.user
-                ))
-            })?;
-        if workspace
-            .users
-            .iter()
-            .any(|u| u.id == request.user && u.deleted)
-        {
-            return Err(bad_request(format!(
-                "user {} is deactivated and cannot post",
-                request.user
-            )));
+    Ok(escape_typed(text))
+}
+
+/// What people type, as Slack stores and sends it: `&`, `<` and `>` escaped, except the
+/// user mentions Slack's client inserts (`<@U0BEN>`, `<@W…>`), which stay as they are.
+pub fn escape_typed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(['&', '<', '>']) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match mention_len(after) {
+            Some(len) => {
+                out.push_str(&after[..len]);
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(match after.as_bytes()[0] {
+                    b'&' => "&amp;",
+                    b'<' => "&lt;",
+                    _ => "&gt;",
+                });
+                rest = &after[1..];
+            }
         }
-        let team_id = workspace.team_id.clone();
-        let is_dm = workspace
-            .channels
-            .iter()
-            .any(|c| c.id == request.channel && c.dm_user.is_some());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of a `<@U…>` mention token at the start of `text`.
+fn mention_len(text: &str) -> Option<usize> {
+    let body = text.strip_prefix("<@")?;
+    let end = body.find('>')?;
+    super::is_user_id(&body[..end]).then_some(end + 3)
+}
+
+/// The `rich_text` block Slack's client sends with typed text: text runs (entities decoded)
+/// and `user` elements for mentions.
+fn rich_text_blocks(text: &str) -> Value {
+    let mut elements = Vec::new();
+    let mut run = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<@") {
+        match mention_len(&rest[start..]) {
+            Some(len) => {
+                run.push_str(&rest[..start]);
+                if !run.is_empty() {
+                    elements.push(json!({"type": "text", "text": decode(&run)}));
+                    run.clear();
+                }
+                elements
+                    .push(json!({"type": "user", "user_id": &rest[start + 2..start + len - 1]}));
+                rest = &rest[start + len..];
+            }
+            None => {
+                run.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    run.push_str(rest);
+    if !run.is_empty() {
+        elements.push(json!({"type": "text", "text": decode(&run)}));
+    }
+    json!([{"type": "rich_text", "block_id": random_hex(3), "elements": [
+        {"type": "rich_text_section", "elements": elements}
+    ]}])
+}
+
+/// Sends a person's message event when the app's bot is in the conversation, and says in
+/// `answer` what happened: `sent`, `status` and `event_id`; or `sent: null` with the `reason`
+/// (the app is not in the channel); or the delivery `error`.
+async fn deliver_if_member(
+    sandbox: &SlackSandbox,
+    place: &Place,
+    name: &str,
+    event: Value,
+    answer: &mut Value,
+) {
+    if !place.reaches_app() {
+        answer["sent"] = Value::Null;
+        answer["reason"] = json!(format!(
+            "the app is not in {}, so Slack sends it no message events",
+            place.channel.label()
+        ));
+        return;
+    }
+    match sandbox.send_event_with_id(&place.team_id, event).await {
+        (event_id, Ok(status)) => {
+            answer["sent"] = json!(name);
+            answer["status"] = json!(status);
+            answer["event_id"] = json!(event_id);
+        }
+        (_, Err(error)) => answer["error"] = json!(error.to_string()),
+    }
+}
+
+/// A thread reply by a person: stored like Slack stores it, then sent as a `message` event
+/// if the app's bot is in the conversation.
+async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: ReplyRequest = parse(&body)?;
+    let text = typed_text(&request.text)?;
+    let client_msg_id = super::uuid_like();
+    let (place, ts, root, parent_user) = {
+        let mut state = sandbox.state();
+        let place = place_for(&state, &request.channel, &request.user)?;
         let parent = state
             .messages
             .iter()
@@ -1944,7 +2363,10 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
             .ok_or_else(|| {
                 Problem(
                     StatusCode::NOT_FOUND,
-                    format!("no message {} in {}", request.thread_ts, request.channel),
+                    format!(
+                        "thread_ts: no message {} in {}",
+                        request.thread_ts, request.channel
+                    ),
                 )
             })?;
         let root = parent
@@ -1956,39 +2378,256 @@ async fn reply(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
             .iter()
             .find(|m| m.channel == request.channel && m.ts == root)
             .map(|m| m.user.clone());
-        // The same ts scheme as the Web API's messages.
-        state.next_ts += 1;
-        let ts = format!("{}.{:06}", crate::unix_now(), state.next_ts);
+        let ts = super::web_api::next_ts(&mut state);
         state.messages.push(Message {
             channel: request.channel.clone(),
             ts: ts.clone(),
             thread_ts: Some(root.clone()),
             user: request.user.clone(),
-            text: text.to_owned(),
-            blocks: Value::Null,
-            ephemeral_for: None,
-            edits: 0,
-            earlier_blocks: Vec::new(),
+            text: text.clone(),
+            client_msg_id: Some(client_msg_id.clone()),
+            ..Message::default()
         });
-        (
-            team_id,
-            ts,
-            root,
-            parent_user,
-            if is_dm { "im" } else { "channel" },
-        )
+        (place, ts, root, parent_user)
     };
     sandbox.changed();
     let event = json!({
         "type": "message", "channel": request.channel, "user": request.user, "text": text,
         "ts": ts, "thread_ts": root, "parent_user_id": parent_user, "event_ts": ts,
-        "channel_type": channel_type,
+        "channel_type": place.channel.channel_type(), "client_msg_id": client_msg_id,
+        "team": place.team_id, "blocks": rich_text_blocks(&text),
     });
-    let answer = match sandbox.send_event(&team_id, event).await {
-        Ok(status) => json!({"ts": ts, "thread_ts": root, "sent": "message", "status": status}),
-        Err(error) => json!({"ts": ts, "thread_ts": root, "error": error.to_string()}),
-    };
+    let mut answer = json!({"ts": ts, "thread_ts": root});
+    deliver_if_member(&sandbox, &place, "message", event, &mut answer).await;
     Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct EditRequest {
+    channel: String,
+    ts: String,
+    user: String,
+    text: String,
+}
+
+/// A person's message as its author: 404 when there is none, 400 when `user` did not write it.
+fn own_message<'a>(
+    state: &'a mut State,
+    channel: &str,
+    ts: &str,
+    user: &str,
+    doing: &str,
+) -> Result<&'a mut Message, Problem> {
+    let message = state
+        .messages
+        .iter_mut()
+        .find(|m| m.channel == channel && m.ts == ts && m.ephemeral_for.is_none())
+        .ok_or_else(|| {
+            Problem(
+                StatusCode::NOT_FOUND,
+                format!("ts: no message {ts} in {channel}"),
+            )
+        })?;
+    if message.user != user {
+        return Err(bad_request(format!(
+            "user: only the message's author ({}) can {doing} it, not {user}",
+            message.user
+        )));
+    }
+    Ok(message)
+}
+
+/// The `message` (or `previous_message`) object of an edit or delete event.
+fn message_object(message: &Message, team_id: &str) -> Value {
+    let mut object = json!({
+        "type": "message", "user": message.user, "text": message.text, "ts": message.ts,
+        "team": team_id,
+    });
+    if let Some(root) = &message.thread_ts {
+        object["thread_ts"] = json!(root);
+    }
+    if let Some(id) = &message.client_msg_id {
+        object["client_msg_id"] = json!(id);
+    }
+    if let Some(edited) = &message.edited {
+        object["edited"] = json!({"user": edited.user, "ts": edited.ts});
+    }
+    object
+}
+
+/// A person edits their message: stored (marked edited) and sent as `message_changed` if the
+/// app's bot is in the conversation.
+async fn edit(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: EditRequest = parse(&body)?;
+    let text = typed_text(&request.text)?;
+    let (place, previous, current, edit_ts) = {
+        let mut state = sandbox.state();
+        let place = place_for(&state, &request.channel, &request.user)?;
+        let edit_ts = super::web_api::next_ts(&mut state);
+        let message = own_message(
+            &mut state,
+            &request.channel,
+            &request.ts,
+            &request.user,
+            "edit",
+        )?;
+        let previous = message.clone();
+        message.text = text.clone();
+        message.edits += 1;
+        message.edited = Some(Edited {
+            user: request.user.clone(),
+            ts: edit_ts.clone(),
+        });
+        (place, previous, message.clone(), edit_ts)
+    };
+    sandbox.changed();
+    let mut new_message = message_object(&current, &place.team_id);
+    new_message["blocks"] = rich_text_blocks(&current.text);
+    if let Some(root) = current
+        .thread_ts
+        .as_ref()
+        .filter(|root| **root != current.ts)
+    {
+        let parent_user = sandbox
+            .message(&current.channel, root)
+            .map(|parent| parent.user);
+        new_message["parent_user_id"] = json!(parent_user);
+    }
+    let event = json!({
+        "type": "message", "subtype": "message_changed", "hidden": true,
+        "channel": request.channel, "channel_type": place.channel.channel_type(),
+        "ts": edit_ts, "event_ts": edit_ts,
+        "message": new_message,
+        "previous_message": message_object(&previous, &place.team_id),
+    });
+    let mut answer = json!({"ts": request.ts, "edited_ts": edit_ts});
+    deliver_if_member(&sandbox, &place, "message_changed", event, &mut answer).await;
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    channel: String,
+    ts: String,
+    user: String,
+}
+
+/// A person deletes their message: removed and sent as `message_deleted` if the app's bot is
+/// in the conversation.
+async fn delete(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let request: DeleteRequest = parse(&body)?;
+    let (place, previous, event_ts) = {
+        let mut state = sandbox.state();
+        let place = place_for(&state, &request.channel, &request.user)?;
+        let previous = own_message(
+            &mut state,
+            &request.channel,
+            &request.ts,
+            &request.user,
+            "delete",
+        )?
+        .clone();
+        state
+            .messages
+            .retain(|m| !(m.channel == request.channel && m.ts == request.ts));
+        let event_ts = super::web_api::next_ts(&mut state);
+        (place, previous, event_ts)
+    };
+    sandbox.changed();
+    let event = json!({
+        "type": "message", "subtype": "message_deleted", "hidden": true,
+        "channel": request.channel, "channel_type": place.channel.channel_type(),
+        "ts": event_ts, "event_ts": event_ts, "deleted_ts": request.ts,
+        "previous_message": message_object(&previous, &place.team_id),
+    });
+    let mut answer = json!({"deleted_ts": request.ts, "ts": event_ts});
+    deliver_if_member(&sandbox, &place, "message_deleted", event, &mut answer).await;
+    Ok(Json(answer))
+}
+
+/// `POST /_sandbox/channels/{id}/invite-app` (`{"team": "T…"}`, optional): the app's bot is
+/// invited into the channel, as `/invite @app` does; 404 for an unknown team or channel.
+async fn invite_app(
+    AxumState(sandbox): Shared,
+    Path(channel_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let request = optional_object(&body)?;
+    let team = match request.get("team") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(team)) if !team.is_empty() => Some(team.clone()),
+        Some(_) => return Err(bad_request("team: must be a team id such as \"T0SANDBOX\"")),
+    };
+    let not_found = |what: String| Problem(StatusCode::NOT_FOUND, what);
+    let team_id = match team {
+        Some(team) => team,
+        None => sandbox
+            .state()
+            .workspaces
+            .iter()
+            .find(|w| w.channels.iter().any(|c| c.id == channel_id))
+            .map(|w| w.team_id.clone())
+            .ok_or_else(|| not_found(format!("channel: there is no channel {channel_id}")))?,
+    };
+    let invited = match sandbox.invite_app(&team_id, &channel_id) {
+        Ok(invited) => invited,
+        Err(SandboxError::NoWorkspace(_)) => {
+            return Err(not_found(format!("team: there is no workspace {team_id}")))
+        }
+        Err(SandboxError::NoChannel(_)) => {
+            return Err(not_found(format!(
+                "channel: there is no channel {channel_id} in {team_id}"
+            )))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let channel = sandbox
+        .channel(&team_id, &channel_id)
+        .ok_or_else(|| not_found(format!("channel: there is no channel {channel_id}")))?;
+    Ok(Json(json!({
+        "team": team_id, "channel": channel_id, "invited": invited,
+        "already_in_channel": !invited, "members": channel.members,
+    })))
+}
+
+/// A JSON object body, or `{}` for an empty one.
+fn optional_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match parse::<Value>(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(bad_request("body: must be a JSON object")),
+    }
+}
+
+/// `GET /_sandbox/events-sent`: the last 50 envelopes delivered, oldest first.
+async fn events_sent(AxumState(sandbox): Shared) -> Json<Vec<SentEvent>> {
+    Json(sandbox.events_sent())
+}
+
+/// `POST /_sandbox/events-sent/{event_id}/resend` (`{"new_event_id": bool}`, default false):
+/// see [`SlackSandbox::resend_event`].
+async fn resend(
+    AxumState(sandbox): Shared,
+    Path(event_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let request = optional_object(&body)?;
+    let new_event_id = match request.get("new_event_id") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(new)) => *new,
+        Some(_) => return Err(bad_request("new_event_id: must be true or false")),
+    };
+    let sent = sandbox.resend_event(&event_id, new_event_id).await?;
+    let what = match sent.retry_num {
+        Some(num) => format!("{} again, retry {num}", sent.event_id),
+        None => format!("{} as {}", event_id, sent.event_id),
+    };
+    Ok(Json(json!({
+        "event_id": sent.event_id, "status": sent.status, "retry_num": sent.retry_num,
+        "resent": event_id, "sent": what,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -2183,7 +2822,7 @@ fn view_submission(
             "root_view_id": open.id,
             "previous_view_id": null,
             "app_id": sandbox.config.app_id,
-            "bot_id": "B0SANDBOX",
+            "bot_id": super::bot_id_of(&app_bot_user(&sandbox.state(), workspace)),
         },
         "response_urls": [],
         "is_enterprise_install": false,
@@ -2214,10 +2853,13 @@ async fn close(AxumState(sandbox): Shared, body: Bytes) -> Result<Json<Value>, P
 impl From<SandboxError> for Problem {
     fn from(error: SandboxError) -> Self {
         let status = match error {
+            SandboxError::Delivery(delivery) => return delivery.into(),
             SandboxError::NoUser(_)
             | SandboxError::NoMessage { .. }
             | SandboxError::NoHomeView { .. }
-            | SandboxError::NoHomeButton { .. } => StatusCode::NOT_FOUND,
+            | SandboxError::NoHomeButton { .. }
+            | SandboxError::NoChannel(_)
+            | SandboxError::NoEvent(_) => StatusCode::NOT_FOUND,
             SandboxError::Conflict(_) | SandboxError::HomeTabDisabled => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -2405,6 +3047,17 @@ dialog.view::backdrop{background:rgba(0,0,0,.4)}dialog.view h2{margin:0 0 .5rem;
 .message.highlighted{background:#fef9e6;box-shadow:0 0 0 2px #e8b339;border-radius:4px;padding:.3rem .5rem}
 .linked-note{margin:0;font-size:.8rem;font-weight:600;color:#7a5a00}
 .home-view{max-width:48rem;padding:.4rem 0}.home-empty{color:#616061;border:1px dashed #ccc;border-radius:6px;padding:1rem}
+.channel-status{font-size:.85rem;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.3rem .6rem;align-items:center}.channel-status:empty{display:none}
+.app-out{color:#7a4b00}.app-in{color:#2b6a3f}
+.own-controls button,.event-sent button{font:inherit;font-size:.8rem;background:none;border:0;color:#1264a3;padding:0 .2rem;cursor:pointer;text-decoration:underline}
+.own-controls .delete-reply{color:#b3001b}
+.mention-box{position:relative}
+.mention-picker{position:absolute;z-index:2;left:0;top:100%;margin:0;padding:.2rem 0;list-style:none;background:#fff;border:1px solid #bbb;border-radius:4px;box-shadow:0 4px 12px rgba(0,0,0,.15);max-height:14rem;overflow:auto;min-width:16rem}
+.mention-option{padding:.25rem .6rem;cursor:pointer}.mention-option .handle{color:#616061}
+.mention-option[aria-selected=true],.mention-option:hover{background:#1164a3;color:#fff}.mention-option[aria-selected=true] .handle,.mention-option:hover .handle{color:#e8f5fa}
+.file{border:1px solid #ddd;border-radius:6px;padding:.4rem .6rem;margin:.3rem 0;max-width:36rem}.file-meta{margin:0}.file-size{color:#616061;font-size:.8rem}
+.file-preview{display:block;width:100%;height:18rem;border:1px solid #eee;margin-top:.4rem}
+.events-sent{list-style:none;margin:0;padding:0;font-size:.8rem}.event-sent{padding:.25rem 0;border-top:1px solid #e6dccf;word-break:break-all}.event-sent .row{margin-top:.1rem}
 .reminders-form{display:flex;flex-wrap:wrap;gap:.3rem .5rem;align-items:center;font-size:.9rem}
 .reminders-form input{width:13rem;max-width:100%}.reminders-form output{min-width:8rem}
 @media (max-width:700px){
@@ -2442,6 +3095,7 @@ mod tests {
             ephemeral_for: ephemeral_for.map(str::to_owned),
             edits: 0,
             earlier_blocks: Vec::new(),
+            ..Message::default()
         }
     }
 
@@ -2485,6 +3139,87 @@ mod tests {
             mrkdwn("*Account*\nInitech", &names()),
             "<strong>Account</strong><br>Initech"
         );
+    }
+
+    #[test]
+    fn typed_text_is_escaped_but_mentions_stay_slacks_tokens() {
+        assert_eq!(
+            escape_typed("<@U0BEN> & <@W0ANA>: is 2 < 3 > 1? <b>"),
+            "<@U0BEN> &amp; <@W0ANA>: is 2 &lt; 3 &gt; 1? &lt;b&gt;"
+        );
+        // Only well-formed user mentions survive; links, labels and broadcasts are typed text.
+        for typed in [
+            "<@u0ben>",
+            "<@U0BEN|ben>",
+            "<@>",
+            "<@U0BEN",
+            "<!here>",
+            "<#C0GENERAL>",
+            "<https://x.example>",
+        ] {
+            let stored = escape_typed(typed);
+            assert!(!stored.contains('<'), "{typed} → {stored}");
+        }
+        assert_eq!(escape_typed("a &amp; b"), "a &amp;amp; b");
+        assert_eq!(
+            mrkdwn(&escape_typed("ask <@U0BEN> about <this>"), &names()),
+            "ask <span class=\"mention\">@ben</span> about &lt;this&gt;"
+        );
+        let blocks = rich_text_blocks(&escape_typed("hi <@U0BEN> & bye"));
+        assert_eq!(
+            blocks[0]["elements"][0]["elements"],
+            json!([{"type": "text", "text": "hi "}, {"type": "user", "user_id": "U0BEN"},
+                   {"type": "text", "text": " & bye"}])
+        );
+    }
+
+    #[test]
+    fn own_messages_get_edit_and_delete_and_files_a_preview() {
+        let mut reply = message("1.000002", Some("1.000001"), None, "mine");
+        reply.user = "U0BEN".into();
+        let as_ben = render_message_as(&reply, &names(), true, false, Some("U0BEN"));
+        assert!(
+            as_ben.contains("class=\"edit-reply\" data-ts=\"1.000002\""),
+            "{as_ben}"
+        );
+        assert!(as_ben.contains("class=\"delete-reply\" data-ts=\"1.000002\""));
+        let as_ana = render_message_as(&reply, &names(), true, false, Some("U0ANA"));
+        assert!(!as_ana.contains("edit-reply") && !as_ana.contains("delete-reply"));
+        let bot = render_message_as(
+            &message("1.000001", None, None, "x"),
+            &names(),
+            false,
+            false,
+            Some("U0BOT"),
+        );
+        assert!(
+            !bot.contains("edit-reply"),
+            "the app's posts are not the page's to edit"
+        );
+
+        let mut shared = message("1.000003", Some("1.000001"), None, "");
+        shared.files = vec![super::super::SharedFile {
+            id: "F0PDF".into(),
+            name: "deal.pdf".into(),
+            title: "Deal <PDF>".into(),
+            mimetype: "application/pdf".into(),
+            filetype: "pdf".into(),
+            size: 2_048,
+            url_private: "http://127.0.0.1:1/files/F0PDF/deal.pdf".into(),
+        }];
+        let html = render_message(&shared, &names(), true, false);
+        assert!(
+            html.contains("<div class=\"file\" data-file-id=\"F0PDF\">"),
+            "{html}"
+        );
+        assert!(html.contains(">Deal &lt;PDF&gt;</a>"));
+        assert!(html.contains("2.0 kB · application/pdf"));
+        assert!(html.contains("download=\"deal.pdf\">Download</a>"));
+        assert!(html.contains(
+            "<iframe class=\"file-preview\" src=\"http://127.0.0.1:1/files/F0PDF/deal.pdf\""
+        ));
+        shared.files[0].mimetype = "text/csv".into();
+        assert!(!render_message(&shared, &names(), true, false).contains("file-preview"));
     }
 
     #[test]
@@ -2754,7 +3489,9 @@ mod tests {
         assert_eq!(payload["user"]["id"], "U0ANA");
         assert_eq!(payload["actions"][0]["value"], "apr_1");
 
-        // A thread reply: stored under its parent and sent as a message event.
+        // A thread reply: stored under its parent and sent as a message event (the app is in
+        // the channel: Slack sends no message events from channels it is not in).
+        assert!(sandbox.invite_app("T0SANDBOX", "C0APPROVALS").unwrap());
         let answer: Value = post(
             "/_sandbox/ui/reply",
             json!({"channel": "C0APPROVALS",

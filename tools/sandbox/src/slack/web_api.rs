@@ -2,9 +2,14 @@
 //!
 //! Methods (see `dispatch`): `api.test`, `auth.test`, `auth.revoke`, `oauth.v2.access`,
 //! `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `chat.getPermalink`,
-//! `conversations.open`, `users.info`, `users.lookupByEmail`, `users.list`, `views.open`,
-//! `views.publish`, `files.getUploadURLExternal`, `files.completeUploadExternal`. Arguments
-//! come as JSON or form bodies, or in the query string, as Slack takes them.
+//! `conversations.open`, `conversations.join`, `conversations.info`, `users.info`,
+//! `users.lookupByEmail`, `users.list`, `views.open`, `views.publish`,
+//! `files.getUploadURLExternal`, `files.completeUploadExternal`. Arguments come as JSON or
+//! form bodies, or in the query string, as Slack takes them. Files shared are served at their
+//! `url_private` (`/files/{id}/{name}`).
+//!
+//! The app's own posts in conversations its bot is in come back to it as `message` events,
+//! sent after the call is answered, as Slack does; the app has to recognise and drop them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +27,8 @@ use serde_json::{json, Map, Value};
 use super::block_kit::{block_text_chars, MAX_CUMULATIVE_BLOCK_TEXT};
 use super::block_kit::{validate_blocks, MAX_MESSAGE_TEXT};
 use super::{
-    Channel, Fault, Message, RecordedCall, SlackSandbox, State, TokenGrant, User, Workspace,
+    Channel, Fault, Message, RecordedCall, SharedFile, SlackSandbox, State, TokenGrant, User,
+    Workspace,
 };
 
 type Shared = AxumState<Arc<SlackSandbox>>;
@@ -32,6 +38,7 @@ pub(super) fn router(sandbox: Arc<SlackSandbox>) -> Router {
         .route("/api/{method}", post(web_api).get(web_api))
         .route("/response/{token}", post(response_url))
         .route("/upload/{file_id}", post(upload_bytes))
+        .route("/files/{file_id}/{filename}", get(file_bytes))
         .route("/_sandbox/calls", get(list_calls))
         .route("/_sandbox/faults", post(add_fault))
         .route("/_sandbox/reset", post(reset))
@@ -49,14 +56,25 @@ type ApiResult = Result<Value, &'static str>;
 pub(super) struct ApiError {
     pub(super) code: &'static str,
     pub(super) messages: Vec<String>,
+    /// Top-level fields Slack adds to some refusals (`missing_scope`'s `needed`, `provided`).
+    pub(super) fields: Map<String, Value>,
 }
 
 impl ApiError {
     pub(super) fn with_message(code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            code,
             messages: vec![message.into()],
+            ..Self::from(code)
         }
+    }
+
+    /// Slack's `missing_scope`: `{"needed": scope, "provided": "a,b,c"}` beside the error.
+    fn missing_scope(needed: &str, grant: &TokenGrant) -> Self {
+        let mut error = Self::from("missing_scope");
+        error.fields.insert("needed".into(), json!(needed));
+        let provided = grant.scopes.as_deref().unwrap_or_default().join(",");
+        error.fields.insert("provided".into(), json!(provided));
+        error
     }
 }
 
@@ -65,7 +83,17 @@ impl From<&'static str> for ApiError {
         Self {
             code,
             messages: Vec::new(),
+            fields: Map::new(),
         }
+    }
+}
+
+/// Refuses a grant without `needed` (tokens minted without scopes pass).
+fn require_scope(grant: &TokenGrant, needed: &str) -> Result<(), ApiError> {
+    if grant.has_scope(needed) {
+        Ok(())
+    } else {
+        Err(ApiError::missing_scope(needed, grant))
     }
 }
 
@@ -123,10 +151,17 @@ async fn web_api(
                     value["ok"] = json!(true);
                     value
                 }
-                Err(ApiError { code, messages }) => {
+                Err(ApiError {
+                    code,
+                    messages,
+                    fields,
+                }) => {
                     let mut answer = json!({"ok": false, "error": code});
                     if !messages.is_empty() {
                         answer["response_metadata"] = json!({"messages": messages});
+                    }
+                    for (key, value) in fields {
+                        answer[key] = value;
                     }
                     answer
                 }
@@ -135,6 +170,7 @@ async fn web_api(
         }
     };
     record(&sandbox, &method, redact(params), status.as_u16(), &answer);
+    send_outbox(&sandbox);
     let mut response = if answer.is_null() {
         (status, "upstream trouble").into_response()
     } else {
@@ -147,6 +183,24 @@ async fn web_api(
         );
     }
     response
+}
+
+/// Sends the events the call caused (the app's own messages), each in its own task so the
+/// answer never waits for the app; nothing when no events URL is set. A failed delivery is
+/// logged (and listed by `GET /_sandbox/events-sent`), never an error of the call.
+fn send_outbox(sandbox: &Arc<SlackSandbox>) {
+    let outbox = std::mem::take(&mut sandbox.state().outbox);
+    if outbox.is_empty() || sandbox.events_url().is_none() {
+        return;
+    }
+    for (team_id, event) in outbox {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            if let Err(error) = sandbox.send_event(&team_id, event).await {
+                tracing::debug!(%error, "the app's own message event was not delivered");
+            }
+        });
+    }
 }
 
 fn record(sandbox: &SlackSandbox, method: &str, params: Value, http_status: u16, answer: &Value) {
@@ -283,10 +337,21 @@ fn resolve_channel(
 
 /// A channel (or DM) id that exists in the token's workspaces; user ids do not count, as for
 /// `chat.update` ("ensure that this value is a DM ID (starts with `D`) instead of a User ID").
+/// A private channel the bot is not in does not exist as far as the bot can tell.
 fn existing_channel(state: &mut State, grant: &TokenGrant, target: &str) -> Option<String> {
-    workspaces_of(state, grant)
-        .any(|w| w.channels.iter().any(|c| c.id == target))
-        .then(|| target.to_owned())
+    find_channel(state, grant, target)
+        .filter(|(_, c)| !c.is_private || c.has_bot(&grant.bot_user_id))
+        .map(|(_, c)| c.id)
+}
+
+/// A conversation of the token's workspaces by id, private or not, with its team.
+fn find_channel(state: &mut State, grant: &TokenGrant, id: &str) -> Option<(String, Channel)> {
+    workspaces_of(state, grant).find_map(|w| {
+        w.channels
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (w.team_id.clone(), c.clone()))
+    })
 }
 
 pub(super) enum DmError {
@@ -326,10 +391,10 @@ pub(super) fn dm_in(workspace: &mut Workspace, user_id: &str) -> Result<(String,
     let dm = format!("D{}", user_id.trim_start_matches('U'));
     let already_open = workspace.channels.iter().any(|c| c.id == dm);
     if !already_open {
+        // The app's bot is in every DM of its own, so it is not listed.
         workspace.channels.push(Channel {
-            id: dm.clone(),
-            name: format!("dm-{user_id}"),
             dm_user: Some(user_id.into()),
+            ..Channel::public(&dm, &format!("dm-{user_id}"), &[user_id])
         });
     }
     Ok((dm, already_open))
@@ -507,6 +572,10 @@ fn dispatch(
     let mut state = sandbox.state();
     let answer = match method {
         "views.publish" => super::home::publish(sandbox, &mut state, token, params),
+        "conversations.join" => join_conversation(&mut state, token, params),
+        "conversations.info" => conversation_info(&mut state, token, params),
+        "files.getUploadURLExternal" => upload_url(sandbox, &mut state, token, params),
+        "files.completeUploadExternal" => complete_upload(sandbox, &mut state, token, params),
         _ => dispatch_plain(sandbox, &mut state, method, token, params).map_err(ApiError::from),
     };
     drop(state);
@@ -533,34 +602,7 @@ fn dispatch_plain(
         }
         "oauth.v2.access" => super::oauth::access(sandbox, state, params),
         "views.open" => open_view(state, token, params),
-        "files.getUploadURLExternal" => {
-            authorize(state, token)?;
-            let filename = params["filename"]
-                .as_str()
-                .filter(|f| !f.is_empty())
-                .ok_or("invalid_arguments")?;
-            let length = match &params["length"] {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
-            }
-            .filter(|l| *l > 0)
-            .ok_or("invalid_arguments")? as usize;
-            let file_id = format!("F{}", super::random_hex(5).to_uppercase());
-            state.uploads.insert(
-                file_id.clone(),
-                super::Upload {
-                    filename: filename.into(),
-                    length,
-                    bytes: None,
-                    completed: false,
-                },
-            );
-            let base = sandbox.base_url.lock().unwrap().clone();
-            Ok(json!({"upload_url": format!("{base}/upload/{file_id}"), "file_id": file_id}))
-        }
-        "files.completeUploadExternal" => complete_upload(state, token, params),
-        "chat.postMessage" => post_message(state, token, params),
+        "chat.postMessage" => post_message(sandbox, state, token, params),
         "chat.update" => update_message(state, token, params),
         "chat.postEphemeral" => post_ephemeral(state, token, params),
         "conversations.open" => open_conversation(state, token, params),
@@ -637,13 +679,155 @@ fn open_view(state: &mut State, token: Option<&str>, params: &Value) -> ApiResul
     Ok(json!({"view": echoed}))
 }
 
-/// `files.completeUploadExternal`: shares uploaded files, in a channel (and thread) if asked.
-fn complete_upload(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+/// `conversations.join` (`channels:join`): the bot joins a public channel. Already in: ok, with
+/// Slack's `already_in_channel` warning. Private channels need an invite and DMs cannot be
+/// joined: `method_not_supported_for_channel_type`.
+fn join_conversation(
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> Result<Value, ApiError> {
     let grant = authorize(state, token)?.clone();
+    require_scope(&grant, "channels:join")?;
+    let id = params["channel"]
+        .as_str()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or("channel_not_found")?;
+    let (team_id, channel) = find_channel(state, &grant, id).ok_or("channel_not_found")?;
+    if channel.is_dm() || channel.is_private {
+        return Err("method_not_supported_for_channel_type".into());
+    }
+    let already = channel.has_bot(&grant.bot_user_id);
+    if !already {
+        let stored = state
+            .workspaces
+            .iter_mut()
+            .find(|w| w.team_id == team_id)
+            .and_then(|w| w.channels.iter_mut().find(|c| c.id == id))
+            .ok_or("channel_not_found")?;
+        stored.members.push(grant.bot_user_id.clone());
+    }
+    let channel = find_channel(state, &grant, id)
+        .ok_or("channel_not_found")?
+        .1;
+    let mut answer = json!({"channel": channel_object(&channel, &grant)});
+    if already {
+        answer["warning"] = json!("already_in_channel");
+        answer["response_metadata"] = json!({"warnings": ["already_in_channel"]});
+    }
+    Ok(answer)
+}
+
+/// `conversations.info`: needs `channels:read` (public), `groups:read` (private) or `im:read`
+/// (DMs); a private channel the bot is not in is `channel_not_found`.
+fn conversation_info(
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> Result<Value, ApiError> {
+    let grant = authorize(state, token)?.clone();
+    let id = params["channel"]
+        .as_str()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or("channel_not_found")?;
+    let (_, channel) = find_channel(state, &grant, id).ok_or("channel_not_found")?;
+    if channel.is_private && !channel.has_bot(&grant.bot_user_id) {
+        return Err("channel_not_found".into());
+    }
+    let needed = if channel.is_dm() {
+        "im:read"
+    } else if channel.is_private {
+        "groups:read"
+    } else {
+        "channels:read"
+    };
+    require_scope(&grant, needed)?;
+    Ok(json!({"channel": channel_object(&channel, &grant)}))
+}
+
+/// Slack's conversation object, as `conversations.info` and `conversations.join` answer it.
+fn channel_object(channel: &Channel, grant: &TokenGrant) -> Value {
+    let mut object = json!({
+        "id": channel.id,
+        "name": channel.name,
+        "is_channel": !channel.is_dm(),
+        "is_group": false,
+        "is_im": channel.is_dm(),
+        "is_mpim": false,
+        "is_private": channel.is_private || channel.is_dm(),
+        "is_member": channel.has_bot(&grant.bot_user_id),
+        "is_archived": false,
+        "is_general": channel.name == "general",
+        "name_normalized": channel.name,
+    });
+    if let Some(user) = &channel.dm_user {
+        object["user"] = json!(user);
+        object
+            .as_object_mut()
+            .expect("made an object above")
+            .remove("name");
+        object
+            .as_object_mut()
+            .expect("made an object above")
+            .remove("name_normalized");
+    }
+    object
+}
+
+/// `files.getUploadURLExternal` (`files:write`): a file id and the URL to POST its bytes to.
+fn upload_url(
+    sandbox: &SlackSandbox,
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> Result<Value, ApiError> {
+    let grant = authorize(state, token)?.clone();
+    require_scope(&grant, "files:write")?;
+    let filename = params["filename"]
+        .as_str()
+        .filter(|f| !f.is_empty())
+        .ok_or("invalid_arguments")?;
+    let length = match &params["length"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .filter(|l| *l > 0)
+    .ok_or("invalid_arguments")? as usize;
+    let file_id = format!("F{}", super::random_hex(5).to_uppercase());
+    state.uploads.insert(
+        file_id.clone(),
+        super::Upload {
+            filename: filename.into(),
+            length,
+            bytes: None,
+            completed: false,
+            content_type: None,
+            title: None,
+        },
+    );
+    let base = sandbox.base_url.lock().unwrap().clone();
+    Ok(json!({"upload_url": format!("{base}/upload/{file_id}"), "file_id": file_id}))
+}
+
+/// `files.completeUploadExternal` (`files:write`): shares uploaded files, as one message in a
+/// channel (and thread) when `channel_id` is given. Works once per file: the upload ticket is
+/// then spent (`file_not_found`). The bot must be in the channel (`not_in_channel`), DMs
+/// aside: `chat:write.public` does not cover files.
+fn complete_upload(
+    sandbox: &SlackSandbox,
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> Result<Value, ApiError> {
+    let grant = authorize(state, token)?.clone();
+    require_scope(&grant, "files:write")?;
     let files = match &params["files"] {
         Value::String(text) => serde_json::from_str(text).map_err(|_| "invalid_arguments")?,
         Value::Array(items) => Value::Array(items.clone()),
-        _ => return Err("invalid_arguments"),
+        _ => return Err("invalid_arguments".into()),
     };
     let files = files
         .as_array()
@@ -652,60 +836,172 @@ fn complete_upload(state: &mut State, token: Option<&str>, params: &Value) -> Ap
         .clone();
     for file in &files {
         let id = file["id"].as_str().unwrap_or_default();
-        let upload = state.uploads.get(id).ok_or("file_not_found")?;
+        let upload = state
+            .uploads
+            .get(id)
+            .filter(|u| !u.completed)
+            .ok_or("file_not_found")?;
         if upload.bytes.is_none() {
-            return Err("file_upload_not_complete");
+            return Err("file_upload_not_complete".into());
         }
     }
-    let channel = match params["channel_id"].as_str() {
-        Some(target) => Some(resolve_channel(state, &grant, target)?),
+    let target = match params["channel_id"].as_str().filter(|c| !c.is_empty()) {
+        Some(target) => {
+            let id = match find_channel(state, &grant, target) {
+                Some((_, channel)) => channel.id,
+                None => resolve_channel(state, &grant, target)?,
+            };
+            let (team_id, channel) = find_channel(state, &grant, &id).ok_or("channel_not_found")?;
+            if !channel.has_bot(&grant.bot_user_id) {
+                return Err("not_in_channel".into());
+            }
+            Some((team_id, channel))
+        }
         None => None,
     };
-    let thread_ts = params["thread_ts"].as_str().map(str::to_owned);
+    let thread_ts = params["thread_ts"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let base = sandbox.base_url.lock().unwrap().clone();
+    let mut answered = Vec::new();
     let mut shared = Vec::new();
     for file in &files {
         let id = file["id"].as_str().unwrap_or_default().to_owned();
-        let upload = state.uploads.get_mut(&id).expect("checked above");
+        let upload = state.uploads.get_mut(&id).ok_or("file_not_found")?;
         upload.completed = true;
         let title = file["title"]
             .as_str()
+            .filter(|t| !t.is_empty())
             .unwrap_or(&upload.filename)
             .to_owned();
-        let text = format!("📎 {title} ({}, {} bytes)", upload.filename, upload.length);
-        shared.push(json!({"id": id, "title": title}));
-        if let Some(channel) = &channel {
-            let ts = next_ts(state);
-            state.messages.push(Message {
-                channel: channel.clone(),
-                ts,
-                thread_ts: thread_ts.clone(),
-                user: grant.bot_user_id.clone(),
-                text,
-                blocks: Value::Null,
-                ephemeral_for: None,
-                edits: 0,
-                earlier_blocks: Vec::new(),
-            });
-        }
+        upload.title = Some(title.clone());
+        answered.push(json!({"id": id, "title": title}));
+        let mimetype = mimetype_of(&upload.filename, upload.content_type.as_deref());
+        shared.push(SharedFile {
+            url_private: format!("{base}/files/{id}/{}", url_segment(&upload.filename)),
+            filetype: filetype_of(&upload.filename),
+            id,
+            name: upload.filename.clone(),
+            title,
+            mimetype,
+            size: upload.bytes.as_ref().map_or(upload.length, Vec::len),
+        });
     }
-    Ok(json!({"files": shared}))
+    if let Some((team_id, channel)) = target {
+        let ts = next_ts(state);
+        let text = params["initial_comment"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let message = Message {
+            channel: channel.id.clone(),
+            ts: ts.clone(),
+            thread_ts: thread_ts.clone(),
+            user: grant.bot_user_id.clone(),
+            text: text.clone(),
+            files: shared.clone(),
+            ..Message::default()
+        };
+        state.messages.push(message);
+        // Slack tells the app of its own share: a `file_share` message from its bot.
+        let mut event = json!({
+            "type": "message", "subtype": "file_share", "channel": channel.id,
+            "channel_type": channel.channel_type(), "user": grant.bot_user_id,
+            "bot_id": grant.bot_id(), "app_id": sandbox.config.app_id, "text": text,
+            "files": shared.iter().map(SharedFile::to_slack_json).collect::<Vec<_>>(),
+            "upload": false, "ts": ts, "event_ts": ts, "team": team_id,
+        });
+        if let Some(root) = &thread_ts {
+            event["thread_ts"] = json!(root);
+        }
+        state.outbox.push((team_id, event));
+    }
+    Ok(json!({"files": answered}))
 }
 
-/// The `upload_url`: takes the bytes, which must be as long as announced.
+/// The MIME type a file is served with: from its extension when the sandbox knows it, else
+/// what the upload said, else `application/octet-stream`.
+pub(super) fn mimetype_of(filename: &str, uploaded_as: Option<&str>) -> String {
+    let known = match extension(filename).as_str() {
+        "pdf" => Some("application/pdf"),
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "gif" => Some("image/gif"),
+        "svg" => Some("image/svg+xml"),
+        "txt" | "log" => Some("text/plain"),
+        "csv" => Some("text/csv"),
+        "json" => Some("application/json"),
+        "html" | "htm" => Some("text/html"),
+        "zip" => Some("application/zip"),
+        "docx" => Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "xlsx" => Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        _ => None,
+    };
+    known
+        .or(uploaded_as)
+        .unwrap_or("application/octet-stream")
+        .to_owned()
+}
+
+fn extension(filename: &str) -> String {
+    filename
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Slack's short `filetype`: the extension (`pdf`, `png`), `text` for plain text, else `binary`.
+fn filetype_of(filename: &str) -> String {
+    match extension(filename).as_str() {
+        "" => "binary".into(),
+        "txt" => "text".into(),
+        ext if ext.chars().all(|c| c.is_ascii_alphanumeric()) => ext.into(),
+        _ => "binary".into(),
+    }
+}
+
+/// A filename as one URL path segment (percent-encoded).
+fn url_segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// The `upload_url`: takes the bytes, which must be as long as announced, and remembers a
+/// specific `content-type` (not a form's or `application/octet-stream`).
 async fn upload_bytes(
     AxumState(sandbox): Shared,
     Path(file_id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned())
+        .filter(|v| {
+            !v.is_empty()
+                && v != "application/octet-stream"
+                && v != "application/x-www-form-urlencoded"
+                && !v.starts_with("multipart/")
+        });
     let outcome = {
         let mut state = sandbox.state();
         match state.uploads.get_mut(&file_id) {
             None => Err((StatusCode::NOT_FOUND, "file_not_found")),
+            Some(upload) if upload.completed => Err((StatusCode::NOT_FOUND, "file_not_found")),
             Some(upload) if upload.length != body.len() => {
                 Err((StatusCode::BAD_REQUEST, "length_mismatch"))
             }
             Some(upload) => {
                 upload.bytes = Some(body.to_vec());
+                upload.content_type = content_type.clone();
                 Ok(())
             }
         }
@@ -717,11 +1013,47 @@ async fn upload_bytes(
     record(
         &sandbox,
         "upload_url",
-        json!({"file_id": file_id, "bytes": body.len()}),
+        json!({"file_id": file_id, "bytes": body.len(), "content_type": content_type}),
         status.as_u16(),
         &Value::Null,
     );
     (status, text).into_response()
+}
+
+/// A shared file's `url_private`: the bytes with their MIME type, once
+/// `files.completeUploadExternal` shared them; 404 before, and for a wrong name. (Slack also
+/// wants the bot token here; the sandbox serves it to the page without one.)
+async fn file_bytes(
+    AxumState(sandbox): Shared,
+    Path((file_id, filename)): Path<(String, String)>,
+) -> Response {
+    let found = sandbox
+        .state()
+        .uploads
+        .get(&file_id)
+        .filter(|u| u.completed && u.filename == filename)
+        .and_then(|u| {
+            let bytes = u.bytes.clone()?;
+            Some((mimetype_of(&u.filename, u.content_type.as_deref()), bytes))
+        });
+    match found {
+        Some((mimetype, bytes)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, mimetype),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"{}\"", filename.replace('"', "")),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("file_id: no shared file {file_id} named {filename}")})),
+        )
+            .into_response(),
+    }
 }
 
 fn auth_test(state: &mut State, token: Option<&str>) -> ApiResult {
@@ -732,19 +1064,30 @@ fn auth_test(state: &mut State, token: Option<&str>) -> ApiResult {
     Ok(
         json!({"team_id": team.as_ref().map(|t| t.0.clone()), "team": team.map(|t| t.1),
               "enterprise_id": grant.enterprise_id, "user_id": grant.bot_user_id,
-              "is_enterprise_install": grant.is_enterprise_install}),
+              "bot_id": grant.bot_id(), "is_enterprise_install": grant.is_enterprise_install}),
     )
 }
 
-fn next_ts(state: &mut State) -> String {
+pub(super) fn next_ts(state: &mut State) -> String {
     state.next_ts += 1;
     format!("{}.{:06}", crate::unix_now(), state.next_ts)
 }
 
-fn post_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiResult {
+/// `chat.postMessage`. Public channels take posts without membership (`chat:write.public`);
+/// a private channel the bot is not in is `channel_not_found`. `username` is kept only with
+/// `chat:write.customize`, as Slack ignores it silently otherwise. Where the bot is a member
+/// (or in a DM) the post comes back to the app as a `message` event.
+fn post_message(
+    sandbox: &SlackSandbox,
+    state: &mut State,
+    token: Option<&str>,
+    params: &Value,
+) -> ApiResult {
     let grant = authorize(state, token)?.clone();
     let target = params["channel"].as_str().ok_or("channel_not_found")?;
     let channel = resolve_channel(state, &grant, target)?;
+    let (team_id, conversation) =
+        find_channel(state, &grant, &channel).ok_or("channel_not_found")?;
     let (text, blocks) = check_content(params, 50)?;
     let thread_ts = params["thread_ts"].as_str().map(str::to_owned);
     if let Some(parent) = &thread_ts {
@@ -756,6 +1099,11 @@ fn post_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiRe
             return Err("thread_not_found");
         }
     }
+    let username = params["username"]
+        .as_str()
+        .map(str::trim)
+        .filter(|u| !u.is_empty() && grant.has_scope("chat:write.customize"))
+        .map(str::to_owned);
     let ts = next_ts(state);
     let message = Message {
         channel: channel.clone(),
@@ -764,11 +1112,32 @@ fn post_message(state: &mut State, token: Option<&str>, params: &Value) -> ApiRe
         user: grant.bot_user_id.clone(),
         text,
         blocks,
-        ephemeral_for: None,
-        edits: 0,
-        earlier_blocks: Vec::new(),
+        username,
+        ..Message::default()
     };
-    let echoed = json!({"type": "message", "text": message.text, "ts": ts, "user": message.user});
+    let mut echoed = json!({"type": "message", "text": message.text, "ts": ts, "user": message.user,
+                            "bot_id": grant.bot_id(), "app_id": sandbox.config.app_id});
+    if let Some(username) = &message.username {
+        echoed["username"] = json!(username);
+    }
+    if conversation.has_bot(&grant.bot_user_id) {
+        let mut event = json!({
+            "type": "message", "channel": channel, "channel_type": conversation.channel_type(),
+            "user": grant.bot_user_id, "bot_id": grant.bot_id(), "app_id": sandbox.config.app_id,
+            "text": message.text, "ts": ts, "event_ts": ts, "team": team_id,
+        });
+        if let Some(root) = &message.thread_ts {
+            event["thread_ts"] = json!(root);
+        }
+        if !message.blocks.is_null() {
+            event["blocks"] = message.blocks.clone();
+        }
+        if let Some(username) = &message.username {
+            event["subtype"] = json!("bot_message");
+            event["username"] = json!(username);
+        }
+        state.outbox.push((team_id, event));
+    }
     state.messages.push(message);
     Ok(json!({"channel": channel, "ts": ts, "message": echoed}))
 }
@@ -818,8 +1187,7 @@ fn post_ephemeral(state: &mut State, token: Option<&str>, params: &Value) -> Api
         text,
         blocks,
         ephemeral_for: Some(user),
-        edits: 0,
-        earlier_blocks: Vec::new(),
+        ..Message::default()
     });
     Ok(json!({"message_ts": ts}))
 }
@@ -893,8 +1261,7 @@ fn respond(
             text,
             blocks,
             ephemeral_for: (!in_channel).then_some(user),
-            edits: 0,
-            earlier_blocks: Vec::new(),
+            ..Message::default()
         });
     }
     drop(state);
