@@ -378,10 +378,116 @@ fn follower_key(approval_id: &str, user_id: &HostUserId) -> String {
 
 #[cfg(test)]
 mod tests {
+    use async_trait::async_trait;
+
     use super::*;
+    use crate::domain::{CopyRole, MessageCopy, SlackMessageRef};
+    use crate::fakes::{installation, request, MemoryQueue, MemoryStore};
+    use crate::ports::WorkItem;
+
+    /// A queue that is down.
+    struct Down;
+
+    #[async_trait]
+    impl HostNotifier for Down {
+        async fn notify(&self, _event: &HostEvent) -> Result<(), QueueError> {
+            Err(QueueError("the queue is down".into()))
+        }
+    }
+
+    async fn posted_request(store: &MemoryStore) -> String {
+        store.connect("acme", installation("T1"));
+        let approval = Approval::new(request("DR-1", Some("C1")), "T1".into(), 1);
+        store.insert_if_absent(&approval).await.unwrap();
+        let at = SlackMessageRef {
+            channel_id: "C1".into(),
+            message_ts: "1800000000.000100".into(),
+        };
+        store
+            .add_copy(&approval.id, &MessageCopy::new(at, CopyRole::Channel))
+            .await
+            .unwrap();
+        approval.id
+    }
+
+    fn relay_with<'a>(
+        store: &'a MemoryStore,
+        notifier: &'a dyn HostNotifier,
+    ) -> ThreadComments<'a> {
+        ThreadComments {
+            approvals: store,
+            tenants: store,
+            comments: store,
+            directory: store,
+            notifier,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_told_once_and_our_own_or_another_workspaces_are_not() {
+        let store = MemoryStore::default();
+        let id = posted_request(&store).await;
+        let queue = MemoryQueue::default();
+        let relay = relay_with(&store, &queue);
+        let message = ThreadMessage::from_event(&reply("<@U2> see line 3")).unwrap();
+
+        let first = relay.relay("T1", &message, 1_800_000_100).await.unwrap();
+        let again = relay.relay("T1", &message, 1_800_000_160).await.unwrap();
+        let elsewhere = relay.relay("T2", &message, 1_800_000_160).await.unwrap();
+        let ours = ThreadMessage {
+            user: "UBOT".into(),
+            ..message.clone()
+        };
+        let from_us = relay.relay("T1", &ours, 1_800_000_160).await.unwrap();
+
+        assert_eq!(
+            (first, again, elsewhere, from_us),
+            (
+                Relayed::Sent,
+                Relayed::Duplicate,
+                Relayed::NotARequest,
+                Relayed::Ours
+            )
+        );
+        let sent = queue.sent();
+        assert_eq!(sent.len(), 1);
+        let WorkItem::NotifyHost(event) = &sent[0] else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(event.kind, "approval.comment");
+        assert_eq!(event.data["approval_id"], id.as_str());
+        assert_eq!(
+            event.data["mentions"],
+            json!([{"slack_user_id": "U2", "user_id": null}])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_the_queue_refused_is_given_back_for_slacks_retry() {
+        let store = MemoryStore::default();
+        posted_request(&store).await;
+        let message = ThreadMessage::from_event(&reply("hello")).unwrap();
+
+        let refused = relay_with(&store, &Down)
+            .relay("T1", &message, 1_800_000_100)
+            .await;
+        let queue = MemoryQueue::default();
+        let retried = relay_with(&store, &queue)
+            .relay("T1", &message, 1_800_000_101)
+            .await
+            .unwrap();
+
+        assert!(matches!(refused, Err(RelayError::Queue(_))), "{refused:?}");
+        assert_eq!(
+            retried,
+            Relayed::Sent,
+            "the retry is not taken for a duplicate"
+        );
+        assert_eq!(queue.sent().len(), 1);
+    }
 
     fn reply(text: &str) -> Value {
-        json!({"type": "message", "channel": "C1", "user": "U0ANA", "text": text,
+        json!({"type": "message", "channel": "C1", "user": "U1", "text": text,
                "ts": "1800000100.000200", "thread_ts": "1800000000.000100",
                "channel_type": "channel", "event_ts": "1800000100.000200"})
     }
