@@ -75,10 +75,13 @@ async fn concurrent_repeats_post_once_and_bad_comments_change_nothing() {
     );
     assert_eq!(replies(&stack, &channel, &ts).len(), 1, "posted once");
 
+    // Another tenant of the same workspace names this request: it is not theirs.
+    let other_tenant = format!("{}-b", stack.tenant_id);
+    stack.connect(&other_tenant, &stack.team_id).await;
     for (mut bad, status, field) in [
         (json!({"text": ""}), 400, "text"),
         (json!({"text": "x".repeat(40_001)}), 400, "text"),
-        (json!({"tenant_id": "someone-else"}), 404, ""),
+        (json!({"tenant_id": other_tenant}), 404, ""),
         (
             json!({"author": {"name": "Pat", "role": "boss"}}),
             400,

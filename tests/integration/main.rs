@@ -20,6 +20,7 @@ mod reconnect;
 mod reminders;
 mod sample_events;
 mod scopes;
+mod secret_rotation;
 mod slack_events;
 mod slack_interactions;
 mod template_matches_provisioning;

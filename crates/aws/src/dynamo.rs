@@ -289,36 +289,53 @@ impl ApprovalStore for DynamoStore {
     }
 
     async fn add_copy(&self, approval_id: &str, copy: &MessageCopy) -> Result<(), StoreError> {
+        // A reply in this copy's thread is a comment on the request. The thread's index is
+        // written first: an index without its copy is harmless, a copy whose replies
+        // cannot be traced loses them. It is keyed by workspace too: channel ids and ts
+        // are unique only within one.
+        if copy.role != CopyRole::Digest {
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(approval_pk(approval_id)))
+                .key("sk", s(APPROVAL_SK))
+                .projection_expression("installation_id")
+                .send()
+                .await
+                .map_err(|e| backend("GetItem", &e))?;
+            let installation_id = item
+                .item
+                .as_ref()
+                .and_then(|item| item.get("installation_id"))
+                .and_then(|id| id.as_s().ok());
+            if let Some(installation_id) = installation_id {
+                let thread = comments::ThreadOf {
+                    approval_id: approval_id.to_owned(),
+                };
+                self.put_value(
+                    comments::thread_pk(installation_id, &copy.channel_id, &copy.message_ts),
+                    comments::THREAD_SK,
+                    &thread,
+                )
+                .await?;
+            }
+        }
         let answer = self
             .update_at(approval_pk(approval_id), APPROVAL_SK)
             .update_expression("SET copies.#copy = :copy")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#copy", copy.key())
             .expression_attribute_values(":copy", to_attribute(copy)?)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
             .await
             .map_err(|e| backend("UpdateItem", &e))?;
-        let old = answer.attributes.as_ref();
-        // A reply in this copy's thread is a comment on the request: index the thread under
-        // its workspace (channel ids and ts are only unique within one).
-        let installation_id = old
-            .and_then(|old| old.get("installation_id"))
-            .and_then(|id| id.as_s().ok());
-        if let (Some(installation_id), true) = (installation_id, copy.role != CopyRole::Digest) {
-            let thread = comments::ThreadOf {
-                approval_id: approval_id.to_owned(),
-            };
-            self.put_value(
-                comments::thread_pk(installation_id, &copy.channel_id, &copy.message_ts),
-                comments::THREAD_SK,
-                &thread,
-            )
-            .await?;
-        }
         // The same copy recorded again (a redelivery) is no new post; a new digest replacing
         // the person's last one is.
-        let before = old
+        let before = answer
+            .attributes
+            .as_ref()
             .and_then(|old| old.get("copies"))
             .and_then(|copies| copies.as_m().ok())
             .and_then(|copies| copies.get(&copy.key()))

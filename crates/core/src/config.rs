@@ -37,6 +37,99 @@ pub struct AppSecrets {
     /// under them still open (each is re-sealed under the current key when next written).
     #[serde(default)]
     pub previous_token_encryption_keys: Vec<String>,
+    /// Earlier signing secrets, accepted while Slack's and the host's requests still carry
+    /// them (a rotation is not instant on either side); nothing is signed with them.
+    #[serde(default)]
+    pub previous_slack_signing_secrets: Vec<String>,
+    #[serde(default)]
+    pub previous_host_api_secrets: Vec<String>,
+}
+
+/// One kind of signing secret: the current one first, then those of earlier rotations.
+/// Debug output is redacted.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SigningKeys(Vec<Vec<u8>>);
+
+impl SigningKeys {
+    pub fn new(current: &str, previous: &[String]) -> Self {
+        let keys = std::iter::once(current)
+            .chain(previous.iter().map(String::as_str))
+            .filter(|key| !key.trim().is_empty())
+            .map(|key| key.as_bytes().to_vec())
+            .collect();
+        Self(keys)
+    }
+
+    /// Every accepted key, the current one first.
+    pub fn all(&self) -> Vec<&[u8]> {
+        self.0.iter().map(Vec::as_slice).collect()
+    }
+
+    /// What new signatures are made with.
+    pub fn current(&self) -> &[u8] {
+        self.0.first().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl From<Vec<u8>> for SigningKeys {
+    /// One key and no previous ones.
+    fn from(key: Vec<u8>) -> Self {
+        Self(vec![key])
+    }
+}
+
+impl fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKeys({} keys)", self.0.len())
+    }
+}
+
+/// The secrets requests are signed and checked with, as they stand now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestSecrets {
+    pub slack_signing: SigningKeys,
+    pub host_api: SigningKeys,
+    pub host_webhook: SigningKeys,
+}
+
+impl From<&AppSecrets> for RequestSecrets {
+    fn from(secrets: &AppSecrets) -> Self {
+        Self {
+            slack_signing: SigningKeys::new(
+                &secrets.slack_signing_secret,
+                &secrets.previous_slack_signing_secrets,
+            ),
+            host_api: SigningKeys::new(
+                &secrets.host_api_secret,
+                &secrets.previous_host_api_secrets,
+            ),
+            host_webhook: SigningKeys::new(&secrets.host_webhook_secret, &[]),
+        }
+    }
+}
+
+/// Where the signing secrets come from. The deployed functions re-read the application
+/// secret at most every `SECRET_CACHE_SECONDS`, so a rotation reaches warm containers
+/// without a deploy; tests hold them fixed.
+#[async_trait::async_trait]
+pub trait LiveSecrets: Send + Sync {
+    async fn request_secrets(&self) -> std::sync::Arc<RequestSecrets>;
+}
+
+/// Secrets that never change: tests, benches, and the local stack.
+pub struct FixedSecrets(pub std::sync::Arc<RequestSecrets>);
+
+impl FixedSecrets {
+    pub fn of(secrets: &AppSecrets) -> Self {
+        Self(std::sync::Arc::new(RequestSecrets::from(secrets)))
+    }
+}
+
+#[async_trait::async_trait]
+impl LiveSecrets for FixedSecrets {
+    async fn request_secrets(&self) -> std::sync::Arc<RequestSecrets> {
+        self.0.clone()
+    }
 }
 
 impl AppSecrets {

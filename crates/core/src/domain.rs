@@ -722,6 +722,24 @@ pub struct Approval {
 }
 
 impl Approval {
+    /// The threads a reply, a comment or a file goes into: the channel message's, else
+    /// each approver's DM.
+    pub fn thread_roots(&self) -> Vec<SlackMessageRef> {
+        let with_role = |role: CopyRole| -> Vec<SlackMessageRef> {
+            self.copies
+                .values()
+                .filter(|copy| copy.role == role)
+                .map(MessageCopy::at)
+                .collect()
+        };
+        let channel = with_role(CopyRole::Channel);
+        if channel.is_empty() {
+            with_role(CopyRole::Direct)
+        } else {
+            channel
+        }
+    }
+
     pub fn new(request: ApprovalRequest, installation_id: String, now: i64) -> Self {
         Self {
             id: request.approval_id(),

@@ -176,7 +176,10 @@ pub struct FileUpload {
     /// The bytes reached the upload URL.
     #[serde(default)]
     pub sent: bool,
-    /// `files.completeUploadExternal` was asked: never again.
+    /// `files.completeUploadExternal` was asked, its answer perhaps lost.
+    #[serde(default)]
+    pub completing: bool,
+    /// Slack shared it into the thread.
     #[serde(default)]
     pub completed: bool,
 }

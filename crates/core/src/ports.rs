@@ -373,9 +373,12 @@ pub struct HostComment {
     pub comment_id: String,
     /// Of the author and text: a repeat must match it.
     pub fingerprint: String,
-    /// Where it was posted; empty while an attempt is under way.
+    /// Where it was posted so far.
     #[serde(default)]
     pub posted: Vec<SlackMessageRef>,
+    /// Posted into every thread: a repeat answers with `posted` and posts nothing.
+    #[serde(default)]
+    pub finished: bool,
     pub at: i64,
 }
 
@@ -748,7 +751,6 @@ pub trait HostFiles: Send + Sync {
 #[async_trait]
 pub trait OpenedFile: Send {
     fn length(&self) -> u64;
-    fn content_type(&self) -> &str;
     /// Streams the body to a Files v2 upload URL; fails if the body is longer or shorter
     /// than announced.
     async fn send_to(self: Box<Self>, upload_url: &str) -> Result<(), FileError>;

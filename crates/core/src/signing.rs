@@ -26,6 +26,23 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// Which secret signed a request: during a rotation one of the previous ones still does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedWith {
+    Current,
+    /// The n-th previous secret (0 the most recent): accepted, and worth a warning.
+    Previous(usize),
+}
+
+impl SignedWith {
+    fn of(index: usize) -> Self {
+        match index {
+            0 => Self::Current,
+            n => Self::Previous(n - 1),
+        }
+    }
+}
+
 /// Checks `X-Slack-Signature` over the raw body exactly as received.
 pub fn verify_slack(
     signing_secret: &[u8],
@@ -34,14 +51,41 @@ pub fn verify_slack(
     raw_body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
+    verify_slack_with(&[signing_secret], timestamp, signature, raw_body, now).map(drop)
+}
+
+/// [`verify_slack`] against the current secret, then each previous one.
+pub fn verify_slack_with(
+    secrets: &[&[u8]],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    raw_body: &[u8],
+    now: i64,
+) -> Result<SignedWith, SignatureError> {
     let (timestamp, expected) = check_headers(timestamp, signature, "v0", now)?;
-    let mut mac = keyed(signing_secret);
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(raw_body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    first_match(secrets, &expected, |mac| {
+        mac.update(b"v0:");
+        mac.update(timestamp.as_bytes());
+        mac.update(b":");
+        mac.update(raw_body);
+    })
+}
+
+/// The first secret whose MAC over what `feed` gives matches `expected`.
+fn first_match(
+    secrets: &[&[u8]],
+    expected: &[u8],
+    feed: impl Fn(&mut HmacSha256),
+) -> Result<SignedWith, SignatureError> {
+    secrets
+        .iter()
+        .position(|secret| {
+            let mut mac = keyed(secret);
+            feed(&mut mac);
+            mac.verify_slice(expected).is_ok()
+        })
+        .map(SignedWith::of)
+        .ok_or(SignatureError::Mismatch)
 }
 
 /// `v0=<hex>` for a body, as Slack (and the sandbox) sign it.
@@ -76,12 +120,38 @@ pub fn verify_host_request(
     raw_body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
+    let request = HostRequest {
+        method,
+        path_and_query,
+        raw_body,
+    };
+    verify_host_request_with(&[secret], timestamp, signature, &request, now).map(drop)
+}
+
+/// What a host request's signature covers besides its timestamp.
+pub struct HostRequest<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub raw_body: &'a [u8],
+}
+
+/// [`verify_host_request`] against the current secret, then each previous one.
+pub fn verify_host_request_with(
+    secrets: &[&[u8]],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    request: &HostRequest<'_>,
+    now: i64,
+) -> Result<SignedWith, SignatureError> {
     let (timestamp, expected) = check_headers(timestamp, signature, "v1", now)?;
-    let mut mac = keyed(secret);
-    mac.update(format!("v1:{timestamp}:{method}:{path_and_query}:").as_bytes());
-    mac.update(raw_body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    let prefix = format!(
+        "v1:{timestamp}:{}:{}:",
+        request.method, request.path_and_query
+    );
+    first_match(secrets, &expected, |mac| {
+        mac.update(prefix.as_bytes());
+        mac.update(request.raw_body);
+    })
 }
 
 /// Signs a webhook body we send to the host: `v1:{timestamp}:{raw body}`.
@@ -149,6 +219,41 @@ mod tests {
     const OFFICIAL_SIGNATURE: &str =
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
     const OFFICIAL_TS: i64 = 1_531_420_618;
+
+    #[test]
+    fn a_previous_secret_still_verifies_and_is_told_apart() {
+        let ts = OFFICIAL_TS.to_string();
+        let official = OFFICIAL_SECRET.as_bytes();
+        let verify = |secrets: &[&[u8]]| {
+            verify_slack_with(
+                secrets,
+                Some(&ts),
+                Some(OFFICIAL_SIGNATURE),
+                OFFICIAL_BODY.as_bytes(),
+                OFFICIAL_TS,
+            )
+        };
+        assert_eq!(verify(&[official]), Ok(SignedWith::Current));
+        assert_eq!(
+            verify(&[b"rotated", b"older", official]),
+            Ok(SignedWith::Previous(1))
+        );
+        assert_eq!(verify(&[b"rotated"]), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&[]), Err(SignatureError::Mismatch));
+
+        let body = br#"{"x":1}"#;
+        let signed = sign_host_request(b"old", 100, "POST", "/v1/approvals", body);
+        let request = HostRequest {
+            method: "POST",
+            path_and_query: "/v1/approvals",
+            raw_body: body,
+        };
+        let host = |secrets: &[&[u8]]| {
+            verify_host_request_with(secrets, Some("100"), Some(&signed), &request, 100)
+        };
+        assert_eq!(host(&[b"new", b"old"]), Ok(SignedWith::Previous(0)));
+        assert_eq!(host(&[b"new"]), Err(SignatureError::Mismatch));
+    }
 
     /// The host API's published test vector (README, "Signing a request"): a host's own
     /// signer should give this signature for these inputs.

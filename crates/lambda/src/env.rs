@@ -65,3 +65,16 @@ pub fn file_urls_from_env() -> Result<approvals_core::files::AllowedFileUrls, Co
     approvals_core::files::AllowedFileUrls::parse(&env_or("HOST_FILE_URL_PREFIXES", ""))
         .map_err(|error| ConfigError::InvalidVariable("HOST_FILE_URL_PREFIXES", error.to_string()))
 }
+
+/// `SECRET_CACHE_SECONDS` (default 300, 0 to 3600): how long the signing secrets read from
+/// Secrets Manager are trusted before they are read again.
+pub fn secret_cache() -> Result<std::time::Duration, ConfigError> {
+    let raw = env_or("SECRET_CACHE_SECONDS", "300");
+    match raw.trim().parse::<u64>() {
+        Ok(secs) if secs <= 3600 => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(ConfigError::InvalidVariable(
+            "SECRET_CACHE_SECONDS",
+            format!("{raw:?} is not a whole number of seconds from 0 to 3600"),
+        )),
+    }
+}

@@ -2,22 +2,36 @@
 
 use async_trait::async_trait;
 
+use std::sync::Arc;
+
+use approvals_core::config::{FixedSecrets, LiveSecrets, RequestSecrets, SigningKeys};
 use approvals_core::ports::{HostEvent, WebhookError, WebhookSink};
 use approvals_core::signing::sign_webhook;
 
 pub struct HttpWebhookSink {
     http: reqwest::Client,
     url: String,
-    secret: String,
+    /// Signs with the current webhook secret, re-read after a rotation.
+    secrets: Arc<dyn LiveSecrets>,
 }
 
 impl HttpWebhookSink {
     pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Self {
+        let secrets = RequestSecrets {
+            host_webhook: SigningKeys::from(secret.into().into_bytes()),
+            ..RequestSecrets::default()
+        };
         Self {
             http: crate::http_client(),
             url: url.into(),
-            secret: secret.into(),
+            secrets: Arc::new(FixedSecrets(Arc::new(secrets))),
         }
+    }
+
+    /// The secrets of the deployed function, which follow a rotation.
+    pub fn with_secrets(mut self, secrets: Arc<dyn LiveSecrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 }
 
@@ -26,7 +40,8 @@ impl WebhookSink for HttpWebhookSink {
     async fn deliver(&self, event: &HostEvent) -> Result<(), WebhookError> {
         let body = serde_json::to_vec(event).expect("a HostEvent always serialises");
         let timestamp = approvals_core::time::unix_now();
-        let signature = sign_webhook(self.secret.as_bytes(), timestamp, &body);
+        let secrets = self.secrets.request_secrets().await;
+        let signature = sign_webhook(secrets.host_webhook.current(), timestamp, &body);
         let answer = self
             .http
             .post(&self.url)

@@ -1,10 +1,7 @@
-//! The conversation around a request, from the host: `POST /v1/approvals/{id}/comments`
-//! (a comment, posted into the request's thread) and `POST /v1/approvals/{id}/files` (a
-//! document, moved into it by the worker).
+//! `POST /v1/approvals/{id}/comments`: the host's comment, posted into the request's thread.
 
 use approvals_core::domain::looks_like_approval_id;
 use approvals_core::time::unix_now;
-use approvals_core::usecases::attach_file::{AttachError, AttachFile};
 use approvals_core::usecases::comments::{CommentError, HostComments};
 use approvals_lambda::http::{error_response, internal_error, json_response};
 use axum::body::Bytes;
@@ -48,36 +45,6 @@ pub(crate) async fn post(State(api): Api, Path(id): Path<String>, body: Bytes) -
                 }
                 CommentError::Slack(_) => error_response(502, "slack_error", message),
                 CommentError::Store(error) => internal_error(&error),
-            }
-        }
-    }
-}
-
-pub(crate) async fn attach_file(State(api): Api, Path(id): Path<String>, body: Bytes) -> Response {
-    if !looks_like_approval_id(&id) {
-        return error_response(404, "not_found", format!("no approval {id}"));
-    }
-    let attach = AttachFile {
-        approvals: api.approvals.as_ref(),
-        settings: api.reminder_settings.as_ref(),
-        later: api.later.as_ref(),
-        allowed: &api.file_urls,
-    };
-    match attach.attach(&id, &body, unix_now()).await {
-        Ok((attachment, armed)) => json_response(
-            if armed { 202 } else { 200 },
-            &json!({"approval_id": id, "file_id": attachment.file_id,
-                    "filename": attachment.filename, "status": "accepted"}),
-        ),
-        Err(error) => {
-            let message = error.to_string();
-            match error {
-                AttachError::Invalid(_) => error_response(400, "invalid_request", message),
-                AttachError::NotFound { .. } => error_response(404, "not_found", message),
-                AttachError::Conflict(_) => error_response(409, "conflict", message),
-                AttachError::Disabled(_) => error_response(409, "attach_files_off", message),
-                AttachError::Store(error) => internal_error(&error),
-                AttachError::Queue(error) => internal_error(&error),
             }
         }
     }

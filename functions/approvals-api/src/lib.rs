@@ -3,6 +3,7 @@
 
 mod audit;
 mod comments;
+mod files;
 mod host_decisions;
 mod listing;
 mod notifications;
@@ -12,9 +13,10 @@ mod users;
 use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
+use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
-use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::config::{AppSecrets, ConfigError, FixedSecrets, LiveSecrets};
 use approvals_core::domain::{
     check_identifier, looks_like_approval_id, Approval, ApprovalRequest, ConnectionStatus,
     CopyRole, TenantLink,
@@ -28,7 +30,9 @@ use approvals_core::ports::{
     ReminderSettings, SlackApi, SlackChannels, SlackDirectory, SlackOAuth, TenantStore,
     UserDirectory,
 };
-use approvals_core::signing::{verify_host_request, MAX_SKEW_SECS};
+use approvals_core::signing::{
+    verify_host_request_with, HostRequest, SignatureError, SignedWith, MAX_SKEW_SECS,
+};
 use approvals_core::time::{rfc3339, unix_now};
 use approvals_core::usecases::connection::disconnect_tenant;
 use approvals_core::usecases::create_approval::{
@@ -38,7 +42,7 @@ use approvals_core::usecases::install::{InstallError, InstallFlow, InstallSettin
 use approvals_core::usecases::set_channel::{RouteChannel, SetChannelError};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_lambda::env::{
-    file_urls_from_env, install_settings_from_env, required_env, slack_api_base_url,
+    file_urls_from_env, install_settings_from_env, required_env, secret_cache, slack_api_base_url,
 };
 use approvals_lambda::http::{
     error_response, header, internal_error, json_response, request_target, with_json_fallbacks,
@@ -108,16 +112,20 @@ pub struct ApprovalsApi {
     pub tokens: Arc<dyn BotTokens>,
     pub install: InstallSettings,
     pub file_urls: AllowedFileUrls,
-    host_api_secret: Vec<u8>,
+    /// The host API secrets, current and previous; re-read after a rotation.
+    pub secrets: Arc<dyn LiveSecrets>,
 }
 
 impl ApprovalsApi {
     /// Cold-start wiring: the SDK clients, the secret and the Slack clients, built once.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let aws = approvals_aws::aws_config().await;
-        let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
+        let (live, secrets) =
+            CachedSecrets::load(&aws, &required_env("APP_SECRET_ID")?, secret_cache()?).await?;
         let settings = Settings::from_env(&secrets)?;
-        Self::new(&aws, settings, &secrets)
+        let mut api = Self::new(&aws, settings, &secrets)?;
+        api.secrets = Arc::new(live);
+        Ok(api)
     }
 
     pub fn new(
@@ -163,7 +171,7 @@ impl ApprovalsApi {
             tokens,
             install: settings.install,
             file_urls: settings.file_urls,
-            host_api_secret: secrets.host_api_secret.as_bytes().to_vec(),
+            secrets: Arc::new(FixedSecrets::of(secrets)),
         })
     }
 
@@ -174,7 +182,7 @@ impl ApprovalsApi {
             .route("/v1/approvals/{id}", get(read))
             .route("/v1/approvals/{id}/events", get(audit::events))
             .route("/v1/approvals/{id}/comments", post(comments::post))
-            .route("/v1/approvals/{id}/files", post(comments::attach_file))
+            .route("/v1/approvals/{id}/files", post(files::attach))
             .route("/v1/approvals/{id}/cancel", post(host_decisions::cancel))
             .route("/v1/approvals/{id}/decision", post(host_decisions::decide))
             .route("/v1/notifications", post(notifications::notify))
@@ -242,31 +250,40 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     };
     let target = request_target(&parts);
     let now = unix_now();
-    let mut outcome = Ok(());
+    let secrets = api.secrets.request_secrets().await;
+    let keys = secrets.host_api.all();
+    let mut outcome = Err(SignatureError::Mismatch);
     for signed_path in target.signable() {
-        outcome = verify_host_request(
-            &api.host_api_secret,
+        let request = HostRequest {
+            method: parts.method.as_str(),
+            path_and_query: signed_path,
+            raw_body: &body,
+        };
+        outcome = verify_host_request_with(
+            &keys,
             header(&parts.headers, "x-approvals-timestamp"),
             header(&parts.headers, "x-approvals-signature"),
-            parts.method.as_str(),
-            signed_path,
-            &body,
+            &request,
             now,
         );
         if outcome.is_ok() {
             break;
         }
     }
-    if let Err(error) = outcome {
-        return error_response(401, "invalid_signature", error.to_string());
+    match outcome {
+        Ok(SignedWith::Current) => {}
+        Ok(SignedWith::Previous(n)) => tracing::warn!(previous = n,
+            "a host request was signed with a previous host API secret; finish the rotation in the host"),
+        Err(error) => return error_response(401, "invalid_signature", error.to_string()),
     }
     // A captured request must not work twice: a replayed install-link request would hand
     // out a fresh link to the tenant's Slack connection. Reads are harmless, and a repeated
     // create (approval or notification) is already idempotent by `external_id`, so both
-    // stay repeatable; so does a comment, idempotent by `comment_id`.
+    // stay repeatable; so do a comment and a file, idempotent by `comment_id` and `file_id`.
     let path = target.stage_relative.as_str();
     let idempotent_create = matches!(path, "/v1/approvals" | "/v1/notifications")
-        || (path.starts_with("/v1/approvals/") && path.ends_with("/comments"));
+        || (path.starts_with("/v1/approvals/")
+            && (path.ends_with("/comments") || path.ends_with("/files")));
     let replay_guard = (parts.method != Method::GET && !idempotent_create)
         .then(|| header(&parts.headers, "x-approvals-signature"))
         .flatten()

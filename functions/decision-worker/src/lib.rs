@@ -11,9 +11,11 @@ use std::time::{Duration, SystemTime};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 use approvals_aws::dynamo::DynamoStore;
+use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::files::AllowedFileUrls;
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
     ApprovalStore, BotTokens, DigestStore, EffectsQueue, FileUploads, HomeFor, HostFiles,
@@ -29,7 +31,9 @@ use approvals_core::usecases::inbox::{HomeTab, Inbox};
 use approvals_core::usecases::reminders::{Reminded, SendDigest};
 use approvals_core::usecases::tokens::RotatingTokens;
 use approvals_core::usecases::welcome::{Welcome, WelcomeError};
-use approvals_lambda::env::{env_or, required_env, retry_horizon_hours, slack_api_base_url};
+use approvals_lambda::env::{
+    env_or, file_urls_from_env, required_env, retry_horizon_hours, secret_cache, slack_api_base_url,
+};
 use approvals_outbound::host_files::HttpHostFiles;
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
@@ -65,11 +69,13 @@ pub struct Settings {
     pub dead_letter_queue_url: Option<String>,
     /// The longest a failed record is hidden for: SQS's 12 h, or 0 in tests that compress time.
     pub max_visibility_secs: i64,
+    /// `HOST_FILE_URL_PREFIXES`: the only places documents are fetched from.
+    pub file_urls: AllowedFileUrls,
 }
 
 impl Settings {
     /// `APP_TABLE`, `DECISION_QUEUE_URL`, `SLACK_API_BASE_URL`, `HOST_WEBHOOK_URL`,
-    /// `RETRY_HORIZON_HOURS` and `DEAD_LETTER_QUEUE_URL`.
+    /// `RETRY_HORIZON_HOURS`, `DEAD_LETTER_QUEUE_URL` and `HOST_FILE_URL_PREFIXES`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table: required_env("APP_TABLE")?,
@@ -81,6 +87,7 @@ impl Settings {
             dead_letter_queue_url: Some(env_or("DEAD_LETTER_QUEUE_URL", ""))
                 .filter(|url| !url.is_empty()),
             max_visibility_secs: MAX_VISIBILITY_SECS,
+            file_urls: file_urls_from_env()?,
         })
     }
 }
@@ -126,8 +133,15 @@ impl DecisionWorker {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
         let aws = approvals_aws::aws_config().await;
-        let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
-        Self::new(&aws, settings, &secrets)
+        let (live, secrets) =
+            CachedSecrets::load(&aws, &required_env("APP_SECRET_ID")?, secret_cache()?).await?;
+        let webhook_url = settings.webhook_url.clone();
+        let mut worker = Self::new(&aws, settings, &secrets)?;
+        worker.webhooks = Arc::new(
+            HttpWebhookSink::new(webhook_url, secrets.host_webhook_secret.clone())
+                .with_secrets(Arc::new(live)),
+        );
+        Ok(worker)
     }
 
     pub fn new(
@@ -147,7 +161,7 @@ impl DecisionWorker {
             reminder_settings: store.clone(),
             digests: store.clone(),
             uploads: store.clone(),
-            host_files: Arc::new(HttpHostFiles::new()),
+            host_files: Arc::new(HttpHostFiles::new(settings.file_urls)),
             slack_files: Arc::new(slack.clone()),
             slack: Arc::new(slack),
             tokens: Arc::new(RotatingTokens::new(store, oauth.clone(), queue.clone())),

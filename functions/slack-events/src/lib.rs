@@ -5,18 +5,19 @@
 use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
+use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
-use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::config::{AppSecrets, ConfigError, FixedSecrets, LiveSecrets};
 use approvals_core::ports::{
     ApprovalStore, CommentStore, HomeQueue, HostNotifier, TenantStore, UserDirectory,
 };
-use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::slack_events::{EventsAnswer, EventsError, SlackEvents};
-use approvals_lambda::env::required_env;
+use approvals_lambda::env::{required_env, secret_cache};
 use approvals_lambda::http::{
-    empty_response, error_response, header, json_response, with_json_fallbacks,
+    empty_response, error_response, header, json_response, verify_slack_request,
+    with_json_fallbacks,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -49,7 +50,8 @@ pub struct SlackEventsEndpoint {
     pub directory: Arc<dyn UserDirectory>,
     pub homes: Arc<dyn HomeQueue>,
     pub comments: Arc<dyn CommentStore>,
-    signing_secret: Vec<u8>,
+    /// The signing secrets, current and previous; re-read after a rotation.
+    pub secrets: Arc<dyn LiveSecrets>,
 }
 
 impl SlackEventsEndpoint {
@@ -57,8 +59,11 @@ impl SlackEventsEndpoint {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
         let aws = approvals_aws::aws_config().await;
-        let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
-        Self::new(&aws, settings, &secrets)
+        let (live, secrets) =
+            CachedSecrets::load(&aws, &required_env("APP_SECRET_ID")?, secret_cache()?).await?;
+        let mut endpoint = Self::new(&aws, settings, &secrets)?;
+        endpoint.secrets = Arc::new(live);
+        Ok(endpoint)
     }
 
     pub fn new(
@@ -75,7 +80,7 @@ impl SlackEventsEndpoint {
             directory: store,
             notifier: queue.clone(),
             homes: queue,
-            signing_secret: secrets.slack_signing_secret.as_bytes().to_vec(),
+            secrets: Arc::new(FixedSecrets::of(secrets)),
         })
     }
 
@@ -91,15 +96,10 @@ async fn event(
     body: Bytes,
 ) -> Response {
     let now = unix_now();
-    if let Err(error) = verify_slack(
-        &endpoint.signing_secret,
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-        &body,
-        now,
-    ) {
-        tracing::warn!(%error, "refused an unsigned or badly signed event");
-        return error_response(401, "invalid_signature", error.to_string());
+    if let Err(refused) =
+        verify_slack_request(endpoint.secrets.as_ref(), &headers, &body, now).await
+    {
+        return refused;
     }
     let events = SlackEvents {
         guards: endpoint.guards.as_ref(),

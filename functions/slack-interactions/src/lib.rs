@@ -6,21 +6,23 @@
 use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
+use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::blocks::reject_reason_view;
-use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::config::{
+    AppSecrets, ConfigError, FixedSecrets, LiveSecrets, RequestSecrets, SigningKeys,
+};
 use approvals_core::machine::{apply, Command};
 use approvals_core::ports::{ApprovalStore, BotTokens, DecisionQueue, SlackViews, TenantStore};
-use approvals_core::signing::verify_slack;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::ack_click::{
     enqueue_all, interaction, reason_missing_answer, AckError, AskReason, Interaction,
 };
 use approvals_core::usecases::tokens::RotatingTokens;
-use approvals_lambda::env::{required_env, slack_api_base_url};
+use approvals_lambda::env::{required_env, secret_cache, slack_api_base_url};
 use approvals_lambda::http::{
-    empty_response, error_response, header, json_response, with_json_fallbacks,
+    empty_response, error_response, json_response, verify_slack_request, with_json_fallbacks,
 };
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
@@ -58,7 +60,8 @@ pub struct Modals {
 }
 
 pub struct SlackInteractions {
-    signing_secret: Vec<u8>,
+    /// The signing secrets, current and previous; re-read after a rotation.
+    secrets: Arc<dyn LiveSecrets>,
     queue: Arc<dyn DecisionQueue>,
     modals: Option<Modals>,
 }
@@ -66,11 +69,21 @@ pub struct SlackInteractions {
 impl SlackInteractions {
     /// The ack path alone: without [`Modals`], a Reject that asks for a reason does nothing.
     pub fn new(signing_secret: impl Into<Vec<u8>>, queue: Arc<dyn DecisionQueue>) -> Self {
+        let secrets = RequestSecrets {
+            slack_signing: SigningKeys::from(signing_secret.into()),
+            ..RequestSecrets::default()
+        };
         Self {
-            signing_secret: signing_secret.into(),
+            secrets: Arc::new(FixedSecrets(Arc::new(secrets))),
             queue,
             modals: None,
         }
+    }
+
+    /// Signing secrets that follow a rotation (the deployed function's).
+    pub fn with_secrets(mut self, secrets: Arc<dyn LiveSecrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     pub fn with_modals(mut self, modals: Modals) -> Self {
@@ -83,8 +96,9 @@ impl SlackInteractions {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
         let aws = approvals_aws::aws_config().await;
-        let secrets = approvals_aws::secrets::load(&aws, &required_env("APP_SECRET_ID")?).await?;
-        Self::wire(&aws, settings, &secrets)
+        let (live, secrets) =
+            CachedSecrets::load(&aws, &required_env("APP_SECRET_ID")?, secret_cache()?).await?;
+        Ok(Self::wire(&aws, settings, &secrets)?.with_secrets(Arc::new(live)))
     }
 
     /// Every port from the shared SDK configuration and the application secret.
@@ -110,7 +124,9 @@ impl SlackInteractions {
             tokens: Arc::new(RotatingTokens::new(store, oauth, queue.clone())),
             views: Arc::new(slack),
         };
-        Ok(Self::new(secrets.slack_signing_secret.clone(), queue).with_modals(modals))
+        Ok(Self::new(secrets.slack_signing_secret.clone(), queue)
+            .with_secrets(Arc::new(FixedSecrets::of(secrets)))
+            .with_modals(modals))
     }
 
     /// `POST /slack/interactions`, as `template.yaml` routes it.
@@ -121,15 +137,9 @@ impl SlackInteractions {
 
     /// The ack path: the signature over the raw body, the payload, the enqueue.
     pub async fn handle_at(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Response {
-        if let Err(error) = verify_slack(
-            &self.signing_secret,
-            header(headers, "x-slack-request-timestamp"),
-            header(headers, "x-slack-signature"),
-            body,
-            now,
-        ) {
-            tracing::warn!(%error, "refused an unsigned or badly signed interaction");
-            return error_response(401, "invalid_signature", error.to_string());
+        if let Err(refused) = verify_slack_request(self.secrets.as_ref(), headers, body, now).await
+        {
+            return refused;
         }
         let asked = match interaction(body) {
             Ok(asked) => asked,

@@ -106,6 +106,8 @@ pub fn worker_settings(
         backoff: Backoff::default(),
         dead_letter_queue_url: None,
         max_visibility_secs: decision_worker::MAX_VISIBILITY_SECS,
+        file_urls: approvals_core::files::AllowedFileUrls::parse(&format!("{host_base}/files/"))
+            .expect("the stand-in's files are allowed"),
     }
 }
 

@@ -169,6 +169,9 @@ async fn main() -> Result<(), BoxError> {
             backoff: Backoff::with_horizon_hours(retry_horizon_hours()?),
             dead_letter_queue_url: std::env::var("DECISION_DLQ_URL").ok(),
             max_visibility_secs: decision_worker::MAX_VISIBILITY_SECS,
+            file_urls: approvals_core::files::AllowedFileUrls::parse(&format!(
+                "{host_base}/files/"
+            ))?,
         },
         &secrets,
     )?);

@@ -39,6 +39,11 @@ pub enum HostFile {
     },
     /// `302` to this URL, as a document moved to other storage would.
     RedirectTo(String),
+    /// Sent in chunks without a `Content-Length`, as a generated document may be.
+    Chunked {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 impl HostStandIn {
@@ -182,6 +187,17 @@ async fn file(
             bytes,
         }) => ([("content-type", content_type)], bytes).into_response(),
         Some(HostFile::RedirectTo(url)) => (StatusCode::FOUND, [("location", url)]).into_response(),
+        Some(HostFile::Chunked {
+            content_type,
+            bytes,
+        }) => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+                .chunks(16)
+                .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+                .collect();
+            let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+            ([("content-type", content_type)], body).into_response()
+        }
     }
 }
 

@@ -42,8 +42,12 @@ struct FileBody {
     size: Option<u64>,
 }
 
-/// Whether this call armed the upload (`true`) or found it armed already.
-pub type Armed = bool;
+/// The file, and whether this call armed its upload (`false`: a repeat found it armed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub attachment: Attachment,
+    pub new: bool,
+}
 
 pub struct AttachFile<'a> {
     pub approvals: &'a dyn ApprovalStore,
@@ -58,7 +62,7 @@ impl AttachFile<'_> {
         approval_id: &str,
         body: &[u8],
         now: i64,
-    ) -> Result<(Attachment, Armed), AttachError> {
+    ) -> Result<Attached, AttachError> {
         let body: FileBody = parse_json(body)?;
         let tenant_id = body.tenant_id;
         let attachment = Attachment {
@@ -77,6 +81,11 @@ impl AttachFile<'_> {
                 approval_id: approval_id.to_owned(),
                 tenant_id: tenant_id.clone(),
             })?;
+        let kind = &approval.request.kind;
+        let settings = self.settings.kind_settings(&tenant_id, kind).await?;
+        if !settings.unwrap_or_default().attaches_files() {
+            return Err(AttachError::Disabled(kind.clone()));
+        }
         let key = attach_file_key(&attachment.file_id);
         let attached: Vec<&Attachment> = approval
             .outbox
@@ -88,7 +97,10 @@ impl AttachFile<'_> {
             .collect();
         if let Some(existing) = attached.iter().find(|a| a.file_id == attachment.file_id) {
             return if **existing == attachment {
-                Ok((attachment, false))
+                Ok(Attached {
+                    attachment,
+                    new: false,
+                })
             } else {
                 Err(AttachError::Conflict(attachment.file_id))
             };
@@ -100,11 +112,6 @@ impl AttachFile<'_> {
             )
             .into());
         }
-        let kind = &approval.request.kind;
-        let settings = self.settings.kind_settings(&tenant_id, kind).await?;
-        if !settings.unwrap_or_default().attaches_files() {
-            return Err(AttachError::Disabled(kind.clone()));
-        }
         let entry = OutboxEntry::new(
             next_seq(&approval),
             approval.state.version,
@@ -113,10 +120,10 @@ impl AttachFile<'_> {
             },
             now,
         );
-        let armed = self.approvals.add_effect(approval_id, &key, &entry).await?;
-        if armed {
+        let new = self.approvals.add_effect(approval_id, &key, &entry).await?;
+        if new {
             self.later.perform_later(approval_id, 0).await?;
         }
-        Ok((attachment, armed))
+        Ok(Attached { attachment, new })
     }
 }

@@ -5,14 +5,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::blocks::escape_truncated;
-use crate::domain::{
-    check_identifier, parse_json, Approval, CopyRole, SlackMessageRef, ValidationError,
-};
+use crate::domain::{check_identifier, parse_json, Approval, SlackMessageRef, ValidationError};
 use crate::people::HostUserId;
 use crate::ports::{
     ApprovalStore, BotTokens, CommentStore, HostComment, SlackApi, SlackError, StoreError,
     TenantStore, TokenError, UserDirectory,
 };
+use crate::secret::SecretToken;
 
 /// Slack's longest message text.
 pub const TEXT_MAX: usize = 40_000;
@@ -100,18 +99,22 @@ impl HostComments<'_> {
         let fingerprint = hex::encode(Sha256::digest(
             serde_json::json!([body.author.user_id, body.author.name, body.text]).to_string(),
         ));
-        if let Some(existing) = self.comments.comment(approval_id, &body.comment_id).await? {
+        let existing = self.comments.comment(approval_id, &body.comment_id).await?;
+        if let Some(existing) = &existing {
             if existing.fingerprint != fingerprint {
                 return Err(CommentError::Conflict(body.comment_id));
             }
-            if !existing.posted.is_empty() {
+            if existing.finished {
                 return Ok(Posted {
-                    comment_id: existing.comment_id,
-                    messages: existing.posted,
+                    comment_id: existing.comment_id.clone(),
+                    messages: existing.posted.clone(),
                     new: false,
                 });
             }
         }
+        // Nothing is kept before the workspace can take the comment: a refusal here leaves
+        // the host free to send it again, corrected, under the same id.
+        let (token, text, username) = self.rendered(&approval, &body, now).await?;
         // One poster at a time: concurrent repeats must not post twice.
         let lease = format!("COMMENT#{approval_id}#{}", body.comment_id);
         if !self
@@ -121,18 +124,25 @@ impl HostComments<'_> {
         {
             return Err(CommentError::InProgress);
         }
-        let mut comment = HostComment {
+        let mut comment = existing.unwrap_or(HostComment {
             comment_id: body.comment_id.clone(),
             fingerprint,
             posted: Vec::new(),
+            finished: false,
             at: now,
-        };
-        self.comments.save_comment(approval_id, &comment).await?;
-        let posted = self.post_in_threads(&approval, &body, now).await;
+        });
+        let posted = self
+            .post_in_threads(
+                &approval,
+                &mut comment,
+                (&token, &text, username.as_deref()),
+            )
+            .await;
         if posted.is_err() {
             self.approvals.release_claim(&lease).await?;
         }
-        comment.posted = posted?;
+        posted?;
+        comment.finished = true;
         self.comments.save_comment(approval_id, &comment).await?;
         Ok(Posted {
             comment_id: comment.comment_id,
@@ -141,13 +151,37 @@ impl HostComments<'_> {
         })
     }
 
-    /// Into the thread of the channel message, or of each DM when there is none.
+    /// Into the thread of the channel message, or of each DM when there is none; a thread
+    /// posted to by an earlier, interrupted attempt is not posted to again.
     async fn post_in_threads(
+        &self,
+        approval: &Approval,
+        comment: &mut HostComment,
+        (token, text, username): (&SecretToken, &str, Option<&str>),
+    ) -> Result<(), CommentError> {
+        for root in approval.thread_roots() {
+            if comment
+                .posted
+                .iter()
+                .any(|at| at.channel_id == root.channel_id)
+            {
+                continue;
+            }
+            let at = self.slack.post_reply(token, &root, text, username).await?;
+            comment.posted.push(at);
+            self.comments.save_comment(&approval.id, comment).await?;
+        }
+        Ok(())
+    }
+
+    /// The token to post with, and the comment as Slack shows it: under the author's name
+    /// where the app may (`chat:write.customize`), else with the name in bold.
+    async fn rendered(
         &self,
         approval: &Approval,
         body: &CommentBody,
         now: i64,
-    ) -> Result<Vec<SlackMessageRef>, CommentError> {
+    ) -> Result<(SecretToken, String, Option<String>), CommentError> {
         let installation = self
             .tenants
             .installation_for_tenant(&body.tenant_id)
@@ -159,18 +193,6 @@ impl HostComments<'_> {
             .usable_token(&installation, now)
             .await
             .map_err(CommentError::Token)?;
-        let copies = approval.copies.values();
-        let mut roots: Vec<SlackMessageRef> = copies
-            .clone()
-            .filter(|c| c.role == CopyRole::Channel)
-            .map(|c| c.at())
-            .collect();
-        if roots.is_empty() {
-            roots = copies
-                .filter(|c| c.role == CopyRole::Direct)
-                .map(|c| c.at())
-                .collect();
-        }
         let host = self
             .tenants
             .link(&body.tenant_id)
@@ -181,22 +203,13 @@ impl HostComments<'_> {
             .iter()
             .any(|scope| scope == "chat:write.customize");
         let text = self.with_mentions(&body.tenant_id, &body.text).await?;
-        let (text, username) = if customized {
+        Ok(if customized {
             let via = host.as_deref().unwrap_or("the host");
-            (text, Some(format!("{} via {via}", body.author.name)))
+            (token, text, Some(format!("{} via {via}", body.author.name)))
         } else {
             let name = escape_truncated(&body.author.name, 200);
-            (format!("*{name}*: {text}"), None)
-        };
-        let mut posted = Vec::with_capacity(roots.len());
-        for root in roots {
-            posted.push(
-                self.slack
-                    .post_reply(&token, &root, &text, username.as_deref())
-                    .await?,
-            );
-        }
-        Ok(posted)
+            (token, format!("*{name}*: {text}"), None)
+        })
     }
 
     /// The host's text, escaped, with each `@user_id` of a mapped user as a Slack mention.

@@ -17,6 +17,7 @@ use crate::ports::{
 use crate::secret::SecretToken;
 use crate::usecases::effects::PerformEffects;
 use crate::usecases::inbox::Inbox;
+use crate::usecases::set_channel::JoinBeforePosting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApprovalError {
@@ -298,17 +299,23 @@ impl CreateApproval<'_> {
             }
         }
         if let Some(channel_id) = &channel_id {
-            crate::usecases::set_channel::join_before_posting(
-                self.approvals,
-                self.channels,
-                &token,
-                &approval.installation_id,
-                channel_id,
-                now,
-            )
-            .await;
+            let joining = JoinBeforePosting {
+                claims: self.approvals,
+                slack: self.channels,
+                installation_id: &approval.installation_id,
+            };
+            joining.join(&token, channel_id, now, false).await;
             let message = pending_message(&approval);
-            let posted = match self.slack.post_message(&token, channel_id, &message).await {
+            let mut posted = self.slack.post_message(&token, channel_id, &message).await;
+            if posted
+                .as_ref()
+                .is_err_and(|error| error.code() == Some("not_in_channel"))
+            {
+                // Removed from the channel since the day's join: join again, post once more.
+                joining.join(&token, channel_id, now, true).await;
+                posted = self.slack.post_message(&token, channel_id, &message).await;
+            }
+            let posted = match posted {
                 Ok(posted) => posted,
                 Err(error) => {
                     // If Slack may have posted, keep the record: the buttons of that message

@@ -157,6 +157,12 @@ pub struct FileWork<'a> {
 /// How long to wait for the request's first message before a file has a thread to go to.
 const NO_THREAD_YET_SECS: i64 = 5;
 
+/// Where one file's upload progress is kept: the request, and the file in one thread.
+struct UploadAt<'a> {
+    approval_id: &'a str,
+    key: String,
+}
+
 impl From<HomeError> for Failure {
     fn from(error: HomeError) -> Self {
         match error {
@@ -180,16 +186,11 @@ impl PerformEffects<'_> {
         text: &str,
         now: i64,
     ) -> Result<(), Failure> {
-        let copies = approval.copies.values();
-        let Some(root) = copies
-            .clone()
-            .find(|c| c.role == CopyRole::Channel)
-            .or_else(|| copies.clone().find(|c| c.role == CopyRole::Direct))
-        else {
+        let Some(root) = approval.thread_roots().into_iter().next() else {
             return Err(Failure::Permanent("no message to reply to".into()));
         };
         let token = self.token(approval, now).await?;
-        match self.slack.post_reply(&token, &root.at(), text, None).await {
+        match self.slack.post_reply(&token, &root, text, None).await {
             Ok(_) => Ok(()),
             Err(error) if error.is_ambiguous() => {
                 tracing::warn!(approval_id = %approval.id, %error, "a thread reply may have landed; not posted again");
@@ -200,8 +201,10 @@ impl PerformEffects<'_> {
     }
 
     /// Uploads the document into the thread of the channel message, else of each DM:
-    /// Files v2's three steps, each recorded, so a retry repeats none that finished and
-    /// Slack is asked to complete a file once.
+    /// Files v2's three steps, each recorded, so a retry repeats none that finished. The
+    /// completion is what shares the file, and Slack takes it once per file: asking again
+    /// after a lost answer cannot share it twice, and its `file_not_found` then means the
+    /// earlier ask landed. So an attempt cut off anywhere is finished by the next one.
     async fn attach_file(
         &self,
         approval: &Approval,
@@ -214,18 +217,7 @@ impl PerformEffects<'_> {
                 not_before_secs: 0,
             });
         };
-        let copies = approval.copies.values();
-        let mut threads: Vec<_> = copies
-            .clone()
-            .filter(|c| c.role == CopyRole::Channel)
-            .map(MessageCopy::at)
-            .collect();
-        if threads.is_empty() {
-            threads = copies
-                .filter(|c| c.role == CopyRole::Direct)
-                .map(MessageCopy::at)
-                .collect();
-        }
+        let threads = approval.thread_roots();
         if threads.is_empty() {
             return Err(Failure::Retry {
                 reason: "the request has no message in Slack yet".into(),
@@ -234,46 +226,58 @@ impl PerformEffects<'_> {
         }
         let token = self.token(approval, now).await?;
         for thread in threads {
-            let key = format!("{}@{}", attachment.file_id, thread.channel_id);
+            let at = UploadAt {
+                approval_id: &approval.id,
+                key: format!("{}@{}", attachment.file_id, thread.channel_id),
+            };
             let mut upload = files
                 .uploads
-                .file_upload(&approval.id, &key)
+                .file_upload(at.approval_id, &at.key)
                 .await?
                 .unwrap_or_default();
             if upload.completed {
                 continue;
             }
             if !upload.sent {
-                self.send_bytes(files, &token, attachment, &mut upload, &approval.id, &key)
+                self.send_bytes(files, &token, attachment, &mut upload, &at)
+                    .await?;
+            }
+            let asked_before = upload.completing;
+            if !asked_before {
+                upload.completing = true;
+                files
+                    .uploads
+                    .save_file_upload(at.approval_id, &at.key, &upload)
                     .await?;
             }
             let slack_file_id = upload.slack_file_id.clone().unwrap_or_default();
-            // Asked once: recorded first, so a lost answer is never followed by a second
-            // share of the same file.
-            upload.completed = true;
-            files
-                .uploads
-                .save_file_upload(&approval.id, &key, &upload)
-                .await?;
             match files
                 .slack
                 .complete_upload(&token, &slack_file_id, attachment.shown_title(), &thread)
                 .await
             {
                 Ok(()) => {}
-                Err(error) if error.is_ambiguous() => {
-                    tracing::warn!(approval_id = %approval.id, file_id = %attachment.file_id,
-                        %error, "a file share may have landed; not asked again");
+                Err(error) if asked_before && error.code() == Some("file_not_found") => {
+                    tracing::info!(approval_id = %approval.id, file_id = %attachment.file_id,
+                        "the file was shared by an earlier attempt whose answer was lost");
+                }
+                Err(error) if error.is_retryable() || error.is_ambiguous() => {
+                    return Err(error.into());
                 }
                 Err(error) => {
-                    // Slack refused it: nothing was shared, so a retry starts afresh.
+                    // Refused: nothing was shared, so a retry starts afresh.
                     files
                         .uploads
-                        .save_file_upload(&approval.id, &key, &FileUpload::default())
+                        .save_file_upload(at.approval_id, &at.key, &FileUpload::default())
                         .await?;
                     return Err(error.into());
                 }
             }
+            upload.completed = true;
+            files
+                .uploads
+                .save_file_upload(at.approval_id, &at.key, &upload)
+                .await?;
         }
         Ok(())
     }
@@ -285,39 +289,38 @@ impl PerformEffects<'_> {
         token: &crate::secret::SecretToken,
         attachment: &Attachment,
         upload: &mut FileUpload,
-        approval_id: &str,
-        key: &str,
+        at: &UploadAt<'_>,
     ) -> Result<(), Failure> {
         let opened = files.source.open(&attachment.url).await?;
-        let ticket = match (&upload.slack_file_id, &upload.upload_url) {
-            (Some(id), Some(url)) => (id.clone(), url.clone()),
+        let upload_url = match (&upload.slack_file_id, &upload.upload_url) {
+            (Some(_), Some(url)) => url.clone(),
             _ => {
                 let ticket = files
                     .slack
                     .upload_ticket(token, &attachment.filename, opened.length())
                     .await?;
-                upload.slack_file_id = Some(ticket.slack_file_id.clone());
+                upload.slack_file_id = Some(ticket.slack_file_id);
                 upload.upload_url = Some(ticket.upload_url.clone());
                 files
                     .uploads
-                    .save_file_upload(approval_id, key, upload)
+                    .save_file_upload(at.approval_id, &at.key, upload)
                     .await?;
-                (ticket.slack_file_id, ticket.upload_url)
+                ticket.upload_url
             }
         };
-        if let Err(error) = opened.send_to(&ticket.1).await {
+        if let Err(error) = opened.send_to(&upload_url).await {
             // The ticket may be spent or expired: the next attempt asks for a new one.
             *upload = FileUpload::default();
             files
                 .uploads
-                .save_file_upload(approval_id, key, upload)
+                .save_file_upload(at.approval_id, &at.key, upload)
                 .await?;
             return Err(error.into());
         }
         upload.sent = true;
         files
             .uploads
-            .save_file_upload(approval_id, key, upload)
+            .save_file_upload(at.approval_id, &at.key, upload)
             .await?;
         Ok(())
     }
@@ -371,7 +374,13 @@ impl PerformEffects<'_> {
             .iter()
             .filter(|(_, entry)| entry.is_open())
             .collect();
-        entries.sort_by_key(|(_, entry)| entry.seq);
+        // Files go last: a slow transfer must not hold up a decision's updates and events.
+        entries.sort_by_key(|(_, entry)| {
+            (
+                matches!(entry.effect, Outgoing::AttachFile { .. }),
+                entry.seq,
+            )
+        });
         let mut progress = Progress::default();
         let mut an_event_waits = false;
         let mut noted_parked = false;

@@ -69,32 +69,51 @@ pub async fn ensure_member(
     }
 }
 
-/// [`ensure_member`] at most once a day per workspace and channel: before each post to a
+/// Before each post to a channel, [`ensure_member`] at most once a day per workspace and
 /// channel, so a request posted to a channel named only in the request is followed too.
 /// A failure is logged, never fatal: the post itself says whether the channel works.
-pub async fn join_before_posting(
-    claims: &dyn ApprovalStore,
-    slack: &dyn SlackChannels,
-    token: &SecretToken,
-    installation_id: &str,
-    channel_id: &str,
-    now: i64,
-) {
-    let key = format!("JOINED#{installation_id}#{channel_id}");
-    match claims.claim_once(&key, now, now + JOINED_SECS).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(error) => {
-            tracing::warn!(%error, channel_id, "could not read whether the app joined");
-            return;
+pub struct JoinBeforePosting<'a> {
+    pub claims: &'a dyn ApprovalStore,
+    pub slack: &'a dyn SlackChannels,
+    pub installation_id: &'a str,
+}
+
+impl JoinBeforePosting<'_> {
+    /// `again`: the post said `not_in_channel` (someone removed the app), so the day's
+    /// join no longer holds.
+    pub async fn join(&self, token: &SecretToken, channel_id: &str, now: i64, again: bool) {
+        let key = format!("JOINED#{}#{channel_id}", self.installation_id);
+        if again {
+            if let Err(error) = self.claims.release_claim(&key).await {
+                tracing::warn!(%error, "could not forget the earlier join");
+            }
         }
-    }
-    let outcome = ensure_member(slack, token, channel_id).await;
-    if !matches!(outcome, Ok(Membership::Member)) {
-        tracing::warn!(?outcome, channel_id,
-            "the app is not in the channel it posts to: thread replies there will not reach the host");
-        if let Err(error) = claims.release_claim(&key).await {
-            tracing::warn!(%error, "could not give the join claim back");
+        match self.claims.claim_once(&key, now, now + JOINED_SECS).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, channel_id, "could not read whether the app joined");
+                return;
+            }
+        }
+        let outcome = ensure_member(self.slack, token, channel_id).await;
+        match &outcome {
+            Ok(Membership::Member) => {}
+            // An installation from before `channels:join` was asked for: trying again on
+            // every post would only fail again until it is installed anew.
+            Err(error) if error.code() == Some("missing_scope") => {
+                tracing::warn!(
+                    channel_id,
+                    "the installation lacks channels:join; install the app again to follow threads"
+                );
+            }
+            _ => {
+                tracing::warn!(?outcome, channel_id,
+                    "the app is not in the channel it posts to: thread replies there will not reach the host");
+                if let Err(error) = self.claims.release_claim(&key).await {
+                    tracing::warn!(%error, "could not give the join claim back");
+                }
+            }
         }
     }
 }
@@ -139,7 +158,9 @@ impl RouteChannel<'_> {
                     )
                 }
                 Err(SlackError::Api { code, .. }) if code == "missing_scope" => {
-                    return Err(SetChannelError::MissingScope("channels:join".into()))
+                    return Err(SetChannelError::MissingScope(
+                        "channels:join (groups:read for a private channel)".into(),
+                    ))
                 }
                 Err(error) => return Err(SetChannelError::Slack(error)),
             }

@@ -26,6 +26,7 @@ const MESSAGE_GUARD_SECS: i64 = 24 * 3600;
 /// A follower is told once per request: for as long as a request may live.
 const FOLLOWER_GUARD_SECS: i64 = 400 * 24 * 3600;
 
+/// Why a message could not be told now: Slack's retry tells it then.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error(transparent)]
@@ -304,7 +305,7 @@ impl ThreadComments<'_> {
                 (kind, followers)
             }
         };
-        if kind != "approval.comment_deleted" {
+        if message.change != Change::Deleted {
             data["followers_added"] = json!(followers
                 .iter()
                 .map(|(user_id, slack_user_id)| json!({"user_id": user_id,

@@ -1,0 +1,114 @@
+//! Rotating a signing secret without downtime: a warm function reads the rotated secret
+//! within `SECRET_CACHE_SECONDS` (0 here), accepts the previous one while the rotation is
+//! under way, and refuses it once it is dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use approvals_aws::secrets::CachedSecrets;
+use approvals_aws::sqs::SqsDecisionQueue;
+use approvals_core::signing::sign_slack;
+use approvals_core::time::unix_now;
+use axum::http::HeaderMap;
+use serde_json::{json, Value};
+use slack_interactions::SlackInteractions;
+
+use crate::common::{env, unique, Stack};
+
+/// A body that passes the signature check and then fails to parse: 400, not 401.
+const BODY: &[u8] = b"payload=%7B%7D";
+
+async fn status_signed_with(interactions: &SlackInteractions, secret: &str) -> u16 {
+    let now = unix_now();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-slack-request-timestamp",
+        now.to_string().parse().unwrap(),
+    );
+    let signature = sign_slack(secret.as_bytes(), now, BODY);
+    headers.insert("x-slack-signature", signature.parse().unwrap());
+    interactions
+        .handle_at(&headers, BODY, now)
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_rotated_slack_signing_secret_reaches_a_warm_function_without_downtime() {
+    let stack = Stack::start().await;
+    let client = aws_sdk_secretsmanager::Client::new(&stack.aws);
+    let provisioned = client
+        .get_secret_value()
+        .secret_id(env("APP_SECRET_ID"))
+        .send()
+        .await
+        .unwrap();
+    let mut secret: Value = serde_json::from_str(provisioned.secret_string().unwrap()).unwrap();
+    secret["slack_signing_secret"] = json!("first-signing-secret");
+    // A secret of this test's own: the others share the provisioned one.
+    let id = unique("rotation-");
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (live, _) = CachedSecrets::load(&stack.aws, &id, Duration::ZERO)
+        .await
+        .unwrap();
+    let queue = Arc::new(SqsDecisionQueue::from_config(
+        &stack.aws,
+        stack.queue_url.clone(),
+    ));
+    let interactions = SlackInteractions::new("not-used", queue).with_secrets(Arc::new(live));
+    let rotate = |secret: Value| {
+        let client = client.clone();
+        let id = id.clone();
+        async move {
+            client
+                .put_secret_value()
+                .secret_id(id)
+                .secret_string(secret.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+
+    assert_eq!(
+        status_signed_with(&interactions, "first-signing-secret").await,
+        400
+    );
+    assert_eq!(
+        status_signed_with(&interactions, "second-signing-secret").await,
+        401
+    );
+
+    secret["slack_signing_secret"] = json!("second-signing-secret");
+    secret["previous_slack_signing_secrets"] = json!(["first-signing-secret"]);
+    rotate(secret.clone()).await;
+    assert_eq!(
+        status_signed_with(&interactions, "second-signing-secret").await,
+        400,
+        "the new secret is read without a restart"
+    );
+    assert_eq!(
+        status_signed_with(&interactions, "first-signing-secret").await,
+        400,
+        "Slack may still sign with the previous one"
+    );
+    assert_eq!(
+        status_signed_with(&interactions, "a-forged-secret").await,
+        401
+    );
+
+    secret["previous_slack_signing_secrets"] = json!([]);
+    rotate(secret).await;
+    assert_eq!(
+        status_signed_with(&interactions, "first-signing-secret").await,
+        401,
+        "dropped once the rotation is over"
+    );
+}
