@@ -1,6 +1,8 @@
 //! Least privilege: every Slack Web API method the code calls, and every event it
 //! subscribes to, is covered by a requested bot scope, and no requested scope goes unused.
-//! The requested scopes agree everywhere they are written down.
+//! The requested scopes agree everywhere they are written down, and the app manifest can
+//! never drift from the code: its URLs are the template's routes, its events the ones the
+//! events endpoint acts on.
 
 use std::collections::BTreeSet;
 
@@ -148,4 +150,84 @@ fn the_scopes_agree_in_the_code_the_template_the_manifest_and_the_readme() {
             "README's scope table lists {scope} with the feature that needs it"
         );
     }
+}
+
+/// The Event types the events use case acts on: the literals of its `match event.kind`.
+fn event_types_handled() -> BTreeSet<String> {
+    let source = read("crates/core/src/usecases/slack_events.rs");
+    let start = source
+        .find("let work = match event.kind.as_str() {")
+        .expect("the use case matches on the event's type");
+    let end = start
+        + source[start..]
+            .find("_ => return Ok(EventsAnswer::Ignored)")
+            .unwrap();
+    let arms = &source[start..end];
+    let mut handled = BTreeSet::new();
+    for (at, _) in arms.match_indices('"') {
+        let rest = &arms[at + 1..];
+        let Some(close) = rest.find('"') else { break };
+        let literal = &rest[..close];
+        let after = rest[close + 1..].trim_start();
+        let is_pattern =
+            after.starts_with("=>") || after.starts_with('|') || after.starts_with("if ");
+        if is_pattern
+            && !literal.is_empty()
+            && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            handled.insert(literal.to_owned());
+        }
+    }
+    handled
+}
+
+#[test]
+fn the_manifest_points_at_the_templates_routes_and_subscribes_what_the_code_handles() {
+    let manifest = manifest();
+    let template: serde_yaml::Value = serde_yaml::from_str(&read("template.yaml")).unwrap();
+    let mut routes = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"] == "HttpApi" {
+                routes.insert(event["Properties"]["Path"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let settings = &manifest["settings"];
+    let mut urls = vec![
+        settings["event_subscriptions"]["request_url"].clone(),
+        settings["interactivity"]["request_url"].clone(),
+    ];
+    urls.extend(
+        manifest["oauth_config"]["redirect_urls"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    for url in urls {
+        let path = url.as_str().unwrap().strip_prefix("API_BASE").unwrap();
+        assert!(
+            routes.contains(path),
+            "{path} is not routed by template.yaml: {routes:?}"
+        );
+    }
+
+    // Every `message.*` subscription arrives as type `message`.
+    let subscribed: BTreeSet<String> = strings(&settings["event_subscriptions"]["bot_events"])
+        .into_iter()
+        .map(|event| event.split('.').next().unwrap().to_owned())
+        .collect();
+    let handled = event_types_handled();
+    assert!(
+        handled.contains("message") && handled.contains("app_uninstalled"),
+        "{handled:?}"
+    );
+    assert_eq!(
+        subscribed, handled,
+        "the manifest subscribes exactly the events the code acts on"
+    );
 }
