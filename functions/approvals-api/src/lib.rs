@@ -58,6 +58,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::{json, Value};
+use tracing::Instrument as _;
 
 /// The largest body the API reads; API Gateway's own limit is lower still.
 const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -305,7 +306,22 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
             Err(error) => return internal_error(&error),
         }
     }
-    let answer = next.run(Request::from_parts(parts, Body::from(body))).await;
+    // Every line logged for the call names it; a request's id is in its path.
+    let approval_id = path
+        .strip_prefix("/v1/approvals/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    let span = tracing::info_span!(
+        "host_call",
+        method = parts.method.as_str(),
+        path = path,
+        approval_id = approval_id.as_str(),
+    );
+    let answer = next
+        .run(Request::from_parts(parts, Body::from(body)))
+        .instrument(span)
+        .await;
     if let Some(guard) = replay_guard.filter(|_| answer.status().is_server_error()) {
         // Nothing was done: the same request may be sent again.
         if let Err(error) = api.approvals.release_claim(&guard).await {

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tracing::Instrument as _;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 use approvals_aws::dynamo::DynamoStore;
@@ -198,17 +200,31 @@ impl DecisionWorker {
                 .saturating_sub(DEADLINE_MARGIN)
         });
         let outcomes = futures::future::join_all(event.records.iter().map(|record| async move {
-            let verdict = match budget {
-                Some(budget) => tokio::time::timeout(budget, self.process(record))
+            // Every line logged for the record carries what it is about (filled in once
+            // the body is read), under the invocation's own span with its request id.
+            let span = tracing::info_span!(
+                "record",
+                message_id = record.message_id.as_deref().unwrap_or_default(),
+                approval_id = tracing::field::Empty,
+                command_id = tracing::field::Empty,
+                team_id = tracing::field::Empty,
+                tenant_id = tracing::field::Empty,
+            );
+            let work = async {
+                let Some(budget) = budget else {
+                    return self.process(record).await;
+                };
+                tokio::time::timeout(budget, self.process(record))
                     .await
                     .unwrap_or_else(|_| {
-                        tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(),
-                            "record still running at the invocation's deadline; SQS will redeliver it");
+                        tracing::warn!(
+                            "record still running at the invocation's deadline; SQS will redeliver it"
+                        );
                         Verdict::RetryIn(0)
-                    }),
-                None => self.process(record).await,
+                    })
             };
-            self.settle(record, verdict).await
+            let verdict = work.instrument(span.clone()).await;
+            self.settle(record, verdict).instrument(span).await
         }))
         .await;
         let mut answer = SqsBatchResponse::default();
@@ -293,6 +309,7 @@ impl DecisionWorker {
                 return Verdict::DeadLetter(format!("unreadable work item: {error}"));
             }
         };
+        record_ids(&item);
         match item {
             WorkItem::Decide(command) => {
                 let decide = Decide {
@@ -517,4 +534,40 @@ impl DecisionWorker {
 
 fn jitter() -> f64 {
     rand::random::<f64>()
+}
+
+/// Names, on the record's span, the request, command, workspace and tenant it is about.
+fn record_ids(item: &WorkItem) {
+    let span = tracing::Span::current();
+    match item {
+        WorkItem::Decide(command) => {
+            span.record("approval_id", command.approval_id.as_str());
+            span.record("command_id", command.command_id.as_str());
+            span.record("team_id", command.team_id.as_str());
+        }
+        WorkItem::Perform { approval_id } => {
+            span.record("approval_id", approval_id.as_str());
+        }
+        WorkItem::RetireInstallation(retire) => {
+            span.record("team_id", retire.installation_id.as_str());
+        }
+        WorkItem::Installed(installed) => {
+            span.record("team_id", installed.installation_id.as_str());
+            span.record("tenant_id", installed.tenant_id.as_str());
+        }
+        WorkItem::Remind(job) => {
+            span.record("tenant_id", job.tenant_id.as_str());
+        }
+        WorkItem::PublishHome(home) => {
+            span.record("team_id", home.installation_id.as_str());
+        }
+        WorkItem::NotifyHost(event) => {
+            if let Some(tenant_id) = event.data["tenant_id"].as_str() {
+                span.record("tenant_id", tenant_id);
+            }
+            if let Some(approval_id) = event.data["approval_id"].as_str() {
+                span.record("approval_id", approval_id);
+            }
+        }
+    }
 }

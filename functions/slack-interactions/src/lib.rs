@@ -152,7 +152,14 @@ impl SlackInteractions {
             Interaction::Decide(commands) => {
                 match enqueue_all(self.queue.as_ref(), &commands).await {
                     Ok(queued) => {
-                        tracing::info!(queued, "interaction acknowledged");
+                        let first = commands.first();
+                        tracing::info!(
+                            queued,
+                            approval_id = first.map(|c| c.approval_id.as_str()),
+                            command_id = first.map(|c| c.command_id.as_str()),
+                            team_id = first.map(|c| c.team_id.as_str()),
+                            "interaction acknowledged"
+                        );
                         empty_response(200)
                     }
                     Err(error) => queue_failed(&error),

@@ -4,6 +4,7 @@
 //! thread ([`super::thread_comments`]). Retried deliveries are processed once.
 
 use serde::Deserialize;
+use tracing::Instrument as _;
 
 use crate::domain::DisconnectReason;
 use crate::people::SlackMember;
@@ -174,6 +175,13 @@ impl SlackEvents<'_> {
             .ok_or_else(|| EventsError::Malformed("no event_id".into()))?;
         // The event is marked done only once the work is; any failure gives it back, so
         // Slack's retry does the work again.
+        // Every line logged while the event is handled names it and its workspace.
+        let span = tracing::info_span!(
+            "slack_event",
+            event_id,
+            team_id = envelope.team_id.as_deref().unwrap_or_default(),
+            kind = event.kind.as_str(),
+        );
         let answer = super::once_per_key(
             self.guards,
             &format!("EVENT#{event_id}"),
@@ -181,6 +189,7 @@ impl SlackEvents<'_> {
             (EVENT_LEASE_SECS, EVENT_GUARD_SECS),
             self.perform(&envelope, work, now),
         )
+        .instrument(span)
         .await?;
         Ok(answer.unwrap_or(EventsAnswer::Duplicate))
     }
