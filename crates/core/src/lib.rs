@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod blocks;
 pub mod config;
+pub mod counters;
 pub mod domain;
 pub mod files;
 pub mod inbox;

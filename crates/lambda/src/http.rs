@@ -12,10 +12,18 @@ use lambda_http::request::RequestContext;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-/// Runs the router as the function's handler until Lambda stops the process.
-pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+/// Runs the router as the function's handler until Lambda stops the process, printing each
+/// invocation's counters after it.
+pub async fn run(router: Router, emf: crate::emf::Emf) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(
-        move |request: lambda_http::Request| serve(router.clone(), request),
+        move |request: lambda_http::Request| {
+            let router = router.clone();
+            async move {
+                let answer = serve(router, request).await;
+                emf.flush();
+                answer
+            }
+        },
     ))
     .await
 }

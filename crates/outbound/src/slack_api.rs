@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use approvals_core::blocks::SlackMessage;
+use approvals_core::counters::{SLACK_ERRORS, SLACK_RATE_LIMITED};
 use approvals_core::domain::SlackMessageRef;
 use approvals_core::people::{Email, SlackMember};
 use approvals_core::ports::{
     Page, SlackApi, SlackChannels, SlackDirectory, SlackError, SlackFiles, SlackViews, UploadTicket,
 };
 use approvals_core::secret::SecretToken;
+use metrics::counter;
 
 /// How hard a call tries before its error goes back to the caller (and SQS).
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +121,11 @@ impl SlackHttpClient {
             .map_err(|_| SlackError::InvalidResponse {
                 method: method.into(),
             })?;
-        match parsed.get("ok").and_then(Value::as_bool) {
+        let ok = parsed.get("ok").and_then(Value::as_bool);
+        if ok != Some(true) {
+            counter!(SLACK_ERRORS, "method" => method.to_owned()).increment(1);
+        }
+        match ok {
             Some(true) => Ok(parsed),
             Some(false) => Err(SlackError::Api {
                 method: method.into(),
@@ -157,6 +163,7 @@ impl SlackHttpClient {
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .unwrap_or(1);
                     let wait = Duration::from_secs(retry_after_secs);
+                    counter!(SLACK_RATE_LIMITED, "method" => method.to_owned()).increment(1);
                     let error = SlackError::RateLimited {
                         method: method.into(),
                         retry_after_secs,
@@ -179,6 +186,7 @@ impl SlackHttpClient {
                 },
                 Ok(answer) => return Ok(answer),
             };
+            counter!(SLACK_ERRORS, "method" => method.to_owned()).increment(1);
             if last || !repeat_is_safe(method) {
                 return Err(failure);
             }

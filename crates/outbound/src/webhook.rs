@@ -5,8 +5,10 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use approvals_core::config::{FixedSecrets, LiveSecrets, RequestSecrets, SigningKeys};
+use approvals_core::counters::{WEBHOOKS_DELIVERED, WEBHOOK_FAILURES};
 use approvals_core::ports::{HostEvent, WebhookError, WebhookSink};
 use approvals_core::signing::sign_webhook;
+use metrics::counter;
 
 pub struct HttpWebhookSink {
     http: reqwest::Client,
@@ -51,10 +53,15 @@ impl WebhookSink for HttpWebhookSink {
             .body(body)
             .send()
             .await
-            .map_err(|e| WebhookError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| {
+                counter!(WEBHOOK_FAILURES).increment(1);
+                WebhookError::Transport(e.without_url().to_string())
+            })?;
         if answer.status().is_success() {
+            counter!(WEBHOOKS_DELIVERED).increment(1);
             Ok(())
         } else {
+            counter!(WEBHOOK_FAILURES).increment(1);
             if answer.status().is_redirection() {
                 // Following it would turn the POST into a bodiless GET that "succeeds".
                 tracing::warn!(

@@ -8,5 +8,6 @@ use approvals_api::ApprovalsApi;
 async fn main() -> Result<(), lambda_http::Error> {
     approvals_lambda::telemetry::init();
     let api = Arc::new(ApprovalsApi::from_env().await?);
-    approvals_lambda::http::run(api.router()).await
+    let emf = approvals_lambda::emf::Emf::install("approvals-api");
+    approvals_lambda::http::run(api.router(), emf).await
 }

@@ -17,6 +17,9 @@ use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
 use approvals_core::config::{AppSecrets, ConfigError};
+use approvals_core::counters::{
+    DECISIONS, DUPLICATE_CLICKS_REFUSED, EFFECTS_DEAD_LETTERED, REMINDERS_SENT,
+};
 use approvals_core::files::AllowedFileUrls;
 use approvals_core::outbox::Backoff;
 use approvals_core::ports::{
@@ -27,7 +30,7 @@ use approvals_core::ports::{
 use approvals_core::reminders::ReminderJob;
 use approvals_core::time::unix_now;
 use approvals_core::usecases::connection::retire_installation;
-use approvals_core::usecases::decide::Decide;
+use approvals_core::usecases::decide::{Decide, DecideOutcome};
 use approvals_core::usecases::effects::{resume_parked, FileWork, PerformEffects, Progress};
 use approvals_core::usecases::inbox::{HomeTab, Inbox};
 use approvals_core::usecases::reminders::{Reminded, SendDigest};
@@ -40,6 +43,7 @@ use approvals_outbound::host_files::HttpHostFiles;
 use approvals_outbound::slack_api::{RetryPolicy, SlackHttpClient};
 use approvals_outbound::slack_oauth::SlackOAuthClient;
 use approvals_outbound::webhook::HttpWebhookSink;
+use metrics::counter;
 
 /// Why an install's follow-up must be retried.
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +258,7 @@ impl DecisionWorker {
                 false
             }
             Verdict::DeadLetter(reason) => {
+                counter!(EFFECTS_DEAD_LETTERED).increment(1);
                 let Some(dlq) = &self.dead_letter_queue_url else {
                     tracing::error!(message_id, %reason, "record given up on; no DEAD_LETTER_QUEUE_URL, so the redrive policy will move it");
                     return false;
@@ -325,6 +330,7 @@ impl DecisionWorker {
                 };
                 match decide.run(&command, now).await {
                     Ok(decided) => {
+                        count_decision(&decided.outcome);
                         let progress = &decided.progress;
                         tracing::info!(message_id, approval_id = %command.approval_id,
                             outcome = ?decided.outcome, open_effects = progress.open, "decision command done");
@@ -443,6 +449,9 @@ impl DecisionWorker {
         match send.run(job, now).await {
             Ok(Reminded::Early { wait_secs }) => Verdict::RetryIn(wait_secs),
             Ok(reminded) => {
+                if matches!(reminded, Reminded::Sent { .. }) {
+                    counter!(REMINDERS_SENT).increment(1);
+                }
                 tracing::info!(tenant_id = %job.tenant_id, user_id = %job.user_id,
                     ?reminded, "reminder job done");
                 Verdict::Done
@@ -569,5 +578,23 @@ fn record_ids(item: &WorkItem) {
                 span.record("approval_id", approval_id);
             }
         }
+    }
+}
+
+/// `Decisions` by outcome, and the clicks that came second.
+fn count_decision(outcome: &DecideOutcome) {
+    let label = match outcome {
+        DecideOutcome::Counted => "counted",
+        DecideOutcome::AlreadyCounted => "already_counted",
+        DecideOutcome::AlreadyDecided => "already_decided",
+        DecideOutcome::NotCounted => "not_counted",
+        DecideOutcome::Refused => "refused",
+    };
+    counter!(DECISIONS, "outcome" => label).increment(1);
+    if matches!(
+        outcome,
+        DecideOutcome::AlreadyCounted | DecideOutcome::AlreadyDecided
+    ) {
+        counter!(DUPLICATE_CLICKS_REFUSED).increment(1);
     }
 }

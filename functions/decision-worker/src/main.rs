@@ -7,10 +7,13 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     approvals_lambda::telemetry::init();
     let worker = &DecisionWorker::from_env().await?;
+    let emf = approvals_lambda::emf::Emf::install("decision-worker");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         let deadline =
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
-        Ok::<_, Error>(worker.handle_until(event.payload, Some(deadline)).await)
+        let answer = worker.handle_until(event.payload, Some(deadline)).await;
+        emf.flush();
+        Ok::<_, Error>(answer)
     }))
     .await
 }

@@ -8,5 +8,6 @@ use oauth_callback::OAuthCallback;
 async fn main() -> Result<(), lambda_http::Error> {
     approvals_lambda::telemetry::init();
     let callback = Arc::new(OAuthCallback::from_env().await?);
-    approvals_lambda::http::run(callback.router()).await
+    let emf = approvals_lambda::emf::Emf::install("oauth-callback");
+    approvals_lambda::http::run(callback.router(), emf).await
 }

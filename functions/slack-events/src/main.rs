@@ -8,5 +8,6 @@ use slack_events::SlackEventsEndpoint;
 async fn main() -> Result<(), lambda_http::Error> {
     approvals_lambda::telemetry::init();
     let events = Arc::new(SlackEventsEndpoint::from_env().await?);
-    approvals_lambda::http::run(events.router()).await
+    let emf = approvals_lambda::emf::Emf::install("slack-events");
+    approvals_lambda::http::run(events.router(), emf).await
 }

@@ -13,6 +13,7 @@ use approvals_core::blocks::reject_reason_view;
 use approvals_core::config::{
     AppSecrets, ConfigError, FixedSecrets, LiveSecrets, RequestSecrets, SigningKeys,
 };
+use approvals_core::counters::{CLICKS_ACKED, UNAUTHORIZED_CLICKS};
 use approvals_core::machine::{apply, Command};
 use approvals_core::ports::{ApprovalStore, BotTokens, DecisionQueue, SlackViews, TenantStore};
 use approvals_core::time::unix_now;
@@ -32,6 +33,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use metrics::counter;
 
 /// Where the function's resources are; [`Settings::from_env`] reads them, tests set them.
 pub struct Settings {
@@ -139,6 +141,7 @@ impl SlackInteractions {
     pub async fn handle_at(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Response {
         if let Err(refused) = verify_slack_request(self.secrets.as_ref(), headers, body, now).await
         {
+            counter!(UNAUTHORIZED_CLICKS).increment(1);
             return refused;
         }
         let asked = match interaction(body) {
@@ -152,6 +155,7 @@ impl SlackInteractions {
             Interaction::Decide(commands) => {
                 match enqueue_all(self.queue.as_ref(), &commands).await {
                     Ok(queued) => {
+                        counter!(CLICKS_ACKED).increment(queued as u64);
                         let first = commands.first();
                         tracing::info!(
                             queued,

@@ -8,5 +8,6 @@ use slack_interactions::SlackInteractions;
 async fn main() -> Result<(), lambda_http::Error> {
     approvals_lambda::telemetry::init();
     let interactions = Arc::new(SlackInteractions::from_env().await?);
-    approvals_lambda::http::run(interactions.router()).await
+    let emf = approvals_lambda::emf::Emf::install("slack-interactions");
+    approvals_lambda::http::run(interactions.router(), emf).await
 }

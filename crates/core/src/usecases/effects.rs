@@ -502,6 +502,7 @@ impl PerformEffects<'_> {
                         .max(not_before_secs);
                     tracing::warn!(approval_id = %approval.id, effect = %key, %reason,
                         attempts = next.attempts, retry_in_secs = wait, "effect failed; will retry");
+                    metrics::counter!(crate::counters::EFFECTS_RETRIED).increment(1);
                     next.next_attempt_at = now + wait;
                     next.last_error = Some(reason);
                     progress.open += 1;
