@@ -35,13 +35,15 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends fonts-noto-color-emoji)
 
-## test: formatting, every workspace test (and a smoke run of each bench) against a fresh moto, clippy, template linters, browser test
+## test: formatting, every workspace test (and a smoke run of each bench) against a fresh moto, clippy, template linters, browser test, and no secret or token in any log they wrote
 test: venv venv-lint
 	cargo fmt --all -- --check
+	rm -rf build/logs
 	./scripts/with-aws.sh cargo test --workspace --tests --benches
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint
 	$(MAKE) browser-test
+	./scripts/check-logs.sh
 
 ## browser-test: the demo in headless chromium against the whole local stack (screenshots in build/browser)
 browser-test: venv node_modules/.installed chromium

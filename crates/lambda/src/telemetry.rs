@@ -16,6 +16,18 @@ pub fn init() {
         .try_init();
 }
 
+/// [`init`], writing to `writer` instead of stdout: the tests keep the logs of a whole run
+/// in a file, which is then searched for secrets.
+pub fn init_to<W>(writer: W)
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let _ = tracing_subscriber::registry()
+        .with(json_lines(writer))
+        .with(filter_from(std::env::var("RUST_LOG").ok().as_deref()))
+        .try_init();
+}
+
 /// One JSON object a line, written by `writer`.
 fn json_lines<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
 where

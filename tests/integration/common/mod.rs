@@ -128,6 +128,7 @@ impl Stack {
     }
 
     pub async fn start_with(options: Options) -> Self {
+        capture_logs();
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let secrets_client = aws_sdk_secretsmanager::Client::new(&aws);
         let secrets =
@@ -714,4 +715,17 @@ pub async fn invoke(router: &Router, event: Value) -> (u16, Value) {
     };
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
+}
+
+/// Every test's logs, as the functions write them, in `build/logs/integration.jsonl`:
+/// `scripts/check-logs.sh` then looks there for any secret or token.
+fn capture_logs() {
+    static CAPTURED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let folder = format!("{}/../build/logs", env!("CARGO_MANIFEST_DIR"));
+        std::fs::create_dir_all(&folder).expect("build/logs can be made");
+        let file = std::fs::File::create(format!("{folder}/integration.jsonl"))
+            .expect("the log file can be made");
+        approvals_lambda::telemetry::init_to(std::sync::Mutex::new(file));
+    });
 }
