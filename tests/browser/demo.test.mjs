@@ -1,7 +1,8 @@
 // The demo as a person does it, in Debian's chromium: connect Slack through the authorize
 // page, request an approval, approve it as Ana, click again as Ben on a frozen (stale) screen
 // and be told it was already decided, and see the signed webhook at the host. Then: "Act as"
-// surviving reloads and requests, and the sandbox at phone width. Screenshots: build/browser.
+// surviving reloads and requests, the sandbox at phone width, and a request's PDF and
+// comments going both ways between its Slack thread and the host. Screenshots: build/browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -53,6 +54,22 @@ async function connect(page) {
   await page.waitForURL(/\/oauth\/v2\/authorize/);
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/\/settings\?slack=connected/);
+}
+
+// Waits until Chromium's PDF viewer shows the document in `iframe`: the viewer is a frame in
+// the iframe's frame, the document a frame in the viewer's, laid out once its #sizer has a
+// height.
+async function pdfShown(page, iframe) {
+  await iframe.scrollIntoViewIfNeeded();
+  const child = async (parent) => {
+    const isChild = (frame) => frame.parentFrame() === parent;
+    const attached = page.waitForEvent('frameattached', { predicate: isChild, timeout: STEP_MS }).catch(() => null);
+    const frame = page.frames().find(isChild) ?? await attached;
+    assert.ok(frame, `a frame opened in ${parent.url()}`);
+    return frame;
+  };
+  const pdf = await child(await child(await (await iframe.elementHandle()).contentFrame()));
+  await pdf.waitForFunction(() => document.getElementById('sizer')?.offsetHeight > 0);
 }
 
 // Waits until "Act as" shows `user`: the page may first draw the default person.
@@ -510,6 +527,98 @@ test('the sandbox at phone width: the sidebar folds away, the request form stack
     await page.screenshot({ path: `${OUT}/after-mobile-sandbox.png`, fullPage: true });
   } catch (error) {
     await page.screenshot({ path: `${OUT}/failure-mobile.png`, fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+});
+
+test('files and comments: the PDF in the thread, a reply mentioning Ben reaches the host, the host answers in Slack', async () => {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  const shot = (name) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+  const title = 'Purchase order PO-1042: laptops';
+  // The request's entry in the channel: its message and its thread.
+  const entry = () => page.locator('#messages > li.entry').filter({ hasText: title });
+  const replies = () => entry().locator('.thread article.message.reply');
+  try {
+    // Ben is mapped, so a mention makes him a follower at the host.
+    await connect(page);
+    await page.goto(`${urls.host}/people`);
+    await page.getByRole('button', { name: 'Map users' }).click();
+    await page.locator('#users tr').filter({ hasText: 'u-ben' }).filter({ hasText: 'U0BEN' }).waitFor();
+
+    // 1. The host asks Ana, with the sample PDF attached.
+    await page.goto(`${urls.host}/requests`);
+    await page.locator('#new-title').fill(title);
+    await page.locator('#new-approvers').fill('u-ana');
+    await page.locator('#new-min').fill('1');
+    await page.locator('#new-then').fill('');
+    await page.locator('#attach-pdf').check();
+    await page.getByRole('button', { name: 'Request', exact: true }).click();
+    await page.waitForURL(`${urls.host}/requests`);
+    const timeline = await page.locator('#requests tr').filter({ hasText: title })
+      .getByRole('link', { name: 'Timeline' }).getAttribute('href');
+    assert.match(timeline, /^\/requests\/apr_[0-9a-f]+$/);
+
+    // 2. In Slack the PDF arrives in the request's thread (the worker uploads it after the
+    // post), with its title, size and a preview.
+    await page.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0ANA`);
+    await entry().locator('article.message').first().getByRole('button', { name: 'Approve' }).waitFor();
+    const file = entry().locator('.thread div.file[data-file-id]').filter({ has: page.locator('iframe.file-preview') });
+    await file.waitFor();
+    await file.locator('a.file-title').filter({ hasText: 'Purchase order PO-1042' }).waitFor();
+    assert.match(await file.locator('.file-size').textContent(), /application\/pdf/);
+    assert.equal(await file.locator('a.file-download').getAttribute('download'), 'PO-1042.pdf');
+    await pdfShown(page, file.locator('iframe.file-preview'));
+    // The viewport, not the full page: resizing the page for that would redraw the viewer.
+    await entry().evaluate((li) => li.scrollIntoView({ block: 'end' }));
+    await page.screenshot({ path: `${OUT}/thread-pdf.png` });
+
+    // 3. Ana replies in the thread and mentions Ben with the @-picker.
+    await entry().locator('article.message').first().locator('button.reply-button').click();
+    const box = page.locator('#reply-text');
+    await box.fill('Looks right to me. ');
+    await box.press('End');
+    await box.pressSequentially('@be');
+    const ben = page.locator('#mention-picker li.mention-option[data-user="U0BEN"]');
+    await ben.click();
+    await page.locator('#mention-picker').waitFor({ state: 'hidden' });
+    assert.equal(await box.inputValue(), 'Looks right to me. @ben ');
+    await box.pressSequentially('can you confirm the discount?');
+    await page.locator('#reply-submit').click();
+    await page.locator('#delivery').filter({ hasText: /message.*: 200/ }).waitFor();
+    await replies().filter({ hasText: 'can you confirm the discount?' }).filter({ hasText: '@ben' }).waitFor();
+
+    // 4. The host's page of the request: the comment (Ben by the host's name for him), Ben
+    // following, the PDF uploaded. It updates itself as the webhooks arrive.
+    await page.goto(`${urls.host}${timeline}`);
+    const comment = page.locator('#comments li.comment[data-comment-id]').filter({ hasText: 'can you confirm the discount?' });
+    await comment.waitFor();
+    assert.equal(await comment.locator('.comment-author').textContent(), 'Ana Approver');
+    assert.equal(await comment.locator('.mention').textContent(), '@Ben Buyer');
+    await page.locator('#followers li.follower[data-user-id="u-ben"]').filter({ hasText: 'Ben Buyer' }).waitFor();
+    await page.locator('#attachments li.attachment[data-status="done"]').filter({ hasText: 'Purchase order PO-1042' }).waitFor();
+    await shot('host-comments');
+
+    // 5. The host answers from its page, as Pat, mentioning Ben by the host's id for him.
+    assert.equal(await page.locator('#comment-author').inputValue(), 'u-pat');
+    await page.locator('#comment-text').fill('Thanks Ana. @u-ben: the 5% discount is in the PO.');
+    await page.locator('#comment-submit').click();
+    await page.waitForURL(`${urls.host}${timeline}#comments`);
+    await page.locator('#comments li.comment.from-host').filter({ hasText: 'the 5% discount is in the PO' }).waitFor();
+
+    // 6. In the Slack thread it reads as Pat's, via the host, with Ben mentioned.
+    await page.goto(`${urls.slack}/?channel=C0APPROVALS&user=U0ANA`);
+    const answer = replies().filter({ hasText: 'the 5% discount is in the PO' });
+    await answer.locator('.author').filter({ hasText: /^Pat Partner via Demo Partner Portal$/ }).waitFor();
+    assert.equal(await answer.locator('.mention').textContent(), '@ben');
+    await pdfShown(page, entry().locator('iframe.file-preview'));
+    await entry().evaluate((li) => li.scrollIntoView({ block: 'end' }));
+    await page.screenshot({ path: `${OUT}/thread-host-reply.png` });
+  } catch (error) {
+    await shot('failure-files-comments').catch(() => {});
     throw error;
   } finally {
     await context.close();

@@ -1,16 +1,20 @@
 //! The demo host application, the reference integration: settings with "Connect Slack", a
-//! people page, the webhook log, and the endpoint behind the sandbox's "Request an approval"
-//! form. It calls the signed host API exactly as a real host would.
+//! people page, the requests and each one's page (its documents, the conversation in its
+//! Slack thread, its followers and audit trail), the webhook log, and the endpoint behind the
+//! sandbox's "Request an approval" form. It calls the signed host API exactly as a real host
+//! would, and serves the documents its requests attach.
 
+mod documents;
 mod page;
 mod people;
 mod request;
 mod requests;
 mod settings;
+mod timeline;
 mod webhook_log;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::http::header::LOCATION;
 use axum::http::StatusCode;
@@ -19,6 +23,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use sandbox::host::HostStandIn;
 use serde_json::Value;
+
+pub use documents::serve_sample_pdf;
+pub use timeline::PostedComment;
 
 /// A host's client of our API: every request signed with `host_api_secret`.
 pub struct HostApiClient {
@@ -75,8 +82,11 @@ pub struct DemoHost {
     /// Where to send the browser after requesting an approval.
     pub sandbox_page: String,
     pub next_request: AtomicU64,
-    /// Where the webhooks this host receives are kept; the webhook log shows them.
+    /// Where the webhooks this host receives are kept; the webhook log shows them. It also
+    /// serves the host's documents (`/files/…`, see [`serve_sample_pdf`]).
     pub webhooks: Arc<HostStandIn>,
+    /// The comments this host posted into requests' threads, for their pages.
+    pub posted_comments: Mutex<Vec<PostedComment>>,
 }
 
 impl DemoHost {
@@ -88,7 +98,8 @@ impl DemoHost {
 }
 
 /// The demo host's pages in front of the host stand-in's own routes (`POST /webhooks`, where
-/// the webhooks arrive); this log at `/` takes the place of the stand-in's bare one.
+/// the webhooks arrive, and `GET /files/{name}`, the documents); this log at `/` takes the
+/// place of the stand-in's bare one.
 pub fn router(host: Arc<DemoHost>) -> Router {
     let stand_in = host.webhooks.router();
     Router::new()
@@ -104,7 +115,10 @@ pub fn router(host: Arc<DemoHost>) -> Router {
         .route("/people", get(people::people))
         .route("/people/map", post(people::map_people))
         .route("/requests", get(requests::requests).post(requests::create))
-        .route("/requests/{id}", get(requests::timeline))
+        .route("/requests/{id}", get(timeline::timeline))
+        .route("/requests/{id}/live", get(timeline::live))
+        .route("/requests/{id}/comments", post(timeline::comment))
+        .route("/requests/{id}/files", post(timeline::attach))
         .route("/requests/{id}/decision", post(requests::decide))
         .route("/requests/{id}/cancel", post(requests::cancel))
         .with_state(host)

@@ -85,6 +85,8 @@ async fn main() -> Result<(), BoxError> {
     tokio::spawn(async move { axum::serve(slack_listener, slack_router).await });
 
     let host = HostStandIn::new(secrets.host_webhook_secret.clone());
+    // The sample purchase order the demo's requests attach, at {host}/files/sample-po.pdf.
+    devserver::demo_host::serve_sample_pdf(&host);
     let demo = Arc::new(DemoHost {
         api: HostApiClient::new(&api_base, &secrets.host_api_secret),
         tenant_id: DEMO_TENANT.into(),
@@ -92,6 +94,7 @@ async fn main() -> Result<(), BoxError> {
         sandbox_page: format!("{slack_base}/?channel=C0APPROVALS"),
         next_request: AtomicU64::new(1),
         webhooks: host,
+        posted_comments: Default::default(),
     });
     let host_router = devserver::demo_host::router(demo);
     tokio::spawn(async move { axum::serve(host_listener, host_router).await });

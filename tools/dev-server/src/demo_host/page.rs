@@ -126,6 +126,14 @@ form.inline{display:inline-block;margin:0 .35rem .25rem 0}
 .timeline{padding-left:1.25rem}
 .timeline li{margin:.25rem 0}
 .timeline code{font-size:.8rem;color:#616061;word-break:break-word}
+form.stack{display:grid;gap:.3rem;max-width:36rem}form.stack label{font-weight:600;font-size:.9rem;margin-top:.3rem}
+form.stack label.check{display:flex;gap:.4rem;align-items:center;font-weight:normal}
+input,select,textarea{font:inherit}textarea{width:100%;box-sizing:border-box}
+.items{list-style:none;margin:0 0 .6rem;padding:0}.items>li{padding:.45rem 0;border-bottom:1px solid #eee}.items>li:last-child{border-bottom:0}
+.comment .meta{margin:0;font-size:.9rem}.comment-text{margin:.15rem 0 0;white-space:pre-wrap;word-break:break-word}
+.comment.from-host .comment-author{color:#3f0e40}.comment.deleted .comment-text{color:#616061;font-style:italic}
+.mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 .15rem}.marker{font-size:.8rem;color:#616061}
+.status.done{background:#e3f4ec;color:#00573f}.status.failed{background:#fde8ee;color:#9b0e3c}.status.pending{background:#fff6d6;color:#6b4f00}
 ";
 
 #[cfg(test)]

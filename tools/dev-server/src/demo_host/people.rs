@@ -11,7 +11,7 @@ use super::page::{api_refusal, api_unreachable, escape, Section};
 use super::{see_other, DemoHost};
 
 /// The demo's own users: four of the sandbox's people, and Zed, who is not in Slack.
-fn demo_people() -> Value {
+pub(super) fn demo_people() -> Value {
     json!([
         {"user_id": "u-ana", "email": "ana@sandbox.example", "name": "Ana Approver"},
         {"user_id": "u-ben", "email": "ben@sandbox.example", "name": "Ben Buyer"},
@@ -19,6 +19,16 @@ fn demo_people() -> Value {
         {"user_id": "u-cara", "email": "cara@sandbox.example", "name": "Cara Controller"},
         {"user_id": "u-zed", "email": "zed@partner.example", "name": "Zed Zimmer"},
     ])
+}
+
+/// The name this host knows one of its users by.
+pub(super) fn person_name(user_id: &str) -> Option<String> {
+    demo_people()
+        .as_array()?
+        .iter()
+        .find(|person| person["user_id"] == user_id)
+        .and_then(|person| person["name"].as_str())
+        .map(str::to_owned)
 }
 
 fn users_table(id: &str, users: &Value) -> String {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::documents::{checked, sample_attachment};
 use super::page::{api_refusal, api_unreachable, escape, Section};
 use super::{see_other, DemoHost};
 
@@ -29,6 +30,9 @@ pub(super) struct RequestForm {
     /// the browser returns to is still theirs.
     #[serde(default, rename = "as")]
     acting: String,
+    /// The "Attach the sample PDF" checkbox.
+    #[serde(default)]
+    attach_pdf: Option<String>,
 }
 
 /// A Slack user id as the sandbox uses them (`U0BEN`); anything else is dropped rather than
@@ -88,6 +92,12 @@ pub(super) async fn request_approval(
     });
     if !approvers.is_empty() {
         body["approvers"] = json!(approvers);
+    }
+    if checked(form.attach_pdf.as_deref()) {
+        body["attachments"] = json!([sample_attachment(
+            &host.base,
+            &format!("sample-po-{number}")
+        )]);
     }
     let refused = match host.api.call("POST", "/v1/approvals", Some(&body)).await {
         Ok((201 | 200, _)) => return see_other(&back),

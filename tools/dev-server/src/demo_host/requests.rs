@@ -1,6 +1,6 @@
 //! The requests page: the host's requests and where each stands, a form for N-of-M and
 //! two-step requests, and the host's own hand on them (approve or reject in the host,
-//! withdraw), plus each request's audit trail as a timeline.
+//! withdraw). Each request's own page is in `timeline`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::documents::{checked, sample_attachment};
 use super::page::{api_refusal, api_unreachable, escape, Section};
 use super::{see_other, DemoHost};
 
@@ -72,6 +73,7 @@ const NEW_REQUEST_FORM: &str = r#"<form method="post" action="/requests" class="
 <input id="new-min" name="min_approvals" type="number" min="1" max="10" value="2">
 <label for="new-then">Then, as a second step (optional)</label>
 <input id="new-then" name="then" value="" placeholder="u-cara">
+<label class="check" for="attach-pdf"><input type="checkbox" id="attach-pdf" name="attach_pdf" value="yes"> Attach the sample PDF (Purchase order PO-1042)</label>
 <div class="actions"><button type="submit" class="bk-button primary">Request</button></div>
 </form>"#;
 
@@ -107,6 +109,9 @@ pub(super) struct NewRequest {
     min_approvals: String,
     #[serde(default)]
     then: String,
+    /// The "Attach the sample PDF" checkbox.
+    #[serde(default)]
+    attach_pdf: Option<String>,
 }
 
 pub(super) async fn create(
@@ -124,6 +129,12 @@ pub(super) async fn create(
         "requester": {"user_id": "u-pat", "name": "Pat Partner", "email": "pat@sandbox.example"},
         "link": format!("{}/requests", host.base), "reject_reason": "optional",
     });
+    if checked(form.attach_pdf.as_deref()) {
+        body["attachments"] = json!([sample_attachment(
+            &host.base,
+            &format!("sample-po-{number}")
+        )]);
+    }
     if !then.is_empty() {
         body["steps"] = json!([{"approvers": approvers, "min_approvals": min},
                                {"approvers": then}]);
@@ -168,41 +179,6 @@ pub(super) async fn cancel(State(host): State<Arc<DemoHost>>, Path(id): Path<Str
         Ok((code, answer)) => refused(&host, "The request was not withdrawn.", code, &answer),
         Err(error) => unreachable(&host, &error),
     }
-}
-
-/// The request's audit trail, oldest first.
-pub(super) async fn timeline(
-    State(host): State<Arc<DemoHost>>,
-    Path(id): Path<String>,
-) -> Response {
-    let path = format!(
-        "/v1/approvals/{id}/events?tenant_id={}&limit=500",
-        host.tenant_id
-    );
-    let body = match host.api.call("GET", &path, None).await {
-        Ok((200, answer)) => {
-            let items: String = answer["events"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|event| {
-                    let at = event["at"].as_i64().unwrap_or_default();
-                    format!(
-                        "<li data-kind=\"{kind}\"><time>{}</time> <strong>{kind}</strong> <code>{}</code></li>",
-                        escape(&approvals_core::time::rfc3339(at)),
-                        escape(&event["detail"].to_string()),
-                        kind = escape(event["kind"].as_str().unwrap_or_default()),
-                    )
-                })
-                .collect();
-            format!("<ol id=\"timeline\" class=\"timeline\">{items}</ol><p><a href=\"/requests\">All requests</a></p>")
-        }
-        Ok((code, answer)) => api_refusal("The timeline could not be read.", code, &answer),
-        Err(error) => api_unreachable(&error),
-    };
-    host.layout()
-        .page(Section::Requests, "Timeline", &body)
-        .into_response()
 }
 
 fn refused(host: &DemoHost, lead: &str, code: u16, answer: &Value) -> Response {

@@ -1813,7 +1813,8 @@ async fn permalink(
 
 /// The demo's "Request an approval" form: a plain form the dev server's host answers. It
 /// carries the acting person as `as` (kept current by the script), so the host can send the
-/// browser back with `?as=…` and the page stays that person's.
+/// browser back with `?as=…` and the page stays that person's. `attach_pdf`, when ticked, asks
+/// the host to attach its sample document.
 fn request_form(action: &str, acting: &str) -> String {
     format!(
         r#"<h2 id="request-heading">Request an approval</h2>
@@ -1835,6 +1836,7 @@ fn request_form(action: &str, acting: &str) -> String {
 <option value="optional">optional</option>
 <option value="none">none</option>
 </select>
+<label class="check" for="attach-pdf"><input type="checkbox" id="attach-pdf" name="attach_pdf" value="yes"> Attach the sample PDF</label>
 <button type="submit" class="bk-button primary">Request approval</button>
 </form>"#,
         escape(action),
@@ -3014,7 +3016,7 @@ const CSS: &str = "
 .conversations a[aria-current]{background:#1164a3;color:#fff}.conversations a:hover{text-decoration:underline}
 .targets{font-size:.8rem;margin:0}.targets dt{font-weight:600}.targets dd{margin:0 0 .4rem;word-break:break-all}
 .request-form{display:flex;flex-direction:column;gap:.15rem}.request-form label{font-weight:600;font-size:.9rem;margin-top:.35rem}
-.request-form input,.request-form select{width:100%;box-sizing:border-box}.request-form button{align-self:flex-start;margin-top:.6rem}
+.request-form input,.request-form select{width:100%;box-sizing:border-box}.request-form label.check{display:flex;gap:.4rem;align-items:center;font-weight:normal}.request-form label.check input{width:auto;margin:0}.request-form button{align-self:flex-start;margin-top:.6rem}
 main{padding:.75rem 1.25rem;min-width:0}
 .channel-bar{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem 1rem}.channel-bar h2{margin:.2rem 0}.channel-bar .help{margin:0}
 .freeze[aria-pressed=true]{background:#fff4d6;border-color:#b7791f}
