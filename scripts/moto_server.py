@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""moto's server with DynamoDB requests serialised.
+"""moto's server with DynamoDB requests serialised, and every request counted.
 
 moto applies a conditional write in several steps without a lock, so two concurrent writes
 can both pass their condition, which DynamoDB never allows. Our race tests (20 concurrent
 clicks, 10 concurrent token refreshes) need DynamoDB's per-request atomicity, so DynamoDB
 calls take one lock here; other services (SQS long polls included) stay concurrent.
+
+Each DynamoDB, SQS and Secrets Manager request is also counted by the table, queue or
+secret it names, so a test can say what one approval costs: `GET /_counts/<name>` answers
+`{"Operation": {"calls": n, "items": m}}` for that resource (items: what a batch carried).
 """
 
 import argparse
+import collections
+import io
+import json
 import signal
 import sys
 import threading
@@ -35,13 +42,83 @@ def serialise_dynamodb(app):
     return application
 
 
+COUNTS = collections.defaultdict(
+    lambda: collections.defaultdict(lambda: {"calls": 0, "items": 0, "by_key": collections.Counter()})
+)
+COUNTS_LOCK = threading.Lock()
+
+
+def resources_of(operation, body):
+    """(resource, items) pairs a request touches: batches name several tables."""
+    if "RequestItems" in body:
+        return [(table, len(items) if isinstance(items, list) else len(items.get("Keys", [])))
+                for table, items in body["RequestItems"].items()]
+    if "TransactItems" in body:
+        touched = collections.Counter()
+        for item in body["TransactItems"]:
+            for action in item.values():
+                touched[action.get("TableName", "?")] += 1
+        return list(touched.items())
+    if "TableName" in body:
+        return [(body["TableName"], 1)]
+    if "QueueUrl" in body:
+        entries = body.get("Entries")
+        return [(body["QueueUrl"].rstrip("/").rsplit("/", 1)[-1], len(entries) if entries else 1)]
+    if "SecretId" in body:
+        return [(body["SecretId"], 1)]
+    return []
+
+
+def key_kind(body):
+    """What a single-item request names, as `PK/SK` prefixes (`APPROVAL/APPROVAL` is an
+    approval's own item), `+consistent` for a strongly consistent read: its size and
+    consistency decide what DynamoDB bills."""
+    key = body.get("Key") or body.get("Item")
+    if not isinstance(key, dict):
+        return None
+    prefix = lambda name: str(key.get(name, {}).get("S", "?")).split("#", 1)[0]
+    kind = f"{prefix('pk')}/{prefix('sk')}"
+    return kind + "+consistent" if body.get("ConsistentRead") else kind
+
+
+def count_requests(app):
+    def application(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_counts/"):
+            name = path[len("/_counts/"):]
+            with COUNTS_LOCK:
+                answer = json.dumps(COUNTS.get(name, {})).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [answer]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {}
+            operation = target.split(".")[-1]
+            kind = key_kind(body)
+            with COUNTS_LOCK:
+                for resource, items in resources_of(operation, body):
+                    COUNTS[resource][operation]["calls"] += 1
+                    COUNTS[resource][operation]["items"] += items
+                    if kind:
+                        COUNTS[resource][operation]["by_key"][kind] += 1
+        return app(environ, start_response)
+
+    return application
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
+    app = count_requests(serialise_dynamodb(DomainDispatcherApplication(create_backend_app)))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -4,6 +4,7 @@
 
 mod comments;
 mod common;
+mod cost;
 
 mod ambiguous_posts;
 mod approval_spine;
@@ -18,6 +19,7 @@ mod people;
 mod policies;
 mod reconnect;
 mod reminders;
+mod reseal;
 mod sample_events;
 mod scopes;
 mod secret_rotation;

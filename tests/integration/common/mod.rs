@@ -79,6 +79,9 @@ pub struct Options {
     pub enterprise_id: Option<String>,
     /// Leave the tenant unconnected (install tests connect through OAuth).
     pub not_connected: bool,
+    /// A table of the stack's own, like the provisioned one: what it does there can be told
+    /// apart from the other tests' (the cost test counts it).
+    pub own_table: bool,
 }
 
 /// Slack retries back off in milliseconds here, so fault tests finish quickly.
@@ -168,7 +171,11 @@ impl Stack {
             client_id: secrets.slack_client_id.clone(),
             bot_scopes: approvals_core::usecases::install::DEFAULT_BOT_SCOPES.into(),
         };
-        let table = env("APP_TABLE");
+        let table = if options.own_table {
+            copy_of_table(&dynamodb, &env("APP_TABLE")).await
+        } else {
+            env("APP_TABLE")
+        };
         let slack_api_base_url = format!("{slack_base}/api");
         let api = Arc::new(
             ApprovalsApi::new(
@@ -431,21 +438,7 @@ impl Stack {
     /// Stores an installation the way the OAuth callback will, and links the tenant.
     pub async fn connect(&self, tenant_id: &str, team_id: &str) {
         let token = self.slack.issue_bot_token(team_id);
-        let installation = Installation {
-            team_id: Some(team_id.into()),
-            team_name: Some(format!("Workspace {team_id}")),
-            enterprise_id: None,
-            enterprise_name: None,
-            is_enterprise_install: false,
-            bot_user_id: "U0BOT".into(),
-            app_id: "A0SANDBOX".into(),
-            scopes: vec!["chat:write".into()],
-            installed_by: Some("U0ANA".into()),
-            installed_at: approvals_core::time::unix_now(),
-            bot_token: SecretToken::new(token),
-            bot_refresh_token: None,
-            bot_token_expires_at: None,
-        };
+        let installation = installation_of(team_id, token);
         self.store().save_installation(&installation).await.unwrap();
         self.store()
             .save_link(&TenantLink::active(tenant_id, &installation))
@@ -728,4 +721,65 @@ fn capture_logs() {
             .expect("the log file can be made");
         approvals_lambda::telemetry::init_to(std::sync::Mutex::new(file));
     });
+}
+
+/// A new, empty table with the keys and indexes of `source`.
+async fn copy_of_table(dynamodb: &aws_sdk_dynamodb::Client, source: &str) -> String {
+    use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, Projection};
+    let described = dynamodb
+        .describe_table()
+        .table_name(source)
+        .send()
+        .await
+        .expect("the provisioned table is described")
+        .table
+        .expect("a table");
+    let name = unique("table-");
+    let indexes = described
+        .global_secondary_indexes()
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index.index_name().unwrap())
+                .set_key_schema(Some(index.key_schema().to_vec()))
+                .projection(
+                    index
+                        .projection()
+                        .cloned()
+                        .unwrap_or_else(|| Projection::builder().build()),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    dynamodb
+        .create_table()
+        .table_name(&name)
+        .set_key_schema(Some(described.key_schema().to_vec()))
+        .set_attribute_definitions(Some(described.attribute_definitions().to_vec()))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("the copy is created");
+    name
+}
+
+/// A sandbox workspace's installation as the OAuth callback stores it, with `bot_token`.
+pub fn installation_of(team_id: &str, bot_token: String) -> Installation {
+    Installation {
+        team_id: Some(team_id.into()),
+        team_name: Some(format!("Workspace {team_id}")),
+        enterprise_id: None,
+        enterprise_name: None,
+        is_enterprise_install: false,
+        bot_user_id: "U0BOT".into(),
+        app_id: "A0SANDBOX".into(),
+        scopes: vec!["chat:write".into()],
+        installed_by: Some("U0ANA".into()),
+        installed_at: approvals_core::time::unix_now(),
+        bot_token: SecretToken::new(bot_token),
+        bot_refresh_token: None,
+        bot_token_expires_at: None,
+    }
 }
