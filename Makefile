@@ -4,7 +4,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint clean
+.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint venv-package package deploy-check reseal-tokens clean
 
 # Two stamps: `make dev` needs only moto (seconds to install); `make lint` and `make test`
 # also need SAM CLI and cfn-lint (a minute or more). pip prints its progress.
@@ -21,9 +21,36 @@ $(VENV)/.lint-installed: requirements-lint.txt | $(VENV)/bin/python
 	$(VENV)/bin/pip install --disable-pip-version-check -r requirements-lint.txt
 	touch $@
 
-## venv: what `make dev` needs (moto); venv-lint: the template linters besides
+$(VENV)/.package-installed: requirements-package.txt | $(VENV)/bin/python
+	@echo "Installing cargo-lambda and Zig into $(VENV) (first run only)…"
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements-package.txt
+	touch $@
+
+## venv: what `make dev` needs (moto); venv-lint: the template linters besides;
+## venv-package: cargo-lambda and Zig for the arm64 builds
 venv: $(VENV)/.dev-installed
 venv-lint: $(VENV)/.lint-installed
+venv-package: $(VENV)/.package-installed
+
+FUNCTIONS := approvals-api slack-interactions slack-events oauth-callback decision-worker daily-reminders
+
+## package: every function built for arm64 as build/lambda/<name>/bootstrap.zip, with a size table; fails over 5 MB
+package: venv-package
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=$(CURDIR)/target/package \
+	  cargo lambda build --release --arm64 --output-format zip \
+	  --lambda-dir build/lambda $(addprefix -p ,$(FUNCTIONS))
+	./scripts/package-report.sh
+
+## reseal-tokens: after a token key rotation, every installation's tokens sealed under the current key
+## (against the stack named by APP_TABLE and APP_SECRET_ID, with your AWS credentials)
+reseal-tokens:
+	cargo run --release -p reseal-tokens
+
+## deploy-check: `sam build` of template.yaml as it is (BuildMethod rust-cargolambda), offline
+deploy-check: venv-lint venv-package
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --beta-features --build-dir build/sam
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

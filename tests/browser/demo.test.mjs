@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import readline from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -23,10 +23,16 @@ before(async () => {
   mkdirSync(OUT, { recursive: true });
   stack = spawn(`${ROOT}scripts/with-aws.sh`, [`${ROOT}target/debug/dev-server`], {
     cwd: ROOT,
-    env: { ...process.env, DEV_PORTS: 'auto', RUST_LOG: process.env.DEV_LOG ?? 'warn' },
+    env: { ...process.env, DEV_PORTS: 'auto', RUST_LOG: process.env.DEV_LOG ?? 'info' },
     detached: true,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Everything the stack logs is kept for scripts/check-logs.sh (no secret, no token);
+  // its errors still show here.
+  mkdirSync(`${ROOT}build/logs`, { recursive: true });
+  const log = createWriteStream(`${ROOT}build/logs/dev-server.log`);
+  stack.stdout.on('data', (chunk) => log.write(chunk));
+  stack.stderr.on('data', (chunk) => { log.write(chunk); process.stderr.write(chunk); });
   // The stack says "ready {urls}" on stdout once every server listens.
   const lines = readline.createInterface({ input: stack.stdout });
   urls = await new Promise((resolve, reject) => {

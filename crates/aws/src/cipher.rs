@@ -62,6 +62,11 @@ impl TokenCipher {
         }
     }
 
+    /// The id every new ciphertext carries.
+    pub fn current_key_id(&self) -> &str {
+        &self.key_id
+    }
+
     /// `context` (e.g. `"T123/bot_token"`) is bound as associated data: a ciphertext moved
     /// to another record or field no longer decrypts.
     pub fn encrypt(&self, token: &SecretToken, context: &str) -> EncryptedToken {

@@ -31,6 +31,7 @@ mod files;
 mod inbox;
 mod notifications;
 mod parked;
+mod reseal;
 mod users;
 
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ use approvals_core::ports::{
     ApprovalStore, Commit, InstallFlowStore, LinkTake, Page, StoreError, TenantStore,
 };
 use approvals_core::secret::SecretToken;
+pub use reseal::Resealed;
 
 type Item = HashMap<String, AttributeValue>;
 

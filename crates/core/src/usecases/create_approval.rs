@@ -303,6 +303,7 @@ impl CreateApproval<'_> {
                 claims: self.approvals,
                 slack: self.channels,
                 installation_id: &approval.installation_id,
+                installed_at: installation.installed_at,
             };
             joining.join(&token, channel_id, now, false).await;
             let message = pending_message(&approval);

@@ -76,13 +76,19 @@ pub struct JoinBeforePosting<'a> {
     pub claims: &'a dyn ApprovalStore,
     pub slack: &'a dyn SlackChannels,
     pub installation_id: &'a str,
+    /// A reinstall starts afresh: Slack may have taken the app out of its channels when
+    /// it was uninstalled.
+    pub installed_at: i64,
 }
 
 impl JoinBeforePosting<'_> {
     /// `again`: the post said `not_in_channel` (someone removed the app), so the day's
     /// join no longer holds.
     pub async fn join(&self, token: &SecretToken, channel_id: &str, now: i64, again: bool) {
-        let key = format!("JOINED#{}#{channel_id}", self.installation_id);
+        let key = format!(
+            "JOINED#{}#{}#{channel_id}",
+            self.installation_id, self.installed_at
+        );
         if again {
             if let Err(error) = self.claims.release_claim(&key).await {
                 tracing::warn!(%error, "could not forget the earlier join");
