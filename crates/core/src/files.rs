@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn attachments_are_ten_at_most_well_formed_and_within_the_limit() {
         let ok = attachment("https://x/a.pdf");
-        assert!(check_attachments(&[ok.clone()]).is_ok());
+        assert!(check_attachments(std::slice::from_ref(&ok)).is_ok());
         let many: Vec<_> = (0..11)
             .map(|i| Attachment {
                 file_id: format!("f-{i}"),
