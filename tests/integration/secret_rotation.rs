@@ -1,6 +1,7 @@
 //! Rotating a signing secret without downtime: a warm function reads the rotated secret
-//! within `SECRET_CACHE_SECONDS` (0 here), accepts the previous one while the rotation is
-//! under way, and refuses it once it is dropped.
+//! within `SECRET_CACHE_SECONDS` (0 here), or at once when a request fails its signature,
+//! accepts the previous one while the rotation is under way, and refuses it once it is
+//! dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,5 +111,72 @@ async fn a_rotated_slack_signing_secret_reaches_a_warm_function_without_downtime
         status_signed_with(&interactions, "first-signing-secret").await,
         401,
         "dropped once the rotation is over"
+    );
+}
+
+/// Secrets Manager reads of `secret_id` so far, as the local AWS counted them.
+async fn reads_of(secret_id: &str) -> u64 {
+    let url = format!("{}/_counts/{secret_id}", env("AWS_ENDPOINT_URL"));
+    let counts: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    counts["GetSecretValue"]["calls"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_refused_signature_reads_the_secret_again_at_once_but_not_for_every_forgery() {
+    let stack = Stack::start().await;
+    let client = aws_sdk_secretsmanager::Client::new(&stack.aws);
+    let mut secret: Value = serde_json::from_str(
+        client
+            .get_secret_value()
+            .secret_id(env("APP_SECRET_ID"))
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap(),
+    )
+    .unwrap();
+    secret["slack_signing_secret"] = json!("before-regenerating");
+    let id = unique("regenerated-");
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    // Trusted for an hour: only a refusal makes the function read it sooner.
+    let (live, _) = CachedSecrets::load(&stack.aws, &id, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let queue = Arc::new(SqsDecisionQueue::from_config(
+        &stack.aws,
+        stack.queue_url.clone(),
+    ));
+    let interactions = SlackInteractions::new("not-used", queue).with_secrets(Arc::new(live));
+
+    secret["slack_signing_secret"] = json!("regenerated-in-slack");
+    client
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    let before = reads_of(&id).await;
+    assert_eq!(
+        status_signed_with(&interactions, "regenerated-in-slack").await,
+        400,
+        "the first request signed with the new secret reads it and passes"
+    );
+    assert_eq!(reads_of(&id).await, before + 1);
+
+    for _ in 0..3 {
+        assert_eq!(status_signed_with(&interactions, "forged").await, 401);
+    }
+    assert_eq!(
+        reads_of(&id).await,
+        before + 1,
+        "forgeries right after do not make the function read the secret again"
     );
 }

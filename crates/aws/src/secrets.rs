@@ -29,6 +29,10 @@ pub async fn load_app_secrets(
 
 /// After a failed re-read, how long the secrets last read keep serving before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest a re-read may take: a click's acknowledgement waits on it.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most one re-read forced by a refused signature this often.
+const FORCED_EVERY: Duration = Duration::from_secs(10);
 
 /// The application secret's signing secrets, re-read at most every `max_age`. A re-read
 /// that fails keeps serving what was read last: an outage of Secrets Manager must not
@@ -37,7 +41,13 @@ pub struct CachedSecrets {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     max_age: Duration,
-    cached: tokio::sync::Mutex<(Arc<RequestSecrets>, Instant)>,
+    cached: tokio::sync::Mutex<Cached>,
+}
+
+struct Cached {
+    secrets: Arc<RequestSecrets>,
+    read_at: Instant,
+    forced_at: Option<Instant>,
 }
 
 impl CachedSecrets {
@@ -54,37 +64,72 @@ impl CachedSecrets {
             client,
             secret_id: secret_id.to_owned(),
             max_age,
-            cached: tokio::sync::Mutex::new((
-                Arc::new(RequestSecrets::from(&secrets)),
-                Instant::now(),
-            )),
+            cached: tokio::sync::Mutex::new(Cached {
+                secrets: Arc::new(RequestSecrets::from(&secrets)),
+                read_at: Instant::now(),
+                forced_at: None,
+            }),
         };
         Ok((cached, secrets))
+    }
+
+    /// Reads the secret into `cached`; true when it changed. A failure (or a read slower
+    /// than [`READ_TIMEOUT`]) keeps the last secrets, to be read again after
+    /// [`RETRY_AFTER`].
+    async fn read_into(&self, cached: &mut Cached) -> bool {
+        let read = tokio::time::timeout(
+            READ_TIMEOUT,
+            load_app_secrets(&self.client, &self.secret_id),
+        )
+        .await;
+        match read {
+            Ok(Ok(secrets)) => {
+                let fresh = RequestSecrets::from(&secrets);
+                let changed = fresh != *cached.secrets;
+                if changed {
+                    tracing::info!("the application secret changed; new signing secrets in use");
+                    cached.secrets = Arc::new(fresh);
+                }
+                cached.read_at = Instant::now();
+                changed
+            }
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => format!("no answer within {READ_TIMEOUT:?}"),
+                };
+                tracing::warn!(%error, "re-reading the application secret failed; keeping the last one");
+                let retry_at = Instant::now() + RETRY_AFTER;
+                cached.read_at = retry_at.checked_sub(self.max_age).unwrap_or(cached.read_at);
+                false
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl LiveSecrets for CachedSecrets {
     async fn request_secrets(&self) -> Arc<RequestSecrets> {
-        // One re-read at a time; the others wait for it rather than read too.
+        // One re-read at a time; the others wait for it (at most READ_TIMEOUT) rather
+        // than read too.
         let mut cached = self.cached.lock().await;
-        if cached.1.elapsed() < self.max_age {
-            return cached.0.clone();
+        if cached.read_at.elapsed() >= self.max_age {
+            self.read_into(&mut cached).await;
         }
-        match load_app_secrets(&self.client, &self.secret_id).await {
-            Ok(secrets) => {
-                let fresh = RequestSecrets::from(&secrets);
-                if fresh != *cached.0 {
-                    tracing::info!("the application secret changed; new signing secrets in use");
-                }
-                *cached = (Arc::new(fresh), Instant::now());
-            }
-            Err(error) => {
-                tracing::warn!(%error, "re-reading the application secret failed; keeping the last one");
-                let retry_at = Instant::now() + RETRY_AFTER;
-                cached.1 = retry_at.checked_sub(self.max_age).unwrap_or(cached.1);
-            }
+        cached.secrets.clone()
+    }
+
+    async fn reread_after_refusal(&self) -> Option<Arc<RequestSecrets>> {
+        let mut cached = self.cached.lock().await;
+        if cached
+            .forced_at
+            .is_some_and(|at| at.elapsed() < FORCED_EVERY)
+        {
+            return None;
         }
-        cached.0.clone()
+        cached.forced_at = Some(Instant::now());
+        self.read_into(&mut cached)
+            .await
+            .then(|| cached.secrets.clone())
     }
 }

@@ -1,4 +1,5 @@
-//! The application secret's JSON shape, validated once at cold start.
+//! The application secret: its JSON shape, validated whenever it is read, and the signing
+//! secrets drawn from it (current and previous), which the functions re-read.
 
 use std::fmt;
 
@@ -114,6 +115,13 @@ impl From<&AppSecrets> for RequestSecrets {
 #[async_trait::async_trait]
 pub trait LiveSecrets: Send + Sync {
     async fn request_secrets(&self) -> std::sync::Arc<RequestSecrets>;
+    /// A request failed its signature: read the secret again now, in case it was rotated
+    /// a moment ago (Slack signs with a regenerated secret at once). `Some` only when this
+    /// read found secrets other than those in use; at most one such read every few
+    /// seconds, so forged requests cannot turn into a flood of reads.
+    async fn reread_after_refusal(&self) -> Option<std::sync::Arc<RequestSecrets>> {
+        None
+    }
 }
 
 /// Secrets that never change: tests, benches, and the local stack.
@@ -134,8 +142,16 @@ impl LiveSecrets for FixedSecrets {
 
 impl AppSecrets {
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
-        let secrets: Self =
-            serde_json::from_str(json).map_err(|e| ConfigError::MalformedSecret(e.to_string()))?;
+        // serde's message may quote the offending value (a secret): say only what kind of
+        // mistake it is and where.
+        let secrets: Self = serde_json::from_str(json).map_err(|e| {
+            ConfigError::MalformedSecret(format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         secrets.refuse_placeholders()?;
         secrets.encryption_key()?;
         secrets.previous_encryption_keys()?;
@@ -153,8 +169,23 @@ impl AppSecrets {
             ("host_api_secret", &self.host_api_secret),
             ("host_webhook_secret", &self.host_webhook_secret),
         ];
+        let previous = [
+            (
+                "previous_slack_signing_secrets",
+                &self.previous_slack_signing_secrets,
+            ),
+            ("previous_host_api_secrets", &self.previous_host_api_secrets),
+            (
+                "previous_token_encryption_keys",
+                &self.previous_token_encryption_keys,
+            ),
+        ];
+        let listed = previous
+            .into_iter()
+            .flat_map(|(name, values)| values.iter().map(move |value| (name, value)));
         match keys
             .into_iter()
+            .chain(listed)
             .find(|(_, value)| value.trim().is_empty() || value.contains(PLACEHOLDER))
         {
             Some((name, _)) => Err(ConfigError::PlaceholderSecret(name)),
@@ -210,6 +241,16 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_secret_is_refused_without_quoting_it() {
+        let wrong_type = r#"{"slack_signing_secret":"s","slack_client_id":"c","slack_client_secret":"c",
+            "token_encryption_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","host_api_secret":"h",
+            "host_webhook_secret":"w","previous_slack_signing_secrets":"old-SECRET-value"}"#;
+        let error = AppSecrets::from_json(wrong_type).unwrap_err().to_string();
+        assert!(!error.contains("SECRET"), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+    }
+
+    #[test]
     fn an_empty_or_placeholder_value_is_refused_by_name() {
         let valid = r#"{"slack_signing_secret":"s","slack_client_id":"c","slack_client_secret":"c",
             "token_encryption_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","host_api_secret":"h",
@@ -220,9 +261,15 @@ mod tests {
             ("slack_signing_secret", ""),
             ("host_webhook_secret", "  "),
             ("slack_client_secret", "prefix-CHANGE_ME"),
+            ("previous_host_api_secrets", "CHANGE_ME"),
+            ("previous_slack_signing_secrets", ""),
         ] {
             let mut json: serde_json::Value = serde_json::from_str(valid).unwrap();
-            json[field] = serde_json::json!(value);
+            json[field] = if field.starts_with("previous_") {
+                serde_json::json!([value])
+            } else {
+                serde_json::json!(value)
+            };
             match AppSecrets::from_json(&json.to_string()) {
                 Err(error @ ConfigError::PlaceholderSecret(named)) => {
                     assert_eq!(named, field);

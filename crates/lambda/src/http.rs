@@ -148,7 +148,6 @@ pub fn with_json_fallbacks<S: Clone + Send + Sync + 'static>(router: Router<S>) 
         })
 }
 
-/// Header lookup; `HeaderMap` names are case-insensitive.
 /// Slack's v0 signature over the raw body, by the current signing secret or a previous one
 /// (a rotation under way: let through, with a warning). The refusal is the 401 to answer.
 pub async fn verify_slack_request(
@@ -157,15 +156,25 @@ pub async fn verify_slack_request(
     body: &[u8],
     now: i64,
 ) -> Result<(), Response> {
-    use approvals_core::signing::{verify_slack_with, SignedWith};
-    let keys = secrets.request_secrets().await;
-    match verify_slack_with(
-        &keys.slack_signing.all(),
-        header(headers, "x-slack-request-timestamp"),
-        header(headers, "x-slack-signature"),
-        body,
-        now,
-    ) {
+    use approvals_core::signing::{verify_slack_with, SignatureError, SignedWith};
+    let verify = |keys: &approvals_core::config::RequestSecrets| {
+        verify_slack_with(
+            &keys.slack_signing.all(),
+            header(headers, "x-slack-request-timestamp"),
+            header(headers, "x-slack-signature"),
+            body,
+            now,
+        )
+    };
+    let mut verified = verify(secrets.request_secrets().await.as_ref());
+    if verified == Err(SignatureError::Mismatch) {
+        // Regenerated in Slack a moment ago? Read it now rather than refuse until the
+        // cache expires.
+        if let Some(fresh) = secrets.reread_after_refusal().await {
+            verified = verify(&fresh);
+        }
+    }
+    match verified {
         Ok(SignedWith::Current) => Ok(()),
         Ok(SignedWith::Previous(n)) => {
             tracing::warn!(previous = n,
@@ -179,6 +188,7 @@ pub async fn verify_slack_request(
     }
 }
 
+/// Header lookup; `HeaderMap` names are case-insensitive.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }

@@ -16,7 +16,7 @@ use approvals_aws::dynamo::DynamoStore;
 use approvals_aws::secrets::CachedSecrets;
 use approvals_aws::sqs::SqsDecisionQueue;
 use approvals_aws::SdkConfig;
-use approvals_core::config::{AppSecrets, ConfigError, FixedSecrets, LiveSecrets};
+use approvals_core::config::{AppSecrets, ConfigError, FixedSecrets, LiveSecrets, RequestSecrets};
 use approvals_core::domain::{
     check_identifier, looks_like_approval_id, Approval, ApprovalRequest, ConnectionStatus,
     CopyRole, TenantLink,
@@ -251,24 +251,32 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
     };
     let target = request_target(&parts);
     let now = unix_now();
-    let secrets = api.secrets.request_secrets().await;
-    let keys = secrets.host_api.all();
-    let mut outcome = Err(SignatureError::Mismatch);
-    for signed_path in target.signable() {
-        let request = HostRequest {
-            method: parts.method.as_str(),
-            path_and_query: signed_path,
-            raw_body: &body,
-        };
-        outcome = verify_host_request_with(
-            &keys,
-            header(&parts.headers, "x-approvals-timestamp"),
-            header(&parts.headers, "x-approvals-signature"),
-            &request,
-            now,
-        );
-        if outcome.is_ok() {
-            break;
+    let verify = |secrets: &RequestSecrets| {
+        let keys = secrets.host_api.all();
+        let mut outcome = Err(SignatureError::Mismatch);
+        for signed_path in target.signable() {
+            let request = HostRequest {
+                method: parts.method.as_str(),
+                path_and_query: signed_path,
+                raw_body: &body,
+            };
+            outcome = verify_host_request_with(
+                &keys,
+                header(&parts.headers, "x-approvals-timestamp"),
+                header(&parts.headers, "x-approvals-signature"),
+                &request,
+                now,
+            );
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        outcome
+    };
+    let mut outcome = verify(api.secrets.request_secrets().await.as_ref());
+    if outcome == Err(SignatureError::Mismatch) {
+        if let Some(fresh) = api.secrets.reread_after_refusal().await {
+            outcome = verify(&fresh);
         }
     }
     match outcome {
