@@ -16,8 +16,11 @@ secrets=$(python3 - "$root/scripts/dev-secret.json" <<'PY'
 import json, sys
 secret = json.load(open(sys.argv[1]))
 for key, value in secret.items():
-    if key != "slack_client_id" and isinstance(value, str):
-        print(value)
+    if key == "slack_client_id":
+        continue
+    for one in value if isinstance(value, list) else [value]:
+        if isinstance(one, str):
+            print(one)
 PY
 )
 

@@ -314,18 +314,29 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
             Err(error) => return internal_error(&error),
         }
     }
-    // Every line logged for the call names it; a request's id is in its path.
-    let approval_id = path
-        .strip_prefix("/v1/approvals/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
+    // Every line logged for the call names it, and the request and tenant where the path
+    // or the query names them.
     let span = tracing::info_span!(
         "host_call",
         method = parts.method.as_str(),
         path = path,
-        approval_id = approval_id.as_str(),
+        approval_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
     );
+    let segment_after = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.split('/').next())
+            .filter(|segment| !segment.is_empty())
+    };
+    if let Some(approval_id) = segment_after("/v1/approvals/") {
+        span.record("approval_id", approval_id);
+    }
+    let tenant_id = segment_after("/v1/tenants/")
+        .map(str::to_owned)
+        .or_else(|| tenant_in_query(parts.uri.query()));
+    if let Some(tenant_id) = &tenant_id {
+        span.record("tenant_id", tenant_id.as_str());
+    }
     let answer = next
         .run(Request::from_parts(parts, Body::from(body)))
         .instrument(span)

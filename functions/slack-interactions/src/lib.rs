@@ -34,6 +34,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use metrics::counter;
+use tracing::Instrument as _;
 
 /// Where the function's resources are; [`Settings::from_env`] reads them, tests set them.
 pub struct Settings {
@@ -151,19 +152,18 @@ impl SlackInteractions {
             }
             Err(error @ AckError::Queue(_)) => return queue_failed(&error),
         };
+        let span = interaction_span(&asked);
+        self.answer(asked, now).instrument(span).await
+    }
+
+    /// Queues the decision, or opens the reason modal, or tells the clicker what is missing.
+    async fn answer(&self, asked: Interaction, now: i64) -> Response {
         match asked {
             Interaction::Decide(commands) => {
                 match enqueue_all(self.queue.as_ref(), &commands).await {
                     Ok(queued) => {
                         counter!(CLICKS_ACKED).increment(queued as u64);
-                        let first = commands.first();
-                        tracing::info!(
-                            queued,
-                            approval_id = first.map(|c| c.approval_id.as_str()),
-                            command_id = first.map(|c| c.command_id.as_str()),
-                            team_id = first.map(|c| c.team_id.as_str()),
-                            "interaction acknowledged"
-                        );
+                        tracing::info!(queued, "interaction acknowledged");
                         empty_response(200)
                     }
                     Err(error) => queue_failed(&error),
@@ -272,4 +272,25 @@ async fn interaction_route(
     body: Bytes,
 ) -> Response {
     interactions.handle_at(&headers, &body, unix_now()).await
+}
+
+/// Every line logged for the click names the request, the command and the workspace.
+fn interaction_span(asked: &Interaction) -> tracing::Span {
+    let (approval_id, command_id, team_id) = match asked {
+        Interaction::Decide(commands) => match commands.first() {
+            Some(c) => (
+                c.approval_id.as_str(),
+                c.command_id.as_str(),
+                c.team_id.as_str(),
+            ),
+            None => ("", "", ""),
+        },
+        Interaction::AskReason(ask) => (
+            ask.context.approval_id.as_str(),
+            ask.without_reason.command_id.as_str(),
+            ask.team_id.as_str(),
+        ),
+        Interaction::ReasonMissing | Interaction::Ignored => ("", "", ""),
+    };
+    tracing::info_span!("click", approval_id, command_id, team_id)
 }
