@@ -8,6 +8,7 @@ mod cost;
 
 mod ambiguous_posts;
 mod approval_spine;
+mod bad_input;
 mod event_source_mapping;
 mod event_sources;
 mod files;

@@ -143,7 +143,8 @@ impl AllowedFileUrls {
         !url.chars().any(|c| c.is_whitespace() || c.is_control())
             && self.0.iter().any(|prefix| {
                 url.strip_prefix(prefix.as_str()).is_some_and(|rest| {
-                    prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?'])
+                    (prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?']))
+                        && !climbs_out(rest)
                 })
             })
     }
@@ -162,6 +163,18 @@ impl AllowedFileUrls {
             )),
         }
     }
+}
+
+/// Whether the rest of a URL after its prefix could resolve outside it: `..` segments,
+/// spelt out or percent-encoded, and encoded or backward slashes, which a server may take
+/// for separators.
+fn climbs_out(rest: &str) -> bool {
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let lower = path.to_ascii_lowercase();
+    path.split('/').any(|segment| segment == "..")
+        || ["%2e", "%2f", "%5c", "\\"]
+            .iter()
+            .any(|sneaky| lower.contains(sneaky))
 }
 
 /// How far one file's upload into one thread got: Slack's file id is kept after step 1
@@ -226,12 +239,17 @@ mod tests {
                 .unwrap();
         assert!(allowed.allows("https://files.acme.example/a.pdf"));
         assert!(allowed.allows("https://cdn.acme.example/po/1042.pdf"));
+        assert!(allowed.allows("https://cdn.acme.example/po/v1..2/1042.pdf?sig=a..b"));
         for refused in [
             "https://files.acme.example.evil.test/a.pdf",
             "https://files.acme.example@evil.test/a.pdf",
             "https://cdn.acme.example/other/1.pdf",
             "http://files.acme.example/a.pdf",
             "https://files.acme.example/a b.pdf",
+            "https://cdn.acme.example/po/../../secrets/key.pem",
+            "https://cdn.acme.example/po/%2e%2e/%2E%2E/secrets",
+            "https://cdn.acme.example/po/..%2fsecrets",
+            "https://cdn.acme.example/po/..\\secrets",
         ] {
             assert!(!allowed.allows(refused), "{refused}");
         }

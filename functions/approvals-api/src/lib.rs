@@ -285,6 +285,28 @@ async fn verify_signature(State(api): Api, request: Request, next: Next) -> Resp
             "a host request was signed with a previous host API secret; finish the rotation in the host"),
         Err(error) => return error_response(401, "invalid_signature", error.to_string()),
     }
+    // Every body is JSON; one declared as something else was sent by mistake (a form, a
+    // file), so it is refused rather than read as JSON. A body without a declared type is
+    // read as JSON.
+    let declared = header(&parts.headers, "content-type").map(|value| {
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    if !body.is_empty()
+        && declared
+            .as_deref()
+            .is_some_and(|kind| kind != "application/json")
+    {
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "content-type: the body must be application/json",
+        );
+    }
     // A captured request must not work twice: a replayed install-link request would hand
     // out a fresh link to the tenant's Slack connection. Reads are harmless, and a repeated
     // create (approval or notification) is already idempotent by `external_id`, so both
@@ -363,6 +385,15 @@ impl QueryParams {
                 known.join(", ")
             )));
         }
+        // Which of two values counts must not be left to chance (a tenant named twice).
+        if let Some((twice, _)) = pairs
+            .iter()
+            .enumerate()
+            .find(|(at, (key, _))| pairs[..*at].iter().any(|(earlier, _)| earlier == key))
+            .map(|(_, pair)| pair)
+        {
+            return Err(ApiError::invalid(format!("{twice}: given more than once")));
+        }
         Ok(Self(pairs))
     }
 
@@ -430,7 +461,11 @@ fn tenant_in_query(query: Option<&str>) -> Option<String> {
 }
 
 async fn read(State(api): Api, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
-    let Some(tenant_id) = tenant_in_query(query.as_deref()) else {
+    let params = match QueryParams::parse(query.as_deref(), &["tenant_id"]) {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    let Some(tenant_id) = params.get("tenant_id").filter(|t| !t.is_empty()) else {
         return error_response(
             400,
             "invalid_request",

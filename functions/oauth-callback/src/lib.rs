@@ -23,7 +23,7 @@ use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_b
 use approvals_lambda::http::{html_response, redirect};
 use approvals_outbound::slack_api::SlackHttpClient;
 use approvals_outbound::slack_oauth::SlackOAuthClient;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::get;
@@ -122,9 +122,27 @@ impl OAuthCallback {
 }
 
 type Callback = State<Arc<OAuthCallback>>;
-type QueryMap = Query<HashMap<String, String>>;
 
-async fn begin(State(callback): Callback, Query(query): QueryMap) -> Response {
+/// The query's parameters, each at most once: a link token or a state given twice is a
+/// forgery or a mangled link, and which one counts must not be left to chance.
+fn single_values(query: Option<&str>) -> Result<HashMap<String, String>, Response> {
+    let mut values = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if values.insert(key.to_string(), value.into_owned()).is_some() {
+            return Err(error_page(
+                400,
+                &format!("This link names {key} more than once."),
+            ));
+        }
+    }
+    Ok(values)
+}
+
+async fn begin(State(callback): Callback, RawQuery(query): RawQuery) -> Response {
+    let query = match single_values(query.as_deref()) {
+        Ok(query) => query,
+        Err(refused) => return refused,
+    };
     let cookie_path = callback.cookie_path();
     let token = query.get("t").map(String::as_str).unwrap_or_default();
     match callback.install_flow().begin(token, unix_now()).await {
@@ -154,9 +172,13 @@ async fn begin(State(callback): Callback, Query(query): QueryMap) -> Response {
 
 async fn callback(
     State(callback): Callback,
-    Query(query): QueryMap,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let query = match single_values(query.as_deref()) {
+        Ok(query) => query,
+        Err(refused) => return refused,
+    };
     let cookie_path = callback.cookie_path();
     let params = CallbackParams {
         code: query.get("code").cloned(),

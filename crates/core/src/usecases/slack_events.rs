@@ -175,6 +175,25 @@ impl SlackEvents<'_> {
             .ok_or_else(|| EventsError::Malformed("no event_id".into()))?;
         // The event is marked done only once the work is; any failure gives it back, so
         // Slack's retry does the work again.
+        // Most messages are in threads that are no request's: they are dropped before any
+        // write, so a busy channel costs a read a message, not a guard item.
+        if let Work::Thread(message) = &work {
+            let request = match self.installation_of(&envelope).await? {
+                Some(installation_id) => {
+                    self.comments
+                        .approval_for_thread(
+                            &installation_id,
+                            &message.channel_id,
+                            &message.root_ts,
+                        )
+                        .await?
+                }
+                None => None,
+            };
+            if request.is_none() {
+                return Ok(EventsAnswer::Ignored);
+            }
+        }
         // Every line logged while the event is handled names it and its workspace.
         let span = tracing::info_span!(
             "slack_event",
@@ -194,31 +213,41 @@ impl SlackEvents<'_> {
         Ok(answer.unwrap_or(EventsAnswer::Duplicate))
     }
 
+    /// The installation an event came through: the enterprise for an org-wide one, else
+    /// the team.
+    async fn installation_of(&self, envelope: &Envelope) -> Result<Option<String>, EventsError> {
+        let org_wide = envelope.is_enterprise_install.unwrap_or(false)
+            || envelope
+                .authorizations
+                .first()
+                .is_some_and(|a| a.is_enterprise_install);
+        Ok(
+            match (
+                org_wide,
+                envelope.team_id.as_deref(),
+                envelope.enterprise_id.as_deref(),
+            ) {
+                (true, _, Some(enterprise)) => Some(enterprise.to_owned()),
+                // Without `authorizations`, an org-wide installation is found by its enterprise.
+                (false, Some(team), Some(enterprise))
+                    if self.tenants.installation(team).await?.is_none() =>
+                {
+                    Some(enterprise.to_owned())
+                }
+                (false, Some(team), _) => Some(team.to_owned()),
+                _ => None,
+            },
+        )
+    }
+
     async fn perform(
         &self,
         envelope: &Envelope,
         work: Work,
         now: i64,
     ) -> Result<EventsAnswer, EventsError> {
-        let org_wide = envelope.is_enterprise_install.unwrap_or(false)
-            || envelope
-                .authorizations
-                .first()
-                .is_some_and(|a| a.is_enterprise_install);
-        let installation_id = match (
-            org_wide,
-            envelope.team_id.as_deref(),
-            envelope.enterprise_id.as_deref(),
-        ) {
-            (true, _, Some(enterprise)) => enterprise.to_owned(),
-            // Without `authorizations`, an org-wide installation is found by its enterprise.
-            (false, Some(team), Some(enterprise))
-                if self.tenants.installation(team).await?.is_none() =>
-            {
-                enterprise.to_owned()
-            }
-            (false, Some(team), _) => team.to_owned(),
-            _ => return Ok(EventsAnswer::Ignored),
+        let Some(installation_id) = self.installation_of(envelope).await? else {
+            return Ok(EventsAnswer::Ignored);
         };
         let installation_id = installation_id.as_str();
         let reason = match work {
