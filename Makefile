@@ -4,7 +4,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint venv-package package deploy-check reseal-tokens clean
+.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint venv-package package deploy-check reseal-tokens fuzz clean
 
 # Two stamps: `make dev` needs only moto (seconds to install); `make lint` and `make test`
 # also need SAM CLI and cfn-lint (a minute or more). pip prints its progress.
@@ -46,6 +46,12 @@ package: venv-package
 ## (against the stack named by APP_TABLE and APP_SECRET_ID, with your AWS credentials)
 reseal-tokens:
 	cargo run --release -p reseal-tokens
+
+## fuzz: each cargo-fuzz target (fuzz/) for FUZZ_SECONDS (default 60) on nightly, with a table of executions
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	./scripts/fuzz.sh
 
 ## deploy-check: `sam build` of template.yaml as it is (BuildMethod rust-cargolambda), offline
 deploy-check: venv-lint venv-package

@@ -16,8 +16,8 @@ use approvals_core::ports::{
 };
 use approvals_core::time::unix_now;
 use approvals_core::usecases::install::{
-    BeginInstall, CallbackOutcome, CallbackParams, InstallError, InstallFlow, InstallSettings,
-    FLOW_TTL_SECS, STATE_COOKIE,
+    cookie_value, single_valued_query, BeginInstall, CallbackOutcome, CallbackParams, InstallError,
+    InstallFlow, InstallSettings, FLOW_TTL_SECS, STATE_COOKIE,
 };
 use approvals_lambda::env::{install_settings_from_env, required_env, slack_api_base_url};
 use approvals_lambda::http::{html_response, redirect};
@@ -123,19 +123,11 @@ impl OAuthCallback {
 
 type Callback = State<Arc<OAuthCallback>>;
 
-/// The query's parameters, each at most once: a link token or a state given twice is a
-/// forgery or a mangled link, and which one counts must not be left to chance.
+/// The query's parameters, each at most once ([`single_valued_query`]), or the page that
+/// says which came twice.
 fn single_values(query: Option<&str>) -> Result<HashMap<String, String>, Response> {
-    let mut values = HashMap::new();
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if values.insert(key.to_string(), value.into_owned()).is_some() {
-            return Err(error_page(
-                400,
-                &format!("This link names {key} more than once."),
-            ));
-        }
-    }
-    Ok(values)
+    single_valued_query(query.unwrap_or_default())
+        .map_err(|key| error_page(400, &format!("This link names {key} more than once.")))
 }
 
 async fn begin(State(callback): Callback, RawQuery(query): RawQuery) -> Response {
@@ -210,14 +202,13 @@ async fn callback(
 /// A cookie's value from the `Cookie` header (`lambda_http` folds payload v2's `cookies`
 /// into it).
 fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+    cookie_value(
+        headers
+            .get_all("cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+        name,
+    )
 }
 
 fn with_cookie(mut answer: Response, cookie: &str) -> Response {

@@ -71,6 +71,31 @@ pub enum BeginInstall {
     Refused(CallbackOutcome),
 }
 
+/// A link's query parameters, each at most once: a link token or a state given twice is a
+/// forgery or a mangled link, and which one counts must not be left to chance. `Err` names
+/// the parameter given twice.
+pub fn single_valued_query(
+    query: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut values = std::collections::HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if values.insert(key.to_string(), value.into_owned()).is_some() {
+            return Err(key.into_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// A cookie's value among `Cookie` header values (`name=value; name=value`).
+pub fn cookie_value<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<String> {
+    headers
+        .into_iter()
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct CallbackParams {
     pub code: Option<String>,
