@@ -225,3 +225,70 @@ async fn past_the_horizon_the_event_is_failed_with_its_reason_and_the_command_de
     assert_eq!(queue.poll(&stack).await, 0, "the record left the queue");
     assert_eq!(queue.dead_letters(&stack).await, 1);
 }
+
+#[tokio::test]
+async fn a_slack_5xx_storm_on_chat_update_is_retried_with_backoff_and_done_once() {
+    // GIVEN chat.update answers 503 ten times over
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    let (id, channel, ts) = queue.approve(&stack, "DR-5XX").await;
+    stack
+        .slack
+        .inject("chat.update", Fault::ServerError { status: 503 }, 10);
+
+    // WHEN the worker keeps at it
+    let receives = queue.ride_out(&stack, &id, 24 * HOUR).await;
+
+    // THEN the storm passed: one edit, one webhook, nothing left, nothing dead-lettered
+    assert!(receives > 1, "{receives} receives");
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
+    assert_eq!(stack.host.received().len(), 1);
+    assert!(effects_done(&stack.approval_item(&id).await, "copy:"));
+    assert_eq!(queue.poll(&stack).await, 0);
+    assert_eq!(queue.dead_letters(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn a_slack_that_hangs_is_given_up_on_in_time_and_retried_once() {
+    // GIVEN chat.update hangs past the client's timeout once
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    let (id, channel, ts) = queue.approve(&stack, "DR-HANG").await;
+    stack
+        .slack
+        .inject("chat.update", Fault::Hang { millis: 15_000 }, 1);
+
+    // WHEN the worker keeps at it
+    queue.ride_out(&stack, &id, HOUR).await;
+
+    // THEN the message was edited once, the host told once
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
+    assert_eq!(stack.host.received().len(), 1);
+    assert!(effects_done(&stack.approval_item(&id).await, "copy:"));
+    assert_eq!(queue.dead_letters(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_and_touches_nothing() {
+    // GIVEN a record that is no command at all
+    let stack = Stack::start().await;
+    let queue = template_queue(&stack).await;
+    stack
+        .sqs
+        .send_message()
+        .queue_url(&queue.queue)
+        .message_body("{\"not\": \"a command\"}")
+        .send()
+        .await
+        .unwrap();
+    let slack_calls = stack.slack.calls(None).len();
+
+    // WHEN the worker takes it
+    assert_eq!(queue.poll(&stack).await, 1);
+
+    // THEN it is in the dead-letter queue, gone from the queue, and nothing else happened
+    assert_eq!(queue.dead_letters(&stack).await, 1);
+    assert_eq!(queue.poll(&stack).await, 0);
+    assert_eq!(stack.slack.calls(None).len(), slack_calls);
+    assert!(stack.host.received().is_empty());
+}

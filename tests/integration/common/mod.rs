@@ -3,6 +3,7 @@
 
 pub mod oauth;
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -472,11 +473,30 @@ impl Stack {
         } else {
             body.to_string().into_bytes()
         };
-        // Each call is a new request, signed anew: two identical calls in one second would
-        // otherwise carry the same signature, which the API refuses as a replay.
-        static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-        let earlier = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 120;
-        let timestamp = approvals_core::time::unix_now() - earlier;
+        // Each call is a new request, signed anew: the same request twice under one
+        // timestamp would carry the same signature, which the API refuses as a replay. So
+        // each (method, path, body) gets a timestamp of its own, a little before now.
+        static USED: std::sync::Mutex<BTreeSet<(String, String, Vec<u8>, i64)>> =
+            std::sync::Mutex::new(BTreeSet::new());
+        let timestamp = {
+            let mut used = USED.lock().unwrap();
+            let now = approvals_core::time::unix_now();
+            let signed_at = |at: i64| {
+                (
+                    method.to_owned(),
+                    path_and_query.to_owned(),
+                    raw.clone(),
+                    at,
+                )
+            };
+            // From a second ago: a test signing a request by hand signs it at `now`.
+            let timestamp = (1..241)
+                .map(|earlier| now - earlier)
+                .find(|at| !used.contains(&signed_at(*at)))
+                .expect("fewer than 240 identical requests in four minutes");
+            used.insert(signed_at(timestamp));
+            timestamp
+        };
         let signature = sign_host_request(
             self.secrets.host_api_secret.as_bytes(),
             timestamp,
