@@ -4,7 +4,6 @@
 //! greeting of the installer) and Slack's OAuth
 //! endpoint, never the Web API client or the token rotation.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use approvals_aws::dynamo::DynamoStore;
@@ -123,17 +122,15 @@ impl OAuthCallback {
 
 type Callback = State<Arc<OAuthCallback>>;
 
-/// The query's parameters, each at most once ([`single_valued_query`]), or the page that
-/// says which came twice.
-fn single_values(query: Option<&str>) -> Result<HashMap<String, String>, Response> {
-    single_valued_query(query.unwrap_or_default())
-        .map_err(|key| error_page(400, &format!("This link names {key} more than once.")))
+/// The page for a link that names a parameter twice ([`single_valued_query`]).
+fn named_twice(key: &str) -> Response {
+    error_page(400, &format!("This link names {key} more than once."))
 }
 
 async fn begin(State(callback): Callback, RawQuery(query): RawQuery) -> Response {
-    let query = match single_values(query.as_deref()) {
+    let query = match single_valued_query(query.as_deref().unwrap_or_default()) {
         Ok(query) => query,
-        Err(refused) => return refused,
+        Err(key) => return named_twice(&key),
     };
     let cookie_path = callback.cookie_path();
     let token = query.get("t").map(String::as_str).unwrap_or_default();
@@ -167,9 +164,9 @@ async fn callback(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let query = match single_values(query.as_deref()) {
+    let query = match single_valued_query(query.as_deref().unwrap_or_default()) {
         Ok(query) => query,
-        Err(refused) => return refused,
+        Err(key) => return named_twice(&key),
     };
     let cookie_path = callback.cookie_path();
     let params = CallbackParams {

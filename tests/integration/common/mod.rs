@@ -72,6 +72,9 @@ pub fn unique(prefix: &str) -> String {
     .to_uppercase()
 }
 
+/// A host request as signed: method, path and query, body, timestamp.
+type SignedAt = (String, String, Vec<u8>, i64);
+
 /// How the sandbox for a stack is set up.
 #[derive(Default)]
 pub struct Options {
@@ -476,8 +479,7 @@ impl Stack {
         // Each call is a new request, signed anew: the same request twice under one
         // timestamp would carry the same signature, which the API refuses as a replay. So
         // each (method, path, body) gets a timestamp of its own, a little before now.
-        static USED: std::sync::Mutex<BTreeSet<(String, String, Vec<u8>, i64)>> =
-            std::sync::Mutex::new(BTreeSet::new());
+        static USED: std::sync::Mutex<BTreeSet<SignedAt>> = std::sync::Mutex::new(BTreeSet::new());
         let timestamp = {
             let mut used = USED.lock().unwrap();
             let now = approvals_core::time::unix_now();
