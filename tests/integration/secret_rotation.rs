@@ -35,80 +35,94 @@ async fn status_signed_with(interactions: &SlackInteractions, secret: &str) -> u
         .as_u16()
 }
 
+/// A secret of the test's own (the others share the provisioned one), like it but for the
+/// Slack signing secret, and the interactions handler reading it every `max_age`.
+struct OwnSecret {
+    client: aws_sdk_secretsmanager::Client,
+    id: String,
+    value: Value,
+    interactions: SlackInteractions,
+}
+
+impl OwnSecret {
+    async fn new(stack: &Stack, signing_secret: &str, max_age: Duration) -> Self {
+        let client = aws_sdk_secretsmanager::Client::new(&stack.aws);
+        let provisioned = client
+            .get_secret_value()
+            .secret_id(env("APP_SECRET_ID"))
+            .send()
+            .await
+            .unwrap();
+        let mut value: Value = serde_json::from_str(provisioned.secret_string().unwrap()).unwrap();
+        value["slack_signing_secret"] = json!(signing_secret);
+        let id = unique("rotation-");
+        client
+            .create_secret()
+            .name(&id)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .unwrap();
+        let (live, _) = CachedSecrets::load(&stack.aws, &id, max_age).await.unwrap();
+        let queue = Arc::new(SqsDecisionQueue::from_config(
+            &stack.aws,
+            stack.queue_url.clone(),
+        ));
+        let interactions = SlackInteractions::new("not-used", queue).with_secrets(Arc::new(live));
+        Self {
+            client,
+            id,
+            value,
+            interactions,
+        }
+    }
+
+    /// Puts the secret as `change` leaves it, as an operator's `put-secret-value` would.
+    async fn rotate(&mut self, change: impl FnOnce(&mut Value)) {
+        change(&mut self.value);
+        self.client
+            .put_secret_value()
+            .secret_id(&self.id)
+            .secret_string(self.value.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_rotated_slack_signing_secret_reaches_a_warm_function_without_downtime() {
     let stack = Stack::start().await;
-    let client = aws_sdk_secretsmanager::Client::new(&stack.aws);
-    let provisioned = client
-        .get_secret_value()
-        .secret_id(env("APP_SECRET_ID"))
-        .send()
-        .await
-        .unwrap();
-    let mut secret: Value = serde_json::from_str(provisioned.secret_string().unwrap()).unwrap();
-    secret["slack_signing_secret"] = json!("first-signing-secret");
-    // A secret of this test's own: the others share the provisioned one.
-    let id = unique("rotation-");
-    client
-        .create_secret()
-        .name(&id)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
-    let (live, _) = CachedSecrets::load(&stack.aws, &id, Duration::ZERO)
-        .await
-        .unwrap();
-    let queue = Arc::new(SqsDecisionQueue::from_config(
-        &stack.aws,
-        stack.queue_url.clone(),
-    ));
-    let interactions = SlackInteractions::new("not-used", queue).with_secrets(Arc::new(live));
-    let rotate = |secret: Value| {
-        let client = client.clone();
-        let id = id.clone();
-        async move {
-            client
-                .put_secret_value()
-                .secret_id(id)
-                .secret_string(secret.to_string())
-                .send()
-                .await
-                .unwrap();
-        }
-    };
+    let mut secret = OwnSecret::new(&stack, "first-signing-secret", Duration::ZERO).await;
+    let status = |signing_secret| status_signed_with(&secret.interactions, signing_secret);
 
-    assert_eq!(
-        status_signed_with(&interactions, "first-signing-secret").await,
-        400
-    );
-    assert_eq!(
-        status_signed_with(&interactions, "second-signing-secret").await,
-        401
-    );
+    assert_eq!(status("first-signing-secret").await, 400);
+    assert_eq!(status("second-signing-secret").await, 401);
 
-    secret["slack_signing_secret"] = json!("second-signing-secret");
-    secret["previous_slack_signing_secrets"] = json!(["first-signing-secret"]);
-    rotate(secret.clone()).await;
+    secret
+        .rotate(|value| {
+            value["slack_signing_secret"] = json!("second-signing-secret");
+            value["previous_slack_signing_secrets"] = json!(["first-signing-secret"]);
+        })
+        .await;
+    let status = |signing_secret| status_signed_with(&secret.interactions, signing_secret);
     assert_eq!(
-        status_signed_with(&interactions, "second-signing-secret").await,
+        status("second-signing-secret").await,
         400,
         "the new secret is read without a restart"
     );
     assert_eq!(
-        status_signed_with(&interactions, "first-signing-secret").await,
+        status("first-signing-secret").await,
         400,
         "Slack may still sign with the previous one"
     );
-    assert_eq!(
-        status_signed_with(&interactions, "a-forged-secret").await,
-        401
-    );
+    assert_eq!(status("a-forged-secret").await, 401);
 
-    secret["previous_slack_signing_secrets"] = json!([]);
-    rotate(secret).await;
+    secret
+        .rotate(|value| value["previous_slack_signing_secrets"] = json!([]))
+        .await;
     assert_eq!(
-        status_signed_with(&interactions, "first-signing-secret").await,
+        status_signed_with(&secret.interactions, "first-signing-secret").await,
         401,
         "dropped once the rotation is over"
     );
@@ -124,58 +138,27 @@ async fn reads_of(secret_id: &str) -> u64 {
 #[tokio::test]
 async fn a_refused_signature_reads_the_secret_again_at_once_but_not_for_every_forgery() {
     let stack = Stack::start().await;
-    let client = aws_sdk_secretsmanager::Client::new(&stack.aws);
-    let mut secret: Value = serde_json::from_str(
-        client
-            .get_secret_value()
-            .secret_id(env("APP_SECRET_ID"))
-            .send()
-            .await
-            .unwrap()
-            .secret_string()
-            .unwrap(),
-    )
-    .unwrap();
-    secret["slack_signing_secret"] = json!("before-regenerating");
-    let id = unique("regenerated-");
-    client
-        .create_secret()
-        .name(&id)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
     // Trusted for an hour: only a refusal makes the function read it sooner.
-    let (live, _) = CachedSecrets::load(&stack.aws, &id, Duration::from_secs(3600))
-        .await
-        .unwrap();
-    let queue = Arc::new(SqsDecisionQueue::from_config(
-        &stack.aws,
-        stack.queue_url.clone(),
-    ));
-    let interactions = SlackInteractions::new("not-used", queue).with_secrets(Arc::new(live));
-
-    secret["slack_signing_secret"] = json!("regenerated-in-slack");
-    client
-        .put_secret_value()
-        .secret_id(&id)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
-    let before = reads_of(&id).await;
+    let mut secret = OwnSecret::new(&stack, "before-regenerating", Duration::from_secs(3600)).await;
+    secret
+        .rotate(|value| value["slack_signing_secret"] = json!("regenerated-in-slack"))
+        .await;
+    let before = reads_of(&secret.id).await;
     assert_eq!(
-        status_signed_with(&interactions, "regenerated-in-slack").await,
+        status_signed_with(&secret.interactions, "regenerated-in-slack").await,
         400,
         "the first request signed with the new secret reads it and passes"
     );
-    assert_eq!(reads_of(&id).await, before + 1);
+    assert_eq!(reads_of(&secret.id).await, before + 1);
 
     for _ in 0..3 {
-        assert_eq!(status_signed_with(&interactions, "forged").await, 401);
+        assert_eq!(
+            status_signed_with(&secret.interactions, "forged").await,
+            401
+        );
     }
     assert_eq!(
-        reads_of(&id).await,
+        reads_of(&secret.id).await,
         before + 1,
         "forgeries right after do not make the function read the secret again"
     );
