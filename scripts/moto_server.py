@@ -9,6 +9,11 @@ calls take one lock here; other services (SQS long polls included) stay concurre
 Each DynamoDB, SQS and Secrets Manager request is also counted by the table, queue or
 secret it names, so a test can say what one approval costs: `GET /_counts/<name>` answers
 `{"Operation": {"calls": n, "items": m}}` for that resource (items: what a batch carried).
+
+It is also the fault-injecting proxy of the fault matrix: `POST /_faults` with
+`{"resource": <table>, "operation": "UpdateItem", "count": n}` makes the next n such
+requests answer DynamoDB's `ProvisionedThroughputExceededException` (HTTP 400), as a
+throttled table does, without reaching moto.
 """
 
 import argparse
@@ -46,6 +51,12 @@ COUNTS = collections.defaultdict(
     lambda: collections.defaultdict(lambda: {"calls": 0, "items": 0, "by_key": collections.Counter()})
 )
 COUNTS_LOCK = threading.Lock()
+FAULTS = collections.Counter()
+
+THROTTLED = json.dumps({
+    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    "message": "The level of configured provisioned throughput for the table was exceeded.",
+}).encode()
 
 
 def resources_of(operation, body):
@@ -90,6 +101,13 @@ def count_requests(app):
                 answer = json.dumps(COUNTS.get(name, {})).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [answer]
+        if path == "/_faults" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            fault = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            with COUNTS_LOCK:
+                FAULTS[(fault["resource"], fault["operation"])] += int(fault["count"])
+            start_response("204 No Content", [])
+            return [b""]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -101,12 +119,22 @@ def count_requests(app):
                 body = {}
             operation = target.split(".")[-1]
             kind = key_kind(body)
+            throttled = False
             with COUNTS_LOCK:
                 for resource, items in resources_of(operation, body):
                     COUNTS[resource][operation]["calls"] += 1
                     COUNTS[resource][operation]["items"] += items
                     if kind:
                         COUNTS[resource][operation]["by_key"][kind] += 1
+                    if FAULTS[(resource, operation)] > 0:
+                        FAULTS[(resource, operation)] -= 1
+                        throttled = True
+            if throttled:
+                start_response("400 Bad Request", [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("x-amzn-ErrorType", "ProvisionedThroughputExceededException"),
+                ])
+                return [THROTTLED]
         return app(environ, start_response)
 
     return application

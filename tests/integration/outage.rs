@@ -292,3 +292,62 @@ async fn a_poison_message_is_dead_lettered_and_touches_nothing() {
     assert_eq!(stack.slack.calls(None).len(), slack_calls);
     assert!(stack.host.received().is_empty());
 }
+
+/// Makes the local AWS answer the next `count` `operation`s on `table` as a throttled table
+/// does (`scripts/moto_server.py`, the fault-injecting proxy in front of moto).
+async fn throttle(table: &str, operation: &str, count: u32) {
+    let url = format!("{}/_faults", crate::common::env("AWS_ENDPOINT_URL"));
+    let fault = serde_json::json!({"resource": table, "operation": operation, "count": count});
+    let answer = reqwest::Client::new()
+        .post(url)
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+#[tokio::test]
+async fn a_throttled_table_is_retried_by_the_sdk_then_by_sqs_and_no_click_is_lost() {
+    // GIVEN a click on the template's queue, on a table of the test's own
+    let stack = Stack::start_with(crate::common::Options {
+        own_table: true,
+        ..Default::default()
+    })
+    .await;
+    let queue = template_queue(&stack).await;
+    let (id, channel, ts) = queue.approve(&stack, "DR-THROTTLED").await;
+
+    // WHEN every write to the table is throttled for a while: longer than the SDK's own
+    // retries of one call, so the record itself fails and comes back
+    throttle(&stack.table, "UpdateItem", 12).await;
+    throttle(&stack.table, "PutItem", 6).await;
+    let mut receives = 0;
+    for _ in 0..30 {
+        if queue.poll(&stack).await == 0 {
+            break;
+        }
+        receives += 1;
+        if let Some(due) = next_due(&stack.approval_item(&id).await) {
+            queue.jump_to(due);
+        }
+    }
+
+    // THEN the click was decided once, the message updated once, the host told once,
+    // and nothing was dead-lettered
+    assert!(
+        receives > 1,
+        "the record failed and came back: {receives} receives"
+    );
+    let item = stack.approval_item(&id).await;
+    assert_eq!(item["status"], "approved", "{item}");
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
+    let decided: Vec<_> = stack
+        .host
+        .received()
+        .into_iter()
+        .filter(|hook| hook.body["type"] == "approval.decided" && hook.answered == 200)
+        .collect();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(queue.dead_letters(&stack).await, 0);
+}
