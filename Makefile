@@ -72,6 +72,7 @@ chromium:
 test: venv venv-lint
 	cargo fmt --all -- --check
 	rm -rf build/logs
+	cargo build -p decision-worker
 	./scripts/with-aws.sh cargo test --workspace --tests --benches
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint

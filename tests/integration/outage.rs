@@ -10,7 +10,9 @@ use decision_worker::DecisionWorker;
 use sandbox::slack::Fault;
 use serde_json::Value;
 
-use crate::common::{effects_done, offset_clock, queue_with_dlq, worker_settings, Stack};
+use crate::common::{
+    effects_done, offset_clock, queue_with_dlq, worker_process, worker_settings, Stack,
+};
 
 const HOUR: i64 = 3600;
 
@@ -350,4 +352,114 @@ async fn a_throttled_table_is_retried_by_the_sdk_then_by_sqs_and_no_click_is_los
         .collect();
     assert_eq!(decided.len(), 1);
     assert_eq!(queue.dead_letters(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn a_worker_process_killed_between_the_decision_and_the_slack_update_is_finished_by_the_redelivery(
+) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use devserver::runtime_api::InvokeError;
+    use std::time::Duration;
+
+    // GIVEN a click on a queue whose visibility timeout is 1 s (the template's 360 s,
+    // compressed), the real worker binary as its own process, and a chat.update that hangs
+    let stack = Stack::start().await;
+    let (queue, dlq) = queue_with_dlq(
+        &stack.sqs,
+        200,
+        &[(QueueAttributeName::VisibilityTimeout, "1")],
+    )
+    .await;
+    let (id, channel, ts) = stack.create_approval("PO-KILLED").await;
+    stack.click(&channel, &ts, "approve", "U0ANA").await;
+    let command = stack.drain_queue().await.remove(0).body.unwrap();
+    stack
+        .sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body(command)
+        .send()
+        .await
+        .unwrap();
+    stack
+        .slack
+        .inject("chat.update", Fault::Hang { millis: 120_000 }, 1);
+    let worker = worker_process(&stack, &queue, &dlq, "killed-worker").await;
+    let batch = devserver::esm::receive(&stack.sqs, &queue, 5)
+        .await
+        .unwrap()
+        .expect("the click is on the queue");
+
+    // WHEN the process is SIGKILLed the moment its chat.update is in flight
+    let mut changes = stack.slack.subscribe();
+    let kill_while_updating = async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while stack.slack.hangs_started("chat.update") == 0 {
+                changes.changed().await.unwrap();
+            }
+        })
+        .await
+        .expect("the worker reaches chat.update");
+        let half_done = stack.approval_item(&id).await;
+        worker.kill().await;
+        half_done
+    };
+    let (answer, half_done) = tokio::join!(
+        worker.invoke(serde_json::json!(batch.event), Duration::from_secs(60)),
+        kill_while_updating
+    );
+    assert!(matches!(answer, Err(InvokeError::Killed)), "{answer:?}");
+    assert_eq!(half_done["status"], "approved", "the decision was written");
+    assert!(
+        !effects_done(&half_done, "copy:"),
+        "the copy was not updated"
+    );
+    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 0);
+
+    // THEN SQS redelivers to a fresh process, which waits out the dead one's lease on the
+    // update and then finishes it: one edit, one decision, one webhook by id, nothing dead
+    let mut rounds = 0;
+    while !effects_done(&stack.approval_item(&id).await, "copy:") {
+        rounds += 1;
+        assert!(rounds <= 10, "the redelivery never finished the update");
+        let Some(mut batch) = devserver::esm::receive(&stack.sqs, &queue, 20)
+            .await
+            .unwrap()
+        else {
+            continue;
+        };
+        let answer = worker
+            .invoke(
+                serde_json::json!(std::mem::take(&mut batch.event)),
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("the fresh process answers");
+        let answer = serde_json::from_value(answer).expect("a partial batch response");
+        batch.settle(&stack.sqs, &queue, &answer).await.unwrap();
+    }
+    assert_eq!(worker.starts(), 2, "one cold start after the kill");
+    let item = stack.approval_item(&id).await;
+    assert_eq!(item["status"], "approved");
+    assert_eq!(item["version"], 1, "one transition");
+    let message = stack.slack.message(&channel, &ts).unwrap();
+    assert_eq!(message.edits, 1);
+    assert!(message.blocks.to_string().contains("Approved by <@U0ANA>"));
+    let webhooks = stack.host.received();
+    let ids: std::collections::BTreeSet<_> =
+        webhooks.iter().map(|w| w.body["id"].to_string()).collect();
+    assert_eq!(ids.len(), 1, "{webhooks:?}");
+    assert_eq!(
+        stack
+            .sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+            .len(),
+        0
+    );
 }

@@ -805,3 +805,53 @@ pub fn installation_of(team_id: &str, bot_token: String) -> Installation {
         bot_token_expires_at: None,
     }
 }
+
+/// The `decision-worker` binary `make test` builds (`cargo build -p decision-worker`), or the
+/// one `DECISION_WORKER_BIN` names (`make load` uses the release build).
+pub fn worker_binary() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("DECISION_WORKER_BIN") {
+        return path.into();
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let path = std::path::PathBuf::from(target).join("debug/decision-worker");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p decision-worker` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// The real worker binary as its own process on `queue`, configured as the template
+/// configures it, against this stack's table, sandbox and host; its log lines go to
+/// `build/logs/<log_name>.log`, which `make test` checks for secrets.
+pub async fn worker_process(
+    stack: &Stack,
+    queue: &str,
+    dlq: &str,
+    log_name: &str,
+) -> devserver::runtime_api::FunctionProcess {
+    let folder = format!("{}/../build/logs", env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(&folder).expect("build/logs can be made");
+    let vars = [
+        ("APP_TABLE", stack.table.clone()),
+        ("APP_SECRET_ID", env("APP_SECRET_ID")),
+        ("DECISION_QUEUE_URL", queue.to_owned()),
+        ("DEAD_LETTER_QUEUE_URL", dlq.to_owned()),
+        ("SLACK_API_BASE_URL", format!("{}/api", stack.slack_base)),
+        ("HOST_WEBHOOK_URL", format!("{}/webhooks", stack.host_base)),
+        (
+            "HOST_FILE_URL_PREFIXES",
+            format!("{}/files/", stack.host_base),
+        ),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    devserver::runtime_api::FunctionProcess::start(
+        worker_binary(),
+        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        Some(format!("{folder}/{log_name}.log").into()),
+    )
+    .await
+    .expect("the worker binary starts and asks for its first event")
+}

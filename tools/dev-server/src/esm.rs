@@ -6,18 +6,57 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use decision_worker::DecisionWorker;
 
-/// One receive-invoke-delete round. Returns how many messages were handed to the worker.
-pub async fn poll_once(
+/// Messages received together, as one invocation's event, with their receipts.
+pub struct Batch {
+    pub event: SqsEvent,
+    receipts: Vec<(String, String)>,
+}
+
+impl Batch {
+    /// Deletes every message the answer does not report as failed. An invocation that gave
+    /// no answer (killed, timed out) deletes nothing: its messages come back after the
+    /// queue's visibility timeout, as on Lambda.
+    pub async fn settle(
+        self,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+        answer: &SqsBatchResponse,
+    ) -> Result<(), String> {
+        let failed: HashSet<&str> = answer
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for (message_id, receipt) in self.receipts {
+            if failed.contains(message_id.as_str()) {
+                tracing::debug!(
+                    message_id,
+                    "worker reported a failure; the message returns after the visibility timeout"
+                );
+                continue;
+            }
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .map_err(|e| format!("DeleteMessage failed: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Receives up to ten messages, waiting at most `wait_secs` for the first.
+pub async fn receive(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    worker: &DecisionWorker,
     wait_secs: i32,
-) -> Result<usize, String> {
+) -> Result<Option<Batch>, String> {
     let received = sqs
         .receive_message()
         .queue_url(queue_url)
@@ -29,7 +68,7 @@ pub async fn poll_once(
         .map_err(|e| format!("ReceiveMessage failed: {e}"))?;
     let messages = received.messages.unwrap_or_default();
     if messages.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     let mut event = SqsEvent::default();
     let mut receipts = Vec::new();
@@ -51,28 +90,22 @@ pub async fn poll_once(
         ));
         event.records.push(record);
     }
-    let count = event.records.len();
-    let answer = worker.handle(event).await;
-    let failed: HashSet<String> = answer
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
-    for (message_id, receipt) in receipts {
-        if failed.contains(&message_id) {
-            tracing::warn!(
-                message_id,
-                "worker reported a failure; the message returns after the visibility timeout"
-            );
-            continue;
-        }
-        sqs.delete_message()
-            .queue_url(queue_url)
-            .receipt_handle(receipt)
-            .send()
-            .await
-            .map_err(|e| format!("DeleteMessage failed: {e}"))?;
-    }
+    Ok(Some(Batch { event, receipts }))
+}
+
+/// One receive-invoke-delete round. Returns how many messages were handed to the worker.
+pub async fn poll_once(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    worker: &DecisionWorker,
+    wait_secs: i32,
+) -> Result<usize, String> {
+    let Some(mut batch) = receive(sqs, queue_url, wait_secs).await? else {
+        return Ok(0);
+    };
+    let count = batch.event.records.len();
+    let answer = worker.handle(std::mem::take(&mut batch.event)).await;
+    batch.settle(sqs, queue_url, &answer).await?;
     Ok(count)
 }
 

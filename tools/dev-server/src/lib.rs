@@ -5,4 +5,5 @@
 pub mod demo_host;
 pub mod esm;
 pub mod gateway;
+pub mod runtime_api;
 pub mod scheduler;

@@ -478,6 +478,8 @@ struct State {
     messages: Vec<Message>,
     calls: Vec<RecordedCall>,
     faults: HashMap<String, VecDeque<Fault>>,
+    /// Calls held by a `Hang` fault so far, by method: a test knows a client is stuck there.
+    hangs_started: HashMap<String, u32>,
     response_urls: HashMap<String, ResponseUrl>,
     next_ts: u64,
     oauth_codes: HashMap<String, oauth::PendingCode>,
@@ -928,6 +930,15 @@ impl SlackSandbox {
     /// A Files v2 upload as received (bytes, and whether it was completed).
     pub fn upload(&self, file_id: &str) -> Option<Upload> {
         self.state().uploads.get(file_id).cloned()
+    }
+
+    /// How many calls of `method` a `Hang` fault has held so far (counted as each starts).
+    pub fn hangs_started(&self, method: &str) -> u32 {
+        self.state()
+            .hangs_started
+            .get(method)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Clears messages, calls and faults; workspaces and tokens stay.

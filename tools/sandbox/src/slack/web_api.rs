@@ -127,6 +127,12 @@ async fn web_api(
             None,
         ),
         Some(Fault::Hang { millis }) => {
+            *sandbox
+                .state()
+                .hangs_started
+                .entry(method.clone())
+                .or_default() += 1;
+            sandbox.changed();
             tokio::time::sleep(Duration::from_millis(millis)).await;
             (StatusCode::GATEWAY_TIMEOUT, Value::Null, None)
         }
