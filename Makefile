@@ -4,7 +4,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR := never
 
-.PHONY: test lint dev browser-test chromium events bench cold-start venv venv-lint venv-package package deploy-check reseal-tokens fuzz clean
+.PHONY: test lint dev browser-test chromium events bench load cold-start venv venv-lint venv-package package deploy-check reseal-tokens fuzz clean
 
 # Two stamps: `make dev` needs only moto (seconds to install); `make lint` and `make test`
 # also need SAM CLI and cfn-lint (a minute or more). pip prints its progress.
@@ -99,16 +99,26 @@ dev: venv
 events:
 	cargo run --quiet -p dev-server --example make_events
 
-## bench: the ack-path, cold-start and reminder-planning benchmarks (criterion); reports in target/criterion
-bench:
-	cargo bench -p slack-interactions
-	cargo bench -p approvals-core --bench reminders
+## bench: every headline figure in one table (build/bench/table.md): ack path, cold start and peak RSS
+## per function, zip sizes, reminder planning, AWS calls per lifecycle, click-to-updated latency
+bench: venv package
+	./scripts/bench.sh
+
+## load: the click race at scale (LOAD_REQUESTS, default 1000, × LOAD_CLICKS approvers at once) through
+## the gateway over HTTP, the release worker binary as processes fed by SQS, 1% of its runs killed;
+## prints its checks, throughput and click-to-updated latency (tests/load/main.rs has the knobs)
+load: venv
+	cargo build --release -p decision-worker
+	cargo build --release -p integration-tests --example load
+	mkdir -p build/load
+	set -o pipefail; DECISION_WORKER_BIN=$(CURDIR)/target/release/decision-worker \
+	  ./scripts/with-aws.sh target/release/examples/load | tee build/load/result.md
 
 ## cold-start: exec to first answer of the release binaries against a local Runtime API and moto
 cold-start: venv
-	cargo build --release -p slack-interactions -p slack-events
-	./scripts/with-aws.sh sh -c '$(VENV)/bin/python scripts/cold_start.py target/release/slack-interactions events/slack-interactions.json && \
-	  $(VENV)/bin/python scripts/cold_start.py target/release/slack-events events/slack-events.json'
+	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+	./scripts/with-aws.sh bash -c 'for f in $(FUNCTIONS); do \
+	  $(VENV)/bin/python scripts/cold_start.py target/release/$$f events/$$f.json || exit 1; done'
 
 clean:
 	rm -rf $(VENV) .dev target build node_modules

@@ -5,10 +5,11 @@ It plays Lambda's Runtime API on a free loopback port, starts the binary as Lamb
 (`AWS_LAMBDA_RUNTIME_API` and the function variables set), hands it one event and times:
   init:  exec -> the first `GET /runtime/invocation/next` (clients built, secret read);
   first: exec -> the first answer posted back (the event handled, the queue written).
+  peak RSS: the process's high-water mark (VmHWM) once it has answered.
 The AWS calls go to the moto server `scripts/with-aws.sh` started, so the secret's fetch
 and the SQS send are real SDK calls over loopback. Run it through `make cold-start`.
 
-usage: cold_start.py BINARY EVENT_JSON [RUNS]
+usage: cold_start.py [--json] BINARY EVENT_JSON [RUNS]
 """
 import hashlib
 import hmac
@@ -22,20 +23,40 @@ import sys
 import threading
 import time
 
-SIGNING_SECRET = json.load(
-    open(os.path.join(os.path.dirname(__file__), "dev-secret.json"))
-)["slack_signing_secret"].encode()
+DEV_SECRET = json.load(open(os.path.join(os.path.dirname(__file__), "dev-secret.json")))
+SIGNING_SECRET = DEV_SECRET["slack_signing_secret"].encode()
+HOST_API_SECRET = DEV_SECRET["host_api_secret"].encode()
 
 
 def fresh(event):
-    """Re-signs a sample Slack event with the current time, so it is answered, not refused."""
+    """Re-signs a sample Slack or host event with the current time, so it is answered, not
+    refused (the host's signature covers method, path and query, and body)."""
     headers = event.get("headers", {})
+    now = str(int(time.time()))
     if "x-slack-signature" in headers:
-        now = str(int(time.time()))
         base = f"v0:{now}:{event['body']}".encode()
         headers["x-slack-request-timestamp"] = now
         headers["x-slack-signature"] = "v0=" + hmac.new(SIGNING_SECRET, base, hashlib.sha256).hexdigest()
+    if "x-approvals-signature" in headers:
+        http = event["requestContext"]["http"]
+        query = event.get("rawQueryString") or ""
+        target = event["rawPath"] + (f"?{query}" if query else "")
+        base = f"v1:{now}:{http['method']}:{target}:".encode() + (event.get("body") or "").encode()
+        headers["x-approvals-timestamp"] = now
+        headers["x-approvals-signature"] = "v1=" + hmac.new(HOST_API_SECRET, base, hashlib.sha256).hexdigest()
     return event
+
+
+def peak_rss_kb(pid):
+    """The process's resident-set high-water mark, from /proc."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
@@ -106,29 +127,48 @@ def one_run(binary, event):
     start = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = server.run["done"].wait(20)
+    rss = peak_rss_kb(process.pid)
     process.kill()
     _, stderr = process.communicate()
     server.shutdown()
     run = server.run
     if not finished or run.get("error"):
         raise SystemExit(f"{binary} gave no answer: {run.get('answer')} {stderr.decode()[-2000:]}")
-    return (run["init"] - start) * 1000, (run["first"] - start) * 1000, run["answer"]
+    return (run["init"] - start) * 1000, (run["first"] - start) * 1000, run["answer"], rss
 
 
 def main():
-    binary, event_path = sys.argv[1], sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 15
+    args = sys.argv[1:]
+    as_json = args[:1] == ["--json"]
+    args = args[1:] if as_json else args
+    binary, event_path = args[0], args[1]
+    runs = int(args[2]) if len(args) > 2 else 15
     event = json.load(open(event_path))
-    inits, firsts = [], []
+    inits, firsts, peaks = [], [], []
     answer = ""
     for _ in range(runs):
-        init, first, answer = one_run(binary, event)
+        init, first, answer, rss = one_run(binary, json.loads(json.dumps(event)))
         inits.append(init)
         firsts.append(first)
+        peaks.append(rss)
     name = os.path.basename(binary)
+    if as_json:
+        status = ""
+        try:
+            status = json.loads(answer).get("statusCode", "")
+        except (ValueError, AttributeError):
+            pass
+        print(json.dumps({
+            "function": name, "runs": runs, "init_ms": round(statistics.median(inits), 1),
+            "first_answer_ms": round(statistics.median(firsts), 1),
+            "first_answer_max_ms": round(max(firsts), 1), "peak_rss_kb": max(peaks),
+            "status": status,
+        }))
+        return
     print(
         f"{name}: init {statistics.median(inits):.1f} ms, first answer {statistics.median(firsts):.1f} ms "
-        f"(median of {runs}; min {min(firsts):.1f}, max {max(firsts):.1f}); answer {answer[:120]}"
+        f"(median of {runs}; min {min(firsts):.1f}, max {max(firsts):.1f}); peak RSS {max(peaks) / 1024:.1f} MB; "
+        f"answer {answer[:120]}"
     )
 
 

@@ -378,6 +378,12 @@ pub struct Message {
     /// Shown only to this user (`chat.postEphemeral`, ephemeral `response_url` notes).
     pub ephemeral_for: Option<String>,
     pub edits: u32,
+    /// When the last `chat.update` (or `response_url` replacement) landed, in milliseconds
+    /// since the Unix epoch: the load test times clicks to updated copies by it.
+    pub edited_at_ms: Option<u128>,
+    /// For an ephemeral note sent through a `response_url`: the message whose button gave
+    /// that URL, so a note is told apart per request.
+    pub response_to: Option<String>,
     /// Earlier versions' blocks: a client that has not refreshed can still click their buttons.
     #[serde(skip)]
     pub earlier_blocks: Vec<Value>,
@@ -917,6 +923,11 @@ impl SlackSandbox {
             .filter(|m| m.channel == channel)
             .cloned()
             .collect()
+    }
+
+    /// Every message of every conversation, ephemeral notes included.
+    pub fn all_messages(&self) -> Vec<Message> {
+        self.state().messages.clone()
     }
 
     pub fn message(&self, channel: &str, ts: &str) -> Option<Message> {

@@ -209,11 +209,16 @@ fn send_outbox(sandbox: &Arc<SlackSandbox>) {
     }
 }
 
-fn record(sandbox: &SlackSandbox, method: &str, params: Value, http_status: u16, answer: &Value) {
-    let at_ms = std::time::SystemTime::now()
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn record(sandbox: &SlackSandbox, method: &str, params: Value, http_status: u16, answer: &Value) {
+    let at_ms = now_ms();
     let error = if http_status != 200 {
         Some(format!("http_{http_status}"))
     } else {
@@ -1169,6 +1174,7 @@ fn update_message(state: &mut State, token: Option<&str>, params: &Value) -> Api
     let earlier = std::mem::replace(&mut message.blocks, blocks);
     message.earlier_blocks.push(earlier);
     message.edits += 1;
+    message.edited_at_ms = Some(now_ms());
     Ok(json!({"channel": channel, "ts": ts, "text": text}))
 }
 
@@ -1252,6 +1258,7 @@ fn respond(
         let earlier = std::mem::replace(&mut original.blocks, blocks);
         original.earlier_blocks.push(earlier);
         original.edits += 1;
+        original.edited_at_ms = Some(now_ms());
     } else if params["delete_original"] == json!(true) {
         state
             .messages
@@ -1267,6 +1274,7 @@ fn respond(
             text,
             blocks,
             ephemeral_for: (!in_channel).then_some(user),
+            response_to: Some(message_ts),
             ..Message::default()
         });
     }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make bench`: every headline figure, measured on this machine and printed as one table
+# (kept in build/bench/table.md): the ack path and reminder planning (criterion), each
+# function's cold start and peak RSS (its release binary exec'd against a local Runtime API
+# and moto), its zip (`make package`), the AWS calls of one lifecycle (the cost test), and
+# click-to-updated latency from the latest `make load` (a short one is run if there is none).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=build/bench
+mkdir -p "$out"
+functions="approvals-api slack-interactions slack-events oauth-callback decision-worker daily-reminders"
+
+cargo bench -p slack-interactions --bench ack_path
+cargo bench -p approvals-core --bench reminders
+
+# shellcheck disable=SC2086
+cargo build --release $(printf ' -p %s' $functions)
+./scripts/with-aws.sh bash -c "for f in $functions; do
+  .venv/bin/python scripts/cold_start.py --json target/release/\$f events/\$f.json 10; done" \
+  >"$out/cold_start.jsonl"
+
+./scripts/with-aws.sh cargo test -p integration-tests --test integration \
+  cost::one_approval_costs_a_bounded_number_of_aws_calls -- --exact --nocapture >"$out/cost.txt"
+
+if [ ! -s build/load/result.md ]; then
+  LOAD_REQUESTS="${BENCH_LOAD_REQUESTS:-20}" make load
+fi
+
+.venv/bin/python scripts/bench_table.py | tee "$out/table.md"
