@@ -102,7 +102,7 @@ events:
 ## bench: every headline figure in one table (build/bench/table.md): ack path, cold start and peak RSS
 ## per function, zip sizes, reminder planning, AWS calls per lifecycle, click-to-updated latency
 bench: venv package
-	./scripts/bench.sh
+	FUNCTIONS="$(FUNCTIONS)" ./scripts/bench.sh
 
 ## load: the click race at scale (LOAD_REQUESTS, default 1000, × LOAD_CLICKS approvers at once) through
 ## the gateway over HTTP, the release worker binary as processes fed by SQS, 1% of its runs killed;

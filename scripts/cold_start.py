@@ -5,7 +5,7 @@ It plays Lambda's Runtime API on a free loopback port, starts the binary as Lamb
 (`AWS_LAMBDA_RUNTIME_API` and the function variables set), hands it one event and times:
   init:  exec -> the first `GET /runtime/invocation/next` (clients built, secret read);
   first: exec -> the first answer posted back (the event handled, the queue written).
-  peak RSS: the process's high-water mark (VmHWM) once it has answered.
+  peak RSS: the process's resident-set high-water mark, from the kernel once it is reaped.
 The AWS calls go to the moto server `scripts/with-aws.sh` started, so the secret's fetch
 and the SQS send are real SDK calls over loopback. Run it through `make cold-start`.
 
@@ -45,18 +45,6 @@ def fresh(event):
         headers["x-approvals-timestamp"] = now
         headers["x-approvals-signature"] = "v1=" + hmac.new(HOST_API_SECRET, base, hashlib.sha256).hexdigest()
     return event
-
-
-def peak_rss_kb(pid):
-    """The process's resident-set high-water mark, from /proc."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
@@ -127,8 +115,11 @@ def one_run(binary, event):
     start = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = server.run["done"].wait(20)
-    rss = peak_rss_kb(process.pid)
     process.kill()
+    # The kernel's account of the reaped child: its resident-set high-water mark (KB).
+    _, _, usage = os.wait4(process.pid, 0)
+    rss = usage.ru_maxrss
+    process.returncode = -9
     _, stderr = process.communicate()
     server.shutdown()
     run = server.run

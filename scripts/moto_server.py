@@ -10,8 +10,8 @@ Each DynamoDB, SQS and Secrets Manager request is also counted by the table, que
 secret it names, so a test can say what one approval costs: `GET /_counts/<name>` answers
 `{"Operation": {"calls": n, "items": m}}` for that resource (items: what a batch carried).
 
-moto's SQS receive is also made linear in the messages it returns, not in the queue's
-length (`quick_sqs_retention_check`), so the load test's queue of thousands keeps up.
+moto's SQS is also made quick on long queues (`quick_sqs`), so the load test's queue of
+thousands keeps up.
 
 It is also the fault-injecting proxy of the fault matrix: `POST /_faults` with
 `{"resource": <table>, "operation": "UpdateItem", "count": n}` makes the next n such
@@ -56,19 +56,32 @@ COUNTS = collections.defaultdict(
 COUNTS_LOCK = threading.Lock()
 FAULTS = collections.Counter()
 
-def quick_sqs_retention_check():
-    """moto checks each message it hands out against its queue's retention period by
-    computing every attribute of the queue, three of which count all its messages: O(queue)
-    work per message received, which stalls a queue holding thousands (`make load`). Read the
-    one attribute instead; the answer is the same."""
-    from moto.core.utils import unix_time
-    from moto.sqs.models import SQSBackend
+def quick_sqs():
+    """moto's SQS walks every message of a queue on each send and receive (its attributes
+    count them, and a receive checks each message's retention through them), reading the
+    clock through two datetime conversions per message: a queue holding thousands (`make
+    load`) stalls everything behind the GIL. Read the clock directly and check retention
+    against the one attribute it needs; the answers are the same."""
+    import time
+
+    from moto.core import utils as moto_utils
+    from moto.sqs import models
+
+    exact_unix_time = moto_utils.unix_time
+
+    def unix_time(dt=None):
+        return time.time() if dt is None else exact_unix_time(dt)
+
+    def unix_time_millis(dt=None):
+        return unix_time(dt) * 1000.0
 
     def is_message_valid_based_on_retention_period(self, queue_name, message):
         retention = int(self.get_queue(queue_name).message_retention_period)
         return retention + message.sent_timestamp / 1000 > unix_time()
 
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    models.unix_time = unix_time
+    models.unix_time_millis = unix_time_millis
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 THROTTLED = json.dumps({
@@ -164,7 +177,7 @@ def main():
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    quick_sqs_retention_check()
+    quick_sqs()
     app = count_requests(serialise_dynamodb(DomainDispatcherApplication(create_backend_app)))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

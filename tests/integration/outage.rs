@@ -1,7 +1,8 @@
-//! Retries outlast a day-long outage: the host or Slack down for most of a day, then back,
-//! through the template's queue, redrive policy and dead-letter queue. Time is compressed:
-//! a failed record is visible again at once, and the worker's clock jumps to the moment
-//! its next retry is due, so a day of exponential backoff runs in seconds.
+//! The fault matrix: retries outlast a day-long outage (the host or Slack down for most of a
+//! day, then back) through the template's queue, redrive policy and dead-letter queue, with
+//! time compressed: a failed record is visible again at once, and the worker's clock jumps to
+//! the moment its next retry is due, so a day of backoff runs in seconds. The killed-worker
+//! row runs the real binary as a process and waits out its real 60 s lease.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -364,9 +365,11 @@ async fn a_worker_process_killed_between_the_decision_and_the_slack_update_is_fi
     // GIVEN a click on a queue whose visibility timeout is 1 s (the template's 360 s,
     // compressed), the real worker binary as its own process, and a chat.update that hangs
     let stack = Stack::start().await;
+    // Five receives at most before SQS itself dead-letters it: the kill, the lease waited
+    // out and the finish take three.
     let (queue, dlq) = queue_with_dlq(
         &stack.sqs,
-        200,
+        5,
         &[(QueueAttributeName::VisibilityTimeout, "1")],
     )
     .await;

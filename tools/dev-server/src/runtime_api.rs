@@ -28,11 +28,16 @@ pub enum InvokeError {
     TimedOut(Duration),
     #[error("the function process could not be started: {0}")]
     Start(#[from] std::io::Error),
+    #[error("the function process exited or stalled before asking for its first event")]
+    InitFailed,
 }
+
+/// How long a process may take from exec to its first `next`: Lambda's own init limit.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Answer = Result<Value, String>;
 
-/// One invocation waiting to be taken by `next`, or taken and waiting for its answer.
+/// One invocation waiting to be taken by `next`.
 struct Invocation {
     request_id: String,
     event: Value,
@@ -40,24 +45,37 @@ struct Invocation {
     answer: oneshot::Sender<Answer>,
 }
 
+/// The invocations of one process, under one lock: a process found gone never takes a new
+/// one, so no caller waits on a sender that outlived its process.
+#[derive(Default)]
+struct Slots {
+    pending: Option<Invocation>,
+    in_flight: HashMap<String, oneshot::Sender<Answer>>,
+    /// Set when the process is gone, killed or exited.
+    gone: bool,
+}
+
 /// What one process (one generation of the environment) shares with its Runtime API.
 #[derive(Default)]
 struct Environment {
-    pending: Mutex<Option<Invocation>>,
+    slots: Mutex<Slots>,
     arrived: Notify,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
-    /// Set once the process asked for its first event: its init is over.
+    /// Notified when the process asks for an event: its init is over.
     polled: Notify,
-    /// Cleared when the process is gone, killed or exited.
-    gone: std::sync::atomic::AtomicBool,
 }
 
 impl Environment {
-    /// Drops every unanswered invocation: their callers learn the process is gone.
+    /// Marks the process gone and drops every unanswered invocation: their callers learn
+    /// it at once.
     fn abandon(&self) {
-        self.gone.store(true, Ordering::SeqCst);
-        self.pending.lock().unwrap().take();
-        self.in_flight.lock().unwrap().clear();
+        let mut slots = self.slots.lock().unwrap();
+        slots.gone = true;
+        slots.pending.take();
+        slots.in_flight.clear();
+    }
+
+    fn is_gone(&self) -> bool {
+        self.slots.lock().unwrap().gone
     }
 }
 
@@ -67,7 +85,16 @@ struct Generation {
     kill: Option<oneshot::Sender<()>>,
     exited: Arc<Notify>,
     server: tokio::task::JoinHandle<()>,
-    pid: Option<u32>,
+}
+
+impl Drop for Generation {
+    /// A generation let go of takes its process and its Runtime API with it.
+    fn drop(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        self.server.abort();
+    }
 }
 
 /// A function binary run as Lambda runs it, one invocation at a time.
@@ -110,30 +137,7 @@ impl FunctionProcess {
         self.starts.load(Ordering::SeqCst)
     }
 
-    /// The running process's id.
-    pub fn pid(&self) -> Option<u32> {
-        self.current.lock().unwrap().as_ref().and_then(|g| g.pid)
-    }
-
-    async fn launch(&self) -> Result<(), InvokeError> {
-        let environment = Arc::new(Environment::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{request_id}/response",
-                post(response),
-            )
-            .route(
-                "/2018-06-01/runtime/invocation/{request_id}/error",
-                post(error),
-            )
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(environment.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+    fn command(&self, runtime_api: &str) -> Result<tokio::process::Command, std::io::Error> {
         let name = self
             .binary
             .file_name()
@@ -141,7 +145,7 @@ impl FunctionProcess {
         let mut command = tokio::process::Command::new(&self.binary);
         command
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -163,12 +167,34 @@ impl FunctionProcess {
                     .stderr(std::process::Stdio::null());
             }
         }
+        Ok(command)
+    }
+
+    async fn launch(&self) -> Result<(), InvokeError> {
+        let environment = Arc::new(Environment::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let mut command = self.command(&address.to_string())?;
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{request_id}/response",
+                post(response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{request_id}/error",
+                post(error),
+            )
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(environment.clone());
         let polled = environment.polled.notified();
         let exited = Arc::new(Notify::new());
         let exited_during_init = exited.notified();
         let mut child = command.spawn()?;
-        let pid = child.id();
         self.starts.fetch_add(1, Ordering::SeqCst);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
         let (kill, killed) = oneshot::channel::<()>();
         let supervisor_environment = environment.clone();
         let supervisor_exited = exited.clone();
@@ -184,25 +210,30 @@ impl FunctionProcess {
             supervisor_environment.abandon();
             supervisor_exited.notify_waiters();
         });
-        tokio::select! {
-            () = polled => {}
-            () = exited_during_init => {
-                server.abort();
-                return Err(InvokeError::Killed);
-            }
-        }
-        *self.current.lock().unwrap() = Some(Generation {
-            environment,
+        let generation = Generation {
+            environment: environment.clone(),
             kill: Some(kill),
-            exited,
+            exited: exited.clone(),
             server,
-            pid,
-        });
+        };
+        let ready = tokio::time::timeout(INIT_TIMEOUT, async {
+            tokio::select! {
+                () = polled => true,
+                () = exited_during_init => false,
+            }
+        })
+        .await;
+        if ready != Ok(true) {
+            // Dropping the generation kills the process and stops its Runtime API.
+            return Err(InvokeError::InitFailed);
+        }
+        *self.current.lock().unwrap() = Some(generation);
         Ok(())
     }
 
     /// Hands the process one event and waits for its answer, at most `timeout` (also its
-    /// deadline in the Lambda context).
+    /// deadline in the Lambda context). A process killed or gone meanwhile is started again
+    /// by the next invocation, cold.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Result<Value, InvokeError> {
         let _turn = self.turn.lock().await;
         let environment = match self.environment() {
@@ -214,15 +245,21 @@ impl FunctionProcess {
         };
         let (answer, answered) = oneshot::channel();
         let deadline = SystemTime::now() + timeout;
-        *environment.pending.lock().unwrap() = Some(Invocation {
-            request_id: format!("local-{}", self.next_request.fetch_add(1, Ordering::SeqCst)),
-            event,
-            deadline_ms: deadline
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis(),
-            answer,
-        });
+        {
+            let mut slots = environment.slots.lock().unwrap();
+            if slots.gone {
+                return Err(InvokeError::Killed);
+            }
+            slots.pending = Some(Invocation {
+                request_id: format!("local-{}", self.next_request.fetch_add(1, Ordering::SeqCst)),
+                event,
+                deadline_ms: deadline
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis(),
+                answer,
+            });
+        }
         environment.arrived.notify_one();
         match tokio::time::timeout(timeout, answered).await {
             Ok(Ok(Ok(value))) => Ok(value),
@@ -238,13 +275,8 @@ impl FunctionProcess {
 
     fn environment(&self) -> Option<Arc<Environment>> {
         let mut current = self.current.lock().unwrap();
-        if current
-            .as_ref()
-            .is_some_and(|g| g.environment.gone.load(Ordering::SeqCst))
-        {
-            if let Some(generation) = current.take() {
-                generation.server.abort();
-            }
+        if current.as_ref().is_some_and(|g| g.environment.is_gone()) {
+            current.take();
         }
         current.as_ref().map(|g| g.environment.clone())
     }
@@ -257,23 +289,13 @@ impl FunctionProcess {
             return;
         };
         let exited = generation.exited.notified();
-        // A process that already exited has dropped its kill switch: nothing to wait for.
+        // Once the process exited on its own, its supervisor has dropped the receiving end:
+        // nothing to wait for.
         if let Some(kill) = generation.kill.take() {
             if kill.send(()).is_ok() {
                 exited.await;
             }
         }
-        generation.server.abort();
-    }
-
-    /// Kills the process after `after`, in its own task: the caller's invocation goes on
-    /// and is cut off wherever it is by then.
-    pub fn kill_later(self: &Arc<Self>, after: Duration) {
-        let process = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            process.kill().await;
-        });
     }
 
     /// Starts a fresh process now if none runs (after [`FunctionProcess::kill`]).
@@ -286,40 +308,33 @@ impl FunctionProcess {
     }
 }
 
-impl Drop for FunctionProcess {
-    fn drop(&mut self) {
-        if let Some(mut generation) = self.current.lock().unwrap().take() {
-            if let Some(kill) = generation.kill.take() {
-                let _ = kill.send(());
-            }
-            generation.server.abort();
-        }
-    }
-}
-
 async fn next(State(environment): State<Arc<Environment>>) -> Response {
     environment.polled.notify_waiters();
     loop {
         let arrived = environment.arrived.notified();
-        let taken = environment.pending.lock().unwrap().take();
-        if let Some(invocation) = taken {
-            let body = invocation.event.to_string();
-            environment
-                .in_flight
-                .lock()
-                .unwrap()
-                .insert(invocation.request_id.clone(), invocation.answer);
+        let taken = {
+            let mut slots = environment.slots.lock().unwrap();
+            // The answer's sender waits in `in_flight`; the event goes to the process.
+            slots.pending.take().map(|invocation| {
+                slots
+                    .in_flight
+                    .insert(invocation.request_id.clone(), invocation.answer);
+                (
+                    invocation.request_id,
+                    invocation.event,
+                    invocation.deadline_ms,
+                )
+            })
+        };
+        if let Some((request_id, event, deadline_ms)) = taken {
             let mut headers = HeaderMap::new();
             let mut set = |name: &'static str, value: String| {
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     headers.insert(name, value);
                 }
             };
-            set("lambda-runtime-aws-request-id", invocation.request_id);
-            set(
-                "lambda-runtime-deadline-ms",
-                invocation.deadline_ms.to_string(),
-            );
+            set("lambda-runtime-aws-request-id", request_id);
+            set("lambda-runtime-deadline-ms", deadline_ms.to_string());
             set(
                 "lambda-runtime-invoked-function-arn",
                 "arn:aws:lambda:us-east-1:123456789012:function:local".into(),
@@ -329,14 +344,20 @@ async fn next(State(environment): State<Arc<Environment>>) -> Response {
                 "Root=1-00000000-000000000000000000000000".into(),
             );
             set("content-type", "application/json".into());
-            return (StatusCode::OK, headers, body).into_response();
+            return (StatusCode::OK, headers, event.to_string()).into_response();
         }
         arrived.await;
     }
 }
 
 fn answer(environment: &Environment, request_id: &str, answer: Answer) -> StatusCode {
-    match environment.in_flight.lock().unwrap().remove(request_id) {
+    let waiting = environment
+        .slots
+        .lock()
+        .unwrap()
+        .in_flight
+        .remove(request_id);
+    match waiting {
         Some(waiting) => {
             let _ = waiting.send(answer);
             StatusCode::ACCEPTED
@@ -350,8 +371,9 @@ async fn response(
     UrlPath(request_id): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    answer(&environment, &request_id, Ok(value))
+    let value =
+        serde_json::from_slice(&body).map_err(|error| format!("the answer is not JSON: {error}"));
+    answer(&environment, &request_id, value)
 }
 
 async fn error(

@@ -958,6 +958,7 @@ impl SlackSandbox {
         state.messages.clear();
         state.calls.clear();
         state.faults.clear();
+        state.hangs_started.clear();
         state.response_urls.clear();
         state.ui.views.clear();
         state.home_views.clear();
