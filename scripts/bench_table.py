@@ -73,9 +73,11 @@ def main():
         zip_path = ROOT / "build" / "lambda" / name / "bootstrap.zip"
         size = f"{zip_path.stat().st_size / 1e6:.2f} MB zip (arm64)" if zip_path.exists() else "zip: run `make package`"
         run = cold.get(name)
-        if run and not str(run.get("status", "")).startswith(("4", "5")):
+        # A 4xx is an answer (the sample event names no connected tenant); a 5xx is not.
+        if run and not str(run.get("status", "")).startswith("5"):
+            answered = f", answered {run['status']}" if run.get("status") else ""
             start = (f"cold start {run['first_answer_ms']:.0f} ms to the first answer "
-                     f"(init {run['init_ms']:.0f} ms; median of {run['runs']}), "
+                     f"(init {run['init_ms']:.0f} ms; median of {run['runs']}{answered}), "
                      f"peak RSS {run['peak_rss_kb'] / 1024:.1f} MB")
         else:
             start = "cold start not measured"

@@ -5,7 +5,8 @@ It plays Lambda's Runtime API on a free loopback port, starts the binary as Lamb
 (`AWS_LAMBDA_RUNTIME_API` and the function variables set), hands it one event and times:
   init:  exec -> the first `GET /runtime/invocation/next` (clients built, secret read);
   first: exec -> the first answer posted back (the event handled, the queue written).
-  peak RSS: the process's resident-set high-water mark, from the kernel once it is reaped.
+  peak RSS: the process's resident-set high-water mark (VmHWM), read while it waits for
+             its next event.
 The AWS calls go to the moto server `scripts/with-aws.sh` started, so the secret's fetch
 and the SQS send are real SDK calls over loopback. Run it through `make cold-start`.
 
@@ -59,9 +60,9 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         if run["served"]:
-            # A second `next`: the invocation is over; the function stays parked here until
-            # it is killed, so nothing is answered.
-            run["done"].wait(10)
+            # A second `next`: the invocation is over; the function stays parked here,
+            # alive for its memory to be read, until it is killed, so nothing is answered.
+            run["release"].wait(10)
             self.close_connection = True
             return
         run["init"] = time.perf_counter()
@@ -89,6 +90,18 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         run["done"].set()
 
 
+def peak_rss_kb(pid):
+    """VmHWM of a live process, from /proc (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,7 +111,8 @@ def free_port():
 def one_run(binary, event):
     port = free_port()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), RuntimeApi)
-    server.run = {"event": event, "served": False, "done": threading.Event()}
+    server.run = {"event": event, "served": False, "done": threading.Event(),
+                  "release": threading.Event()}
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ)
     env.update(
@@ -115,11 +129,11 @@ def one_run(binary, event):
     start = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = server.run["done"].wait(20)
+    # Read while the process waits on its next event: the kernel's high-water mark of its
+    # resident set (not the reaped child's ru_maxrss, which keeps the forking parent's).
+    rss = peak_rss_kb(process.pid)
+    server.run["release"].set()
     process.kill()
-    # The kernel's account of the reaped child: its resident-set high-water mark (KB).
-    _, _, usage = os.wait4(process.pid, 0)
-    rss = usage.ru_maxrss
-    process.returncode = -9
     _, stderr = process.communicate()
     server.shutdown()
     run = server.run
@@ -152,7 +166,7 @@ def main():
         print(json.dumps({
             "function": name, "runs": runs, "init_ms": round(statistics.median(inits), 1),
             "first_answer_ms": round(statistics.median(firsts), 1),
-            "first_answer_max_ms": round(max(firsts), 1), "peak_rss_kb": max(peaks),
+            "first_answer_max_ms": round(max(firsts), 1), "peak_rss_kb": max(peaks), "peak_rss_min_kb": min(peaks),
             "status": status,
         }))
         return
