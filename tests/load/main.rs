@@ -317,26 +317,7 @@ async fn main() -> ExitCode {
 
     // The decision queue with redelivery on: its dead-letter queue and the redrive policy of
     // template.yaml, a visibility timeout compressed from the template's.
-    let dlq = stack
-        .sqs
-        .create_queue()
-        .queue_name(common::unique("load-dlq-"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq_arn = stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let (dlq, dlq_arn) = common::dead_letter_queue(&stack.sqs).await;
     stack
         .sqs
         .set_queue_attributes()

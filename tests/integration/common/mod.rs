@@ -608,13 +608,8 @@ impl Stack {
     }
 }
 
-/// A fresh queue whose redrive policy moves a message to a fresh dead-letter queue after
-/// `max_receives`, with the queue `attributes` given; returns (queue URL, DLQ URL).
-pub async fn queue_with_dlq(
-    sqs: &aws_sdk_sqs::Client,
-    max_receives: u64,
-    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
-) -> (String, String) {
+/// A fresh queue to dead-letter into: (URL, ARN).
+pub async fn dead_letter_queue(sqs: &aws_sdk_sqs::Client) -> (String, String) {
     use aws_sdk_sqs::types::QueueAttributeName;
     let dlq = sqs
         .create_queue()
@@ -634,6 +629,18 @@ pub async fn queue_with_dlq(
         .attributes
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
+    (dlq, dlq_arn)
+}
+
+/// A fresh queue whose redrive policy moves a message to a fresh dead-letter queue after
+/// `max_receives`, with the queue `attributes` given; returns (queue URL, DLQ URL).
+pub async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    max_receives: u64,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let (dlq, dlq_arn) = dead_letter_queue(sqs).await;
     let mut create = sqs.create_queue().queue_name(unique("queue-")).attributes(
         QueueAttributeName::RedrivePolicy,
         json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string(),
