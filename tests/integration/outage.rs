@@ -84,6 +84,22 @@ impl TemplateQueue {
         approvals_core::time::unix_now() + self.clock.load(Ordering::SeqCst)
     }
 
+    /// After a storm: the message edited once, the host told once, the copy's effect done,
+    /// nothing left on the queue and nothing dead-lettered.
+    async fn assert_updated_once_and_settled(
+        &self,
+        stack: &Stack,
+        id: &str,
+        channel: &str,
+        ts: &str,
+    ) {
+        assert_eq!(stack.slack.message(channel, ts).unwrap().edits, 1);
+        assert_eq!(stack.host.received().len(), 1);
+        assert!(effects_done(&stack.approval_item(id).await, "copy:"));
+        assert_eq!(self.poll(stack).await, 0);
+        assert_eq!(self.dead_letters(stack).await, 0);
+    }
+
     async fn dead_letters(&self, stack: &Stack) -> usize {
         stack
             .sqs
@@ -184,11 +200,9 @@ async fn a_slack_rate_limit_storm_on_chat_update_is_waited_out_and_the_message_u
 
     // THEN the storm passed, the message lost its buttons once, the host heard once
     assert!(receives > 5, "{receives} receives");
-    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
-    assert_eq!(stack.host.received().len(), 1);
-    assert!(effects_done(&stack.approval_item(&id).await, "copy:"));
-    assert_eq!(queue.poll(&stack).await, 0);
-    assert_eq!(queue.dead_letters(&stack).await, 0);
+    queue
+        .assert_updated_once_and_settled(&stack, &id, &channel, &ts)
+        .await;
 }
 
 #[tokio::test]
@@ -244,11 +258,9 @@ async fn a_slack_5xx_storm_on_chat_update_is_retried_with_backoff_and_done_once(
 
     // THEN the storm passed: one edit, one webhook, nothing left, nothing dead-lettered
     assert!(receives > 1, "{receives} receives");
-    assert_eq!(stack.slack.message(&channel, &ts).unwrap().edits, 1);
-    assert_eq!(stack.host.received().len(), 1);
-    assert!(effects_done(&stack.approval_item(&id).await, "copy:"));
-    assert_eq!(queue.poll(&stack).await, 0);
-    assert_eq!(queue.dead_letters(&stack).await, 0);
+    queue
+        .assert_updated_once_and_settled(&stack, &id, &channel, &ts)
+        .await;
 }
 
 #[tokio::test]
